@@ -1,0 +1,26 @@
+/**
+ * A mistake in what the user gave us (a file, a dataset, an option). The CLI prints its message
+ * as one line and exits with code 2, without a stack trace; anything else is a bug and keeps its trace.
+ */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UserError";
+  }
+}
+
+/** Exit code for user errors, shared by every command. */
+export const USER_ERROR_EXIT = 2;
+
+/** Runs a CLI body: user errors become one line on stderr and exit code 2. */
+export async function runCli(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(USER_ERROR_EXIT);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The fit tensor in memory: what TensorReader yields and TensorWriter takes.
+ * Layout follows ../shared/spec/tensor-format.md; every number is float64.
+ */
+
+export type SystematicType = "log_normal" | "normal";
+
+/** One histogram axis of a channel, as in meta_json's channel_info. */
+export interface AxisInfo {
+  name: string;
+  label?: string;
+  /** bin edges for a continuous axis (nbins + 1 values) */
+  edges?: number[];
+  /** category values for a categorical axis */
+  categories?: (number | string)[];
+}
+
+/** A channel: a block of consecutive bins. Real channels come first, masked ones after nbins. */
+export interface ChannelInfo {
+  name: string;
+  axes: AxisInfo[];
+  masked: boolean;
+  flow: boolean;
+  /** index of the channel's first bin in the full bin list */
+  start: number;
+  /** number of bins of the channel */
+  size: number;
+}
+
+/**
+ * log κ as compressed sparse rows. Row r = bin * nproc + proc over the full bin list (masked bins
+ * included); column c = systematic index, or nsyst + systematic index for the asymmetric
+ * half-difference part. Columns are sorted within each row. A dense file is converted on reading
+ * (zeros dropped), so the fitter never multiplies zeros.
+ */
+export interface LogKCsr {
+  nrows: number;
+  /** nsyst (symmetric) or 2 * nsyst (asymmetric: logkavg columns, then logkhalfdiff columns) */
+  ncols: number;
+  /** length nrows + 1 */
+  rowPtr: Int32Array;
+  cols: Int32Array;
+  values: Float64Array;
+}
+
+export interface SystGroup {
+  name: string;
+  /** indices into systs */
+  indices: number[];
+}
+
+export interface ExternalTerm {
+  name: string;
+  /** parameter names the term acts on */
+  params: string[];
+  /** g in g·x + ½ xᵀHx, length params.length */
+  gradValues: Float64Array;
+  /** H, row-major params.length × params.length, or null when absent */
+  hessDense: Float64Array | null;
+}
+
+export interface PseudoData {
+  names: string[];
+  /** row-major [nbins, npseudo] */
+  values: Float64Array;
+}
+
+export interface TensorModel {
+  /** process names: signals (sorted) then backgrounds */
+  procs: string[];
+  /** the first signals.length processes; each gets a POI */
+  signals: string[];
+  /** systematic names: unconstrained first, then constrained */
+  systs: string[];
+  systsNoConstraint: string[];
+  systGroups: SystGroup[];
+  /** indices into systs of nuisances of interest */
+  noiIndices: number[];
+  /** 1 = Gaussian-constrained, 0 = free; length nsyst */
+  constraintWeights: Float64Array;
+  /** bins of the real (non-masked) channels */
+  nbins: number;
+  /** all bins, masked channels included */
+  nbinsFull: number;
+  /** observed counts, length nbins */
+  dataObs: Float64Array;
+  dataVar: Float64Array | null;
+  /** row-major nbins × nbins */
+  dataCovInv: Float64Array | null;
+  pseudodata: PseudoData | null;
+  /** row-major [nbinsFull, nproc], or null when absent */
+  sumw: Float64Array | null;
+  sumw2: Float64Array | null;
+  /** nominal yields, row-major [nbinsFull, nproc] (a sparse file is expanded) */
+  norm: Float64Array;
+  logk: LogKCsr;
+  /** true when the file stores only logkavg (no half-difference) */
+  symmetric: boolean;
+  systematicType: SystematicType;
+  /** how the file stored norm and log κ */
+  storage: "dense" | "sparse";
+  channels: ChannelInfo[];
+  externalTerms: ExternalTerm[];
+  /** parsed meta_json, or null for a file written by rabbit itself */
+  metaJson: Record<string, unknown> | null;
+}
