@@ -21,6 +21,12 @@ export async function runCli(body: () => Promise<void>): Promise<void> {
       process.stderr.write(`error: ${err.message}\n`);
       process.exit(USER_ERROR_EXIT);
     }
+    // commander (with exitOverride) has already printed its message, e.g. for an unknown option
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("commander.")) {
+      const exitCode = (err as { exitCode?: number }).exitCode ?? USER_ERROR_EXIT;
+      process.exit(exitCode === 0 ? 0 : USER_ERROR_EXIT);
+    }
     throw err;
   }
 }
