@@ -1,0 +1,162 @@
+/**
+ * What a fit produces (FitResult) and the saturated goodness of fit: χ² = 2·NLL at the minimum,
+ * ndf = nbins − free parameters, p-value = P(χ²_ndf ≥ χ²) from the regularised upper incomplete gamma.
+ */
+import type { ParameterKind } from "./parameters.js";
+
+export type FitStatus = "converged" | "failed";
+
+export interface ParameterResult {
+  name: string;
+  kind: ParameterKind;
+  /** postfit value (POIs: signal strength μ in every POI mode) */
+  value: number;
+  /** √C_ii (0 for a frozen parameter) */
+  error: number;
+  prefit: number;
+  prefitError: number | null;
+  /** true when held at its prefit value (--freeze) */
+  frozen: boolean;
+}
+
+export interface EngineInfo {
+  /** backend of the first (float32) stage, or "native" when the float64 evaluator ran alone */
+  backend: string;
+  precision: "float64";
+  device: string;
+}
+
+export interface FitTiming {
+  load_s: number;
+  minimize_s: number;
+  covariance_s: number;
+  total_s: number;
+}
+
+/** Expected yields [nbinsFull, nproc] row-major with their variances, and per-bin totals. */
+export interface YieldTable {
+  perProcess: Float64Array;
+  perProcessVariance: Float64Array;
+  total: Float64Array;
+  totalVariance: Float64Array;
+}
+
+export interface FitResult {
+  status: FitStatus;
+  /** why the fit failed; "" when converged */
+  message: string;
+  nll: number;
+  chi2: number;
+  ndf: number;
+  pvalue: number;
+  edm: number;
+  /** minimiser iterations, all stages */
+  iterations: number;
+  /** Hessian-vector products, all stages */
+  hvps: number;
+  parameters: ParameterResult[];
+  /** row-major n × n covariance in reported units (POIs as μ); zero rows/columns for frozen parameters */
+  covariance: Float64Array;
+  /** the minimiser's coordinates at the minimum (square mode: x with μ = x²) */
+  x: Float64Array;
+  /** gradient of the NLL in the minimiser's coordinates at x (zero entries for frozen parameters) */
+  gradient: Float64Array;
+  poiMode: "linear" | "square";
+  bbb: boolean;
+  /** data the fit used, length nbins */
+  data: Float64Array;
+  /** "observed", "asimov" or "pseudodata:<name>" */
+  dataSource: string;
+  prefitYields: YieldTable | null;
+  postfitYields: YieldTable | null;
+  engine: EngineInfo;
+  timing: FitTiming;
+}
+
+const LANCZOS_G = 7;
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+
+/** log Γ(a) for a > 0 (Lanczos, g = 7; relative error ~1e-15). */
+export function logGamma(a: number): number {
+  if (a < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * a))) - logGamma(1 - a);
+  const z = a - 1;
+  let s = LANCZOS[0];
+  for (let i = 1; i < LANCZOS.length; i++) s += LANCZOS[i] / (z + i);
+  const t = z + LANCZOS_G + 0.5;
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(s);
+}
+
+const GAMMA_EPS = 1e-16;
+const GAMMA_MAX_TERMS = 100000;
+
+/** P(a, x) by its power series; converges quickly for x < a + 1. */
+function gammaPSeries(a: number, x: number): number {
+  let term = 1 / a;
+  let sum = term;
+  for (let n = 1; n < GAMMA_MAX_TERMS; n++) {
+    term *= x / (a + n);
+    sum += term;
+    if (Math.abs(term) < Math.abs(sum) * GAMMA_EPS) break;
+  }
+  return sum * Math.exp(-x + a * Math.log(x) - logGamma(a));
+}
+
+/** Q(a, x) by its continued fraction (modified Lentz); converges quickly for x > a + 1. */
+function gammaQContinuedFraction(a: number, x: number): number {
+  const tiny = 1e-300;
+  let b = x + 1 - a;
+  let c = 1 / tiny;
+  let d = 1 / b;
+  let h = d;
+  for (let i = 1; i < GAMMA_MAX_TERMS; i++) {
+    const an = -i * (i - a);
+    b += 2;
+    d = an * d + b;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = b + an / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < GAMMA_EPS) break;
+  }
+  return Math.exp(-x + a * Math.log(x) - logGamma(a)) * h;
+}
+
+/** Regularised upper incomplete gamma Q(a, x) = Γ(a, x) / Γ(a), for a > 0, x ≥ 0. */
+export function regularizedGammaQ(a: number, x: number): number {
+  if (!(a > 0) || !(x >= 0)) return Number.NaN;
+  if (x === 0) return 1;
+  if (x === Number.POSITIVE_INFINITY) return 0;
+  return x < a + 1 ? 1 - gammaPSeries(a, x) : gammaQContinuedFraction(a, x);
+}
+
+/** Regularised lower incomplete gamma P(a, x) = 1 − Q(a, x), accurate where P is small. */
+export function regularizedGammaP(a: number, x: number): number {
+  if (!(a > 0) || !(x >= 0)) return Number.NaN;
+  if (x === 0) return 0;
+  if (x === Number.POSITIVE_INFINITY) return 1;
+  return x < a + 1 ? gammaPSeries(a, x) : 1 - gammaQContinuedFraction(a, x);
+}
+
+/** Survival function of the χ² distribution with ndf degrees of freedom: P(X ≥ chi2). NaN for ndf ≤ 0. */
+export function chi2Survival(chi2: number, ndf: number): number {
+  if (!(ndf > 0)) return Number.NaN;
+  return regularizedGammaQ(ndf / 2, Math.max(chi2, 0) / 2);
+}
+
+export interface GoodnessOfFit {
+  chi2: number;
+  ndf: number;
+  pvalue: number;
+}
+
+/** Saturated-model goodness of fit from the reduced NLL at the minimum. */
+export function goodnessOfFit(nll: number, nbins: number, freeParameters: number): GoodnessOfFit {
+  const chi2 = 2 * nll;
+  const ndf = nbins - freeParameters;
+  return { chi2, ndf, pvalue: chi2Survival(chi2, ndf) };
+}
