@@ -1,0 +1,156 @@
+/**
+ * Selects and initialises the TensorFlow.js backend the likelihood runs on.
+ *
+ *   cpu        — @tensorflow/tfjs-backend-cpu (plain JS, always available)
+ *   wasm       — @tensorflow/tfjs-backend-wasm (SIMD, optionally multi-threaded)
+ *   webgpu     — @tensorflow/tfjs-backend-webgpu; in Node it needs a navigator.gpu implementation
+ *                (the optional `webgpu` npm package, Dawn bindings, is used when installed)
+ *   tensorflow — @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user installed one
+ *
+ * Every backend computes in float32.
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { UserError } from "../src/errors.js";
+
+export type BackendName = "cpu" | "wasm" | "webgpu" | "tensorflow";
+
+export const BACKEND_NAMES: readonly BackendName[] = ["cpu", "wasm", "webgpu", "tensorflow"];
+
+export interface BackendInfo {
+  name: BackendName;
+  device: "cpu" | "gpu";
+  precision: "float32";
+}
+
+export interface BackendOptions {
+  /** wasm only: number of worker threads (ignored when the wasm build has no thread support) */
+  threads?: number;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Imports a module that may be absent; returns null when it cannot be resolved. */
+async function importOptional(specifier: string): Promise<Record<string, unknown> | null> {
+  try {
+    return (await import(specifier)) as Record<string, unknown>;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") return null;
+    throw err;
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** tfjs prints a "Hi there, install tfjs-node" banner and other debug chatter unless in prod mode. */
+function silenceTfjs(): void {
+  tf.env().set("PROD", true);
+}
+
+async function activate(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new UserError(`backend ${name}: initialisation failed`);
+  await tf.ready();
+}
+
+let wasmRegistered = false;
+
+async function initWasm(opts: BackendOptions): Promise<void> {
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  if (!wasmRegistered) {
+    const dist = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
+    wasm.setWasmPaths(dist);
+    wasmRegistered = true;
+  }
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) {
+      throw new UserError(`backend wasm: --threads must be a positive integer, got ${opts.threads}`);
+    }
+    // must precede the first initialisation of the backend; a later call has no effect
+    wasm.setThreadsCount(opts.threads);
+  }
+  await activate("wasm");
+}
+
+async function initWebGpu(): Promise<void> {
+  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
+  if (!nav?.gpu) {
+    // Node has no WebGPU of its own; the `webgpu` package (Dawn) provides one if installed
+    const dawn = await importOptional("webgpu");
+    if (dawn && typeof dawn.create === "function") {
+      try {
+        const globals = (dawn.globals ?? {}) as Record<string, unknown>;
+        Object.assign(globalThis, globals);
+        const gpu = (dawn.create as (flags: string[]) => unknown)([]);
+        if (nav) (nav as { gpu?: unknown }).gpu = gpu;
+        else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
+      } catch (err) {
+        throw new UserError(`backend webgpu: no WebGPU adapter available (webgpu package failed: ${errorText(err)})`);
+      }
+    } else {
+      throw new UserError(
+        "backend webgpu: no WebGPU adapter available (Node has no navigator.gpu; install the `webgpu` npm package or use --backend wasm/cpu/tensorflow)",
+      );
+    }
+  }
+  await import("@tensorflow/tfjs-backend-webgpu");
+  let ok = false;
+  try {
+    ok = await tf.setBackend("webgpu");
+    if (ok) await tf.ready();
+  } catch (err) {
+    throw new UserError(`backend webgpu: no WebGPU adapter available (${errorText(err)})`);
+  }
+  if (!ok) throw new UserError("backend webgpu: no WebGPU adapter available (requestAdapter returned none)");
+}
+
+async function initTensorflow(): Promise<"cpu" | "gpu"> {
+  for (const [pkg, device] of [
+    ["@tensorflow/tfjs-node-gpu", "gpu"],
+    ["@tensorflow/tfjs-node", "cpu"],
+  ] as const) {
+    let mod: Record<string, unknown> | null;
+    try {
+      mod = await importOptional(pkg);
+    } catch (err) {
+      throw new UserError(`backend tensorflow: ${pkg} is installed but failed to load (${errorText(err)})`);
+    }
+    if (mod) {
+      await activate("tensorflow");
+      return device;
+    }
+  }
+  throw new UserError(
+    "backend tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed; run `npm install @tensorflow/tfjs-node-gpu` (or @tensorflow/tfjs-node for CPU)",
+  );
+}
+
+/** Makes `name` the active tfjs backend and says what it runs on. */
+export async function initBackend(name: BackendName, opts: BackendOptions = {}): Promise<BackendInfo> {
+  silenceTfjs();
+  switch (name) {
+    case "cpu":
+      await activate("cpu");
+      return { name, device: "cpu", precision: "float32" };
+    case "wasm":
+      await initWasm(opts);
+      return { name, device: "cpu", precision: "float32" };
+    case "webgpu":
+      await initWebGpu();
+      return { name, device: "gpu", precision: "float32" };
+    case "tensorflow":
+      return { name, device: await initTensorflow(), precision: "float32" };
+    default:
+      throw new UserError(`--backend: unknown backend "${String(name)}" (choose one of ${BACKEND_NAMES.join(", ")})`);
+  }
+}
+
+/** Threads the wasm backend actually uses (1 when it runs single-threaded or is not initialised). */
+export async function wasmThreadsInUse(): Promise<number> {
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  return wasm.getThreadsCount();
+}
