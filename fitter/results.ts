@@ -160,3 +160,26 @@ export function goodnessOfFit(nll: number, nbins: number, freeParameters: number
   const ndf = nbins - freeParameters;
   return { chi2, ndf, pvalue: chi2Survival(chi2, ndf) };
 }
+
+function fmt(v: number, digits = 6): string {
+  return Number.isFinite(v) ? v.toPrecision(digits) : String(v);
+}
+
+/** The terminal summary: POIs and NOIs with errors, NLL, χ²/ndf and p-value, EDM, status, timings. */
+export function formatFitSummary(result: FitResult): string {
+  const lines: string[] = [];
+  const shown = result.parameters.filter((p) => p.kind === "poi" || p.kind === "noi");
+  const width = Math.max(9, ...shown.map((p) => p.name.length));
+  lines.push(`status     ${result.status}${result.message ? ` (${result.message})` : ""}`);
+  for (const p of shown) {
+    const tag = p.kind === "poi" ? "POI" : "NOI";
+    lines.push(`${tag}  ${p.name.padEnd(width)}  ${fmt(p.value)} ± ${fmt(p.error, 4)}${p.frozen ? "  (frozen)" : ""}`);
+  }
+  lines.push(`nll        ${fmt(result.nll, 10)}`);
+  lines.push(`chi2/ndf   ${fmt(result.chi2)} / ${result.ndf}  p-value ${fmt(result.pvalue, 4)}`);
+  lines.push(`edm        ${Number.isFinite(result.edm) ? result.edm.toExponential(3) : String(result.edm)}  iterations ${result.iterations}  HVPs ${result.hvps}`);
+  lines.push(`engine     ${result.engine.backend} (${result.engine.device}), results in ${result.engine.precision}`);
+  const t = result.timing;
+  lines.push(`time [s]   load ${t.load_s.toFixed(3)}  minimise ${t.minimize_s.toFixed(3)}  covariance ${t.covariance_s.toFixed(3)}  total ${t.total_s.toFixed(3)}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,184 @@
+/**
+ * Writes a fit's outputs into a folder: `fitresults.json` (the stable summary of
+ * ../shared/spec/results.md) and `fitresults.hdf5` (parameters, covariance, correlation, prefit and
+ * postfit yields per channel × process, the data, metadata). Each file is written under a temporary
+ * name and renamed, so a reader never sees half a file.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import h5wasm from "h5wasm/node";
+import type { ChannelInfo } from "../src/tensor/types.js";
+import type { FitResult, YieldTable } from "./results.js";
+
+export const RESULTS_JSON = "fitresults.json";
+export const RESULTS_HDF5 = "fitresults.hdf5";
+
+/** Where a result came from; written into both files. */
+export interface RunMeta {
+  command: string;
+  version: string;
+  git_hash: string;
+  /** ISO 8601 time of the run */
+  time: string;
+  input: string;
+  input_sha256: string;
+}
+
+/** What the yields are laid out by: process names and the channels' bin ranges. */
+export interface YieldLayout {
+  procs: string[];
+  channels: ChannelInfo[];
+  nbins: number;
+  nbinsFull: number;
+}
+
+/** The JSON summary, keys as in results.md (plus a few extra ones). */
+export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string, unknown> {
+  return {
+    status: result.status,
+    message: result.message,
+    nll: result.nll,
+    chi2: result.chi2,
+    ndf: result.ndf,
+    pvalue: finiteOrNull(result.pvalue),
+    edm: result.edm,
+    iterations: result.iterations,
+    hvps: result.hvps,
+    poi_mode: result.poiMode,
+    bbb: result.bbb,
+    data: result.dataSource,
+    parameters: result.parameters.map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      value: finiteOrNull(p.value),
+      error: finiteOrNull(p.error),
+      prefit: p.prefit,
+      prefitError: p.prefitError,
+      ...(p.frozen ? { frozen: true } : {}),
+    })),
+    engine: result.engine,
+    timing: result.timing,
+    meta,
+  };
+}
+
+function finiteOrNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Writes `text` to `path` atomically (temporary name in the same folder, then rename). */
+export function writeFileAtomic(path: string, text: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Correlation matrix from a covariance; zero where a variance is zero (frozen parameters). */
+export function correlationFromCovariance(cov: Float64Array, n: number): Float64Array {
+  const sd = new Float64Array(n);
+  for (let i = 0; i < n; i++) sd[i] = Math.sqrt(Math.max(cov[i * n + i], 0));
+  const corr = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const d = sd[i] * sd[j];
+      corr[i * n + j] = i === j ? 1 : d > 0 ? cov[i * n + j] / d : 0;
+    }
+  }
+  return corr;
+}
+
+type H5Group = ReturnType<InstanceType<typeof h5wasm.File>["create_group"]>;
+
+function sqrtArray(a: Float64Array): Float64Array {
+  return a.map((v) => Math.sqrt(Math.max(v, 0)));
+}
+
+function channelsOf(layout: YieldLayout): ChannelInfo[] {
+  if (layout.channels.length > 0) return layout.channels;
+  return [{ name: "ch0", axes: [{ name: "obs" }], masked: false, flow: false, start: 0, size: layout.nbinsFull }];
+}
+
+function writeYields(group: H5Group, table: YieldTable, ch: ChannelInfo, nproc: number): void {
+  const lo = ch.start;
+  const hi = ch.start + ch.size;
+  const yields = table.perProcess.subarray(lo * nproc, hi * nproc);
+  group.create_dataset({ name: "yields", data: Float64Array.from(yields), shape: [ch.size, nproc] });
+  group.create_dataset({
+    name: "yields_err",
+    data: sqrtArray(Float64Array.from(table.perProcessVariance.subarray(lo * nproc, hi * nproc))),
+    shape: [ch.size, nproc],
+  });
+  group.create_dataset({ name: "total", data: Float64Array.from(table.total.subarray(lo, hi)) });
+  group.create_dataset({ name: "total_err", data: sqrtArray(Float64Array.from(table.totalVariance.subarray(lo, hi))) });
+}
+
+function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: YieldLayout): void {
+  const f = new h5wasm.File(path, "w");
+  try {
+    const n = result.parameters.length;
+    const params = f.create_group("parameters");
+    params.create_dataset({ name: "names", data: result.parameters.map((p) => p.name) });
+    params.create_dataset({ name: "kinds", data: result.parameters.map((p) => p.kind) });
+    params.create_dataset({ name: "values", data: Float64Array.from(result.parameters, (p) => p.value) });
+    params.create_dataset({ name: "errors", data: Float64Array.from(result.parameters, (p) => p.error) });
+    params.create_dataset({ name: "prefit_values", data: Float64Array.from(result.parameters, (p) => p.prefit) });
+    // NaN marks "no prefit constraint" (POIs and free parameters)
+    params.create_dataset({
+      name: "prefit_errors",
+      data: Float64Array.from(result.parameters, (p) => p.prefitError ?? Number.NaN),
+    });
+    params.create_dataset({ name: "frozen", data: Int8Array.from(result.parameters, (p) => (p.frozen ? 1 : 0)), dtype: "<b" });
+    if (n > 0) {
+      f.create_dataset({ name: "covariance", data: result.covariance, shape: [n, n] });
+      f.create_dataset({ name: "correlation", data: correlationFromCovariance(result.covariance, n), shape: [n, n] });
+    }
+    f.create_dataset({ name: "procs", data: layout.procs });
+    f.create_dataset({ name: "data_obs", data: Float64Array.from(result.data) });
+    const nproc = layout.procs.length;
+    const channels = f.create_group("channels");
+    for (const ch of channelsOf(layout)) {
+      const g = channels.create_group(ch.name);
+      g.create_attribute("axes_json", JSON.stringify(ch.axes));
+      g.create_attribute("masked", ch.masked ? 1 : 0);
+      g.create_attribute("start", ch.start);
+      g.create_attribute("size", ch.size);
+      if (!ch.masked && ch.start + ch.size <= layout.nbins) {
+        g.create_dataset({ name: "data", data: Float64Array.from(result.data.subarray(ch.start, ch.start + ch.size)) });
+      }
+      if (result.prefitYields) writeYields(g.create_group("prefit"), result.prefitYields, ch, nproc);
+      if (result.postfitYields) writeYields(g.create_group("postfit"), result.postfitYields, ch, nproc);
+    }
+    const summary = fitResultsJson(result, meta);
+    f.create_dataset({ name: "meta_json", data: [JSON.stringify({ ...meta, status: result.status, message: result.message, nll: result.nll, edm: result.edm, engine: result.engine, timing: summary.timing })] });
+  } finally {
+    f.close();
+  }
+}
+
+export interface WrittenFiles {
+  json: string;
+  hdf5: string;
+}
+
+/** Writes fitresults.json and fitresults.hdf5 into `dir` (created if missing). */
+export async function writeFitResults(dir: string, result: FitResult, meta: RunMeta, layout: YieldLayout): Promise<WrittenFiles> {
+  await h5wasm.ready;
+  mkdirSync(dir, { recursive: true });
+  const hdf5 = join(dir, RESULTS_HDF5);
+  const json = join(dir, RESULTS_JSON);
+  const tmp = `${hdf5}.tmp-${process.pid}`;
+  try {
+    writeHdf5(tmp, result, meta, layout);
+    renameSync(tmp, hdf5);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  writeFileAtomic(json, `${JSON.stringify(fitResultsJson(result, meta), null, 1)}\n`);
+  return { json, hdf5 };
+}
