@@ -1,0 +1,314 @@
+/**
+ * The binned likelihood of ../shared/spec/likelihood.md as float32 TensorFlow.js ops on the active
+ * backend (see tfBackends.ts). Gradient and Hessian-vector products come from autodiff (the HVP by
+ * double backprop: the gradient of ⟨∇f, v⟩), never from finite differences.
+ *
+ * log κ is applied sparsely: the effective θ of every CSR entry is gathered, scaled by its value and
+ * summed per (bin, process) row. tfjs' own gather gradient uses UnsortedSegmentSum, which the wasm
+ * backend lacks and the cpu backend runs in O(segments × entries); so gather and the segment sum
+ * are defined here as a pair of custom-gradient ops (each the other's adjoint, via ScatterNd,
+ * which sums duplicate indices), differentiable to any order.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { LikelihoodSpec } from "./likelihoodSpec.js";
+import type { Objective, ValueAndGradient } from "./objective.js";
+
+/** CSR index tensors in the two shapes the ops need (gather takes 1-D, scatterND takes [n, 1]). */
+interface IndexPair {
+  flat: tf.Tensor1D;
+  nd: tf.Tensor2D;
+}
+
+function indexPair(indices: Int32Array): IndexPair {
+  const flat = tf.tensor1d(indices, "int32");
+  const nd = tf.tensor2d(indices, [indices.length, 1], "int32");
+  return { flat, nd };
+}
+
+/** out[i] = src[idx[i]]; its adjoint is scatterSum. */
+function gatherAt(src: tf.Tensor1D, idx: IndexPair, srcLength: number): tf.Tensor1D {
+  const op = tf.customGrad((s: tf.Tensor | tf.GradSaveFunc) => ({
+    value: tf.gather(s as tf.Tensor1D, idx.flat),
+    gradFunc: (dy: tf.Tensor) => scatterSum(dy as tf.Tensor1D, idx, srcLength),
+  }));
+  return op(src) as tf.Tensor1D;
+}
+
+/** out[j] = Σ_{i: idx[i] = j} u[i], length outLength; its adjoint is gatherAt. */
+function scatterSum(u: tf.Tensor1D, idx: IndexPair, outLength: number): tf.Tensor1D {
+  const op = tf.customGrad((s: tf.Tensor | tf.GradSaveFunc) => ({
+    value: tf.scatterND(idx.nd, s as tf.Tensor1D, [outLength]) as tf.Tensor1D,
+    gradFunc: (dy: tf.Tensor) => gatherAt(dy as tf.Tensor1D, idx, outLength),
+  }));
+  return op(u) as tf.Tensor1D;
+}
+
+/**
+ * exp with a gradient that recomputes exp from a saved copy of the input. tfjs' own Exp gradient
+ * uses the saved output, whose copy is taped before the Exp node and so is cut off from x: a
+ * second derivative through it silently comes out wrong. Saved inputs stay connected.
+ */
+function expTwice(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
+    (save as tf.GradSaveFunc)([input as tf.Tensor]);
+    return {
+      value: tf.exp(input as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, expTwice(saved[0])),
+    };
+  });
+  return op(x);
+}
+
+/** stand-in for n + k in bins without β: d/m ≈ 0 keeps the (masked) BB term finite, never NaN */
+const NO_BB_SCALE = 1e30;
+
+/** Resident tensors that depend on the data (replaced by setData). */
+interface DataTensors {
+  /** counts n_b */
+  n: tf.Tensor1D;
+  /** n_b, or 1 where n_b = 0 (there n·log1p(d/n) is 0 and must not produce NaN) */
+  nSafe: tf.Tensor1D;
+  /** n_b + k_b for BB bins; elsewhere (masked out) a huge value, so log1p(d/m) stays finite for any d */
+  bbM: tf.Tensor1D | null;
+}
+
+/** Branch of α(θ) per systematic: 1 inside the window, else 0; sign(θ) outside, else 0. */
+interface SmoothStepMasks {
+  inside: tf.Tensor1D;
+  outsideSign: tf.Tensor1D;
+}
+
+export class TfLikelihood implements Objective {
+  readonly nparams: number;
+  private readonly spec: LikelihoodSpec;
+  /** nominal yields of the NLL bins, [nbins, nproc] */
+  private readonly norm: tf.Tensor2D;
+  private readonly logkCols: IndexPair | null;
+  private readonly logkRows: IndexPair | null;
+  private readonly logkValues: tf.Tensor1D | null;
+  /** 1 where the bin has a BB parameter (finite k), else 0 */
+  private readonly bbMask: tf.Tensor1D | null;
+  private readonly constraintWeights: tf.Tensor1D;
+  private theta0: tf.Tensor1D;
+  private readonly backgroundOnes: tf.Tensor1D | null;
+  private dataTensors: DataTensors;
+  private disposed = false;
+
+  constructor(spec: LikelihoodSpec) {
+    const { nbins, nproc, nsig, nsyst, logk } = spec;
+    if (spec.norm.length < nbins * nproc) throw new Error(`TfLikelihood: norm has ${spec.norm.length} entries, need ${nbins * nproc}`);
+    if (spec.data.length < nbins) throw new Error(`TfLikelihood: data has ${spec.data.length} entries, need ${nbins}`);
+    if (nsig > nproc) throw new Error(`TfLikelihood: ${nsig} signals but only ${nproc} processes`);
+    const expectedCols = spec.symmetric ? nsyst : 2 * nsyst;
+    if (logk.ncols !== expectedCols && logk.rowPtr[logk.nrows] > 0) {
+      throw new Error(`TfLikelihood: logk has ${logk.ncols} columns, expected ${expectedCols}`);
+    }
+    this.spec = spec;
+    this.nparams = nsig + nsyst;
+    this.norm = tf.tensor2d(Float32Array.from(spec.norm.subarray(0, nbins * nproc)), [nbins, nproc]);
+
+    // only rows of the NLL bins matter: masked-channel rows come after nbins * nproc
+    const nrowsNll = nbins * nproc;
+    const nnz = logk.rowPtr[Math.min(nrowsNll, logk.nrows)];
+    if (nnz > 0 && nsyst > 0) {
+      const rowIds = new Int32Array(nnz);
+      for (let r = 0; r < Math.min(nrowsNll, logk.nrows); r++) rowIds.fill(r, logk.rowPtr[r], logk.rowPtr[r + 1]);
+      this.logkRows = indexPair(rowIds);
+      this.logkCols = indexPair(logk.cols.subarray(0, nnz));
+      this.logkValues = tf.tensor1d(Float32Array.from(logk.values.subarray(0, nnz)));
+    } else {
+      this.logkRows = null;
+      this.logkCols = null;
+      this.logkValues = null;
+    }
+
+    if (spec.bbK) {
+      const mask = new Float32Array(nbins);
+      for (let b = 0; b < nbins; b++) mask[b] = Number.isFinite(spec.bbK[b]) ? 1 : 0;
+      this.bbMask = tf.tensor1d(mask);
+    } else {
+      this.bbMask = null;
+    }
+    this.constraintWeights = tf.tensor1d(Float32Array.from(spec.constraintWeights));
+    this.theta0 = tf.tensor1d(Float32Array.from(spec.theta0));
+    this.backgroundOnes = nproc > nsig ? tf.ones([nproc - nsig]) : null;
+    this.dataTensors = this.makeDataTensors(spec.data);
+  }
+
+  private makeDataTensors(data: Float64Array): DataTensors {
+    const { nbins, bbK } = this.spec;
+    const n = new Float32Array(nbins);
+    const nSafe = new Float32Array(nbins);
+    const bbM = bbK ? new Float32Array(nbins) : null;
+    for (let b = 0; b < nbins; b++) {
+      n[b] = data[b];
+      nSafe[b] = data[b] > 0 ? data[b] : 1;
+      if (bbM && bbK) {
+        const m = data[b] + bbK[b];
+        // n = k = 0: β̂ = 0 and the term vanishes; f(m, d) → d as m → 0 gives exactly that
+        bbM[b] = !Number.isFinite(bbK[b]) ? NO_BB_SCALE : m > 0 ? m : 1e-30;
+      }
+    }
+    return { n: tf.tensor1d(n), nSafe: tf.tensor1d(nSafe), bbM: bbM ? tf.tensor1d(bbM) : null };
+  }
+
+  /** Replaces the observed counts (toys, Asimov); length ≥ nbins. */
+  setData(data: Float64Array): void {
+    this.checkAlive();
+    if (data.length < this.spec.nbins) throw new Error(`TfLikelihood.setData: ${data.length} counts, need ${this.spec.nbins}`);
+    const old = this.dataTensors;
+    this.dataTensors = this.makeDataTensors(data);
+    disposeData(old);
+  }
+
+  /** Replaces the constraint centres θ0 (frequentist toys); length nsyst. */
+  setTheta0(theta0: Float64Array): void {
+    this.checkAlive();
+    if (theta0.length !== this.spec.nsyst) throw new Error(`TfLikelihood.setTheta0: ${theta0.length} values, need ${this.spec.nsyst}`);
+    const old = this.theta0;
+    this.theta0 = tf.tensor1d(Float32Array.from(theta0));
+    old.dispose();
+  }
+
+  /** Expected yields per (bin, process) of the NLL bins, [nbins, nproc]; inside a tidy. */
+  private yields(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Tensor2D {
+    const { nsig, nsyst, nproc, nbins, poiMode, symmetric, systematicType } = this.spec;
+    const mu = x.slice(0, nsig);
+    const r = poiMode === "square" ? tf.square(mu) : mu;
+    const scale = this.backgroundOnes ? tf.concat([r, this.backgroundOnes]) : r;
+    let shift: tf.Tensor2D | null = null;
+    if (this.logkCols && this.logkRows && this.logkValues) {
+      const theta = x.slice(nsig, nsyst);
+      let thetaEff: tf.Tensor1D = theta;
+      if (!symmetric && step) {
+        // smooth step α(θ) = p(2θ) inside |θ| < 0.5, p(t) = t(3t⁴ − 10t² + 15)/8, and sign(θ) outside.
+        // The window is chosen on the host: a taped comparison (clipByValue's gradient) has no
+        // second derivative in tfjs, and α is locally one branch anyway.
+        const t = tf.mul(theta, 2);
+        const t2 = tf.square(t);
+        const poly = tf.mul(t, tf.add(tf.mul(t2, tf.sub(tf.mul(t2, 3 / 8), 10 / 8)), 15 / 8));
+        const alpha = tf.add(tf.mul(step.inside, poly), step.outsideSign);
+        thetaEff = tf.concat([theta, tf.mul(theta, alpha)]);
+      }
+      const entries = tf.mul(this.logkValues, gatherAt(thetaEff, this.logkCols, thetaEff.shape[0]));
+      shift = scatterSum(entries, this.logkRows, nbins * nproc).reshape([nbins, nproc]);
+    }
+    if (systematicType === "log_normal") {
+      const base = shift ? tf.mul(this.norm, expTwice(shift)) : this.norm;
+      return tf.mul(base, scale);
+    }
+    const base = tf.mul(this.norm, scale) as tf.Tensor2D;
+    return shift ? tf.add(base, shift) : base;
+  }
+
+  /** The NLL as a scalar tensor; Σ_b f(n_b, ν_b − n_b) (− BB part) + Gaussian constraints. */
+  private nllTensor(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Scalar {
+    const { nsig, nsyst } = this.spec;
+    const { n, nSafe, bbM } = this.dataTensors;
+    const nu = tf.sum(this.yields(x, step), 1);
+    // ν − n − n·log(ν/n) written as d − n·log1p(d/n) with d = ν − n: both parts come from the
+    // same d, so the float32 cancellation is relative to d rather than to n
+    const d = tf.sub(nu, n);
+    let perBin = tf.sub(d, tf.mul(n, tf.log1p(tf.div(d, nSafe))));
+    if (bbM && this.bbMask) {
+      // profiled BB: term = f(n, d) − f(n + k, d) with f(m, d) = d − m·log1p(d/m)
+      const bbPart = tf.sub(d, tf.mul(bbM, tf.log1p(tf.div(d, bbM))));
+      perBin = tf.sub(perBin, tf.mul(this.bbMask, bbPart));
+    }
+    let total = tf.sum(perBin);
+    if (nsyst > 0) {
+      const diff = tf.sub(x.slice(nsig, nsyst), this.theta0);
+      total = tf.add(total, tf.mul(0.5, tf.sum(tf.mul(this.constraintWeights, tf.square(diff)))));
+    }
+    return total as tf.Scalar;
+  }
+
+  /** Which branch of the smooth step each θ is on (asymmetric tensors only); inside a tidy. */
+  private smoothStepMasks(x: Float64Array): SmoothStepMasks | null {
+    if (this.spec.symmetric) return null;
+    const { nsig, nsyst } = this.spec;
+    const inside = new Float32Array(nsyst);
+    const outsideSign = new Float32Array(nsyst);
+    for (let s = 0; s < nsyst; s++) {
+      const theta = x[nsig + s];
+      if (Math.abs(theta) < 0.5) inside[s] = 1;
+      else outsideSign[s] = Math.sign(theta);
+    }
+    return { inside: tf.tensor1d(inside), outsideSign: tf.tensor1d(outsideSign) };
+  }
+
+  private toTensor(x: Float64Array, what: string): tf.Tensor1D {
+    if (x.length !== this.nparams) throw new Error(`TfLikelihood: ${what} has ${x.length} entries, need ${this.nparams}`);
+    return tf.tensor1d(Float32Array.from(x));
+  }
+
+  async nll(x: Float64Array): Promise<number> {
+    this.checkAlive();
+    const value = tf.tidy(() => this.nllTensor(this.toTensor(x, "x"), this.smoothStepMasks(x)));
+    const out = (await value.data())[0];
+    value.dispose();
+    return out;
+  }
+
+  async valueAndGradient(x: Float64Array): Promise<ValueAndGradient> {
+    this.checkAlive();
+    const { value, grad } = tf.tidy(() => {
+      const step = this.smoothStepMasks(x);
+      return tf.valueAndGrad((xt: tf.Tensor1D) => this.nllTensor(xt, step))(this.toTensor(x, "x"));
+    });
+    try {
+      const [v, g] = await Promise.all([value.data(), grad.data()]);
+      return { value: v[0], gradient: Float64Array.from(g) };
+    } finally {
+      value.dispose();
+      grad.dispose();
+    }
+  }
+
+  /** H·v by double backprop: ∇_x ⟨∇_x NLL(x), v⟩. */
+  async hessianVectorProduct(x: Float64Array, v: Float64Array): Promise<Float64Array> {
+    this.checkAlive();
+    const hv = tf.tidy(() => {
+      const vt = this.toTensor(v, "v");
+      const step = this.smoothStepMasks(x);
+      const gradient = tf.grad((xt: tf.Tensor1D) => this.nllTensor(xt, step));
+      const directional = (xt: tf.Tensor1D): tf.Scalar => tf.sum(tf.mul(gradient(xt), vt));
+      return tf.grad(directional)(this.toTensor(x, "x"));
+    });
+    try {
+      return Float64Array.from(await hv.data());
+    } finally {
+      hv.dispose();
+    }
+  }
+
+  /** Frees every resident tensor; the object is unusable afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const owned: (tf.Tensor | null)[] = [
+      this.norm,
+      this.logkCols?.flat ?? null,
+      this.logkCols?.nd ?? null,
+      this.logkRows?.flat ?? null,
+      this.logkRows?.nd ?? null,
+      this.logkValues,
+      this.bbMask,
+      this.constraintWeights,
+      this.theta0,
+      this.backgroundOnes,
+    ];
+    for (const t of owned) t?.dispose();
+    disposeData(this.dataTensors);
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error("TfLikelihood: used after dispose()");
+  }
+}
+
+function disposeData(d: DataTensors): void {
+  d.n.dispose();
+  d.nSafe.dispose();
+  d.bbM?.dispose();
+}

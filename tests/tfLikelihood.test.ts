@@ -1,0 +1,270 @@
+import { afterAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend, type BackendName } from "../fitter/tfBackends.js";
+import { TfLikelihood } from "../fitter/tfLikelihood.js";
+import type { LikelihoodSpec, PoiMode } from "../fitter/likelihoodSpec.js";
+import type { LogKCsr, SystematicType } from "../src/tensor/types.js";
+
+/** xorshift-style deterministic generator so every run tests the same points */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+interface Options {
+  symmetric: boolean;
+  poiMode: PoiMode;
+  bb: boolean;
+  systematicType: SystematicType;
+}
+
+/** A dense test model (kept for the reference) plus the LikelihoodSpec built from it. */
+interface TestModel {
+  spec: LikelihoodSpec;
+  /** [nbinsFull][nproc][ncols] */
+  logkDense: Float64Array;
+  ncols: number;
+}
+
+function denseToCsr(dense: Float64Array, nrows: number, ncols: number): LogKCsr {
+  const rowPtr = new Int32Array(nrows + 1);
+  const cols: number[] = [];
+  const values: number[] = [];
+  for (let r = 0; r < nrows; r++) {
+    for (let c = 0; c < ncols; c++) {
+      const v = dense[r * ncols + c];
+      if (v !== 0) {
+        cols.push(c);
+        values.push(v);
+      }
+    }
+    rowPtr[r + 1] = cols.length;
+  }
+  return { nrows, ncols, rowPtr, cols: Int32Array.from(cols), values: Float64Array.from(values) };
+}
+
+function makeModel(opts: Options, seed: number): TestModel {
+  const rand = rng(seed);
+  const nbins = 10;
+  const nbinsFull = 13; // 3 masked bins
+  const nproc = 4;
+  const nsig = 2;
+  const nsyst = 6;
+  const ncols = opts.symmetric ? nsyst : 2 * nsyst;
+  const norm = new Float64Array(nbinsFull * nproc);
+  for (let i = 0; i < norm.length; i++) norm[i] = rand() < 0.1 ? 0 : 20 + 500 * rand();
+  const logkDense = new Float64Array(nbinsFull * nproc * ncols);
+  for (let r = 0; r < nbinsFull * nproc; r++) {
+    for (let c = 0; c < ncols; c++) {
+      if (rand() < 0.35) continue; // sparse: many structural zeros
+      const rel = (rand() - 0.5) * (c < nsyst ? 0.2 : 0.06);
+      // normal systematics shift yields additively: scale by the nominal yield
+      logkDense[r * ncols + c] = opts.systematicType === "normal" ? rel * (norm[r] + 10) : rel;
+    }
+  }
+  const data = new Float64Array(nbins);
+  for (let b = 0; b < nbins; b++) {
+    let nu = 0;
+    for (let p = 0; p < nproc; p++) nu += norm[b * nproc + p];
+    data[b] = b === 3 || b === 7 ? 0 : Math.round(nu * (0.9 + 0.2 * rand()));
+  }
+  let bbK: Float64Array | null = null;
+  if (opts.bb) {
+    bbK = new Float64Array(nbins);
+    for (let b = 0; b < nbins; b++) bbK[b] = b === 5 ? Number.POSITIVE_INFINITY : 200 + 3000 * rand();
+  }
+  const constraintWeights = Float64Array.from({ length: nsyst }, (_, s) => (s === 0 ? 0 : 1)); // θ_0 free
+  const theta0 = Float64Array.from({ length: nsyst }, () => (rand() - 0.5) * 0.6);
+  const spec: LikelihoodSpec = {
+    nbins,
+    nbinsFull,
+    nproc,
+    nsig,
+    nsyst,
+    norm,
+    logk: denseToCsr(logkDense, nbinsFull * nproc, ncols),
+    symmetric: opts.symmetric,
+    systematicType: opts.systematicType,
+    data,
+    bbK,
+    constraintWeights,
+    theta0,
+    poiMode: opts.poiMode,
+  };
+  return { spec, logkDense, ncols };
+}
+
+/** Float64 reference NLL, straight from likelihood.md with dense loops. */
+function referenceNll(m: TestModel, x: Float64Array): number {
+  const { spec, logkDense, ncols } = m;
+  const { nbins, nproc, nsig, nsyst } = spec;
+  const theta = x.subarray(nsig);
+  const alpha = (th: number): number => {
+    const t = 2 * th;
+    return Math.min(1, Math.max(-1, (t * (3 * t ** 4 - 10 * t ** 2 + 15)) / 8));
+  };
+  let nll = 0;
+  for (let b = 0; b < nbins; b++) {
+    let nu = 0;
+    for (let p = 0; p < nproc; p++) {
+      const r = p < nsig ? (spec.poiMode === "square" ? x[p] * x[p] : x[p]) : 1;
+      const row = (b * nproc + p) * ncols;
+      let sum = 0;
+      for (let s = 0; s < nsyst; s++) {
+        const kavg = logkDense[row + s];
+        const kdiff = spec.symmetric ? 0 : logkDense[row + nsyst + s];
+        sum += theta[s] * (kavg + alpha(theta[s]) * kdiff);
+      }
+      nu += spec.systematicType === "log_normal" ? r * spec.norm[b * nproc + p] * Math.exp(sum) : r * spec.norm[b * nproc + p] + sum;
+    }
+    const n = spec.data[b];
+    const k = spec.bbK ? spec.bbK[b] : Number.POSITIVE_INFINITY;
+    if (Number.isFinite(k)) {
+      const beta = (n + k) / (nu + k);
+      nll += beta * nu - n - (n > 0 ? n * Math.log((beta * nu) / n) : 0) + k * (beta - 1) - k * Math.log(beta);
+    } else {
+      nll += nu - n - (n > 0 ? n * Math.log(nu / n) : 0);
+    }
+  }
+  for (let s = 0; s < nsyst; s++) nll += 0.5 * spec.constraintWeights[s] * (theta[s] - spec.theta0[s]) ** 2;
+  return nll;
+}
+
+function referenceGradient(m: TestModel, x: Float64Array): Float64Array {
+  const h = 1e-6;
+  const g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const xp = Float64Array.from(x);
+    const xm = Float64Array.from(x);
+    xp[i] += h;
+    xm[i] -= h;
+    g[i] = (referenceNll(m, xp) - referenceNll(m, xm)) / (2 * h);
+  }
+  return g;
+}
+
+/** H·v_i ≈ mixed central difference of the float64 reference along e_i and v */
+function referenceHvp(m: TestModel, x: Float64Array, v: Float64Array): Float64Array {
+  const h = 1e-4;
+  const eps = 1e-4;
+  const out = new Float64Array(x.length);
+  const at = (i: number, si: number, sv: number): number => {
+    const y = Float64Array.from(x);
+    for (let j = 0; j < y.length; j++) y[j] += sv * eps * v[j];
+    y[i] += si * h;
+    return referenceNll(m, y);
+  };
+  for (let i = 0; i < x.length; i++) {
+    out[i] = (at(i, 1, 1) - at(i, 1, -1) - at(i, -1, 1) + at(i, -1, -1)) / (4 * h * eps);
+  }
+  return out;
+}
+
+function randomPoint(m: TestModel, rand: () => number): Float64Array {
+  const { nsig, nsyst, poiMode } = m.spec;
+  const x = new Float64Array(nsig + nsyst);
+  for (let i = 0; i < nsig; i++) x[i] = poiMode === "square" ? (rand() < 0.5 ? -1 : 1) * (0.6 + 0.8 * rand()) : 0.6 + 0.8 * rand();
+  // θ spans the smooth-step window (|θ| < 0.5) and the linear extrapolation beyond
+  for (let s = 0; s < nsyst; s++) x[nsig + s] = (rand() - 0.5) * 3;
+  return x;
+}
+
+function maxAbs(a: Float64Array): number {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+function maxAbsDiff(a: Float64Array, b: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+const allOptions: Options[] = [];
+for (const symmetric of [true, false])
+  for (const poiMode of ["linear", "square"] as const)
+    for (const bb of [false, true])
+      for (const systematicType of ["log_normal", "normal"] as const) allOptions.push({ symmetric, poiMode, bb, systematicType });
+
+const label = (o: Options): string =>
+  `${o.symmetric ? "sym" : "asym"} ${o.poiMode} ${o.bb ? "BB" : "noBB"} ${o.systematicType}`;
+
+for (const backend of ["cpu", "wasm"] as BackendName[]) {
+  describe(`TfLikelihood on ${backend}`, () => {
+    it.each(allOptions.map((o, i) => [label(o), o, i] as const))("%s: value, gradient, HVP vs float64 reference", async (_l, opts, i) => {
+      await initBackend(backend);
+      const m = makeModel(opts, 1000 + i);
+      const like = new TfLikelihood(m.spec);
+      expect(like.nparams).toBe(m.spec.nsig + m.spec.nsyst);
+      const rand = rng(77 + i);
+      for (let trial = 0; trial < 3; trial++) {
+        const x = randomPoint(m, rand);
+        const v = Float64Array.from({ length: x.length }, () => rand() - 0.5);
+        const ref = referenceNll(m, x);
+        const refGrad = referenceGradient(m, x);
+        const refHv = referenceHvp(m, x, v);
+        const value = await like.nll(x);
+        const vg = await like.valueAndGradient(x);
+        const hv = await like.hessianVectorProduct(x, v);
+        // float32: relative precision ~1e-7 per op; the per-bin terms are O(1000) here
+        expect(Math.abs(value - ref)).toBeLessThan(2e-5 * Math.abs(ref) + 1e-3);
+        expect(vg.value).toBeCloseTo(value, 10);
+        expect(maxAbsDiff(vg.gradient, refGrad)).toBeLessThan(1e-4 * maxAbs(refGrad) + 1e-3);
+        expect(maxAbsDiff(hv, refHv)).toBeLessThan(2e-4 * maxAbs(refHv) + 1e-2);
+      }
+      like.dispose();
+    });
+
+    it("masked bins do not enter the NLL; setData replaces the counts", async () => {
+      await initBackend(backend);
+      const m = makeModel({ symmetric: false, poiMode: "linear", bb: true, systematicType: "log_normal" }, 4242);
+      const like = new TfLikelihood(m.spec);
+      const x = randomPoint(m, rng(5));
+      const before = await like.nll(x);
+      // perturbing masked rows changes nothing
+      const m2: TestModel = { ...m, spec: { ...m.spec, norm: Float64Array.from(m.spec.norm) } };
+      for (let i = m.spec.nbins * m.spec.nproc; i < m.spec.norm.length; i++) m2.spec.norm[i] *= 7;
+      const like2 = new TfLikelihood(m2.spec);
+      expect(await like2.nll(x)).toBe(before);
+      like2.dispose();
+      // new data
+      const data = Float64Array.from(m.spec.data, (n) => n + 17);
+      like.setData(data);
+      const ref = referenceNll({ ...m, spec: { ...m.spec, data } }, x);
+      expect(Math.abs((await like.nll(x)) - ref)).toBeLessThan(2e-5 * Math.abs(ref) + 1e-3);
+      like.dispose();
+    });
+
+    it("keeps the tensor count flat across calls and frees everything on dispose", async () => {
+      await initBackend(backend);
+      const base = tf.memory().numTensors;
+      const m = makeModel({ symmetric: false, poiMode: "square", bb: true, systematicType: "log_normal" }, 99);
+      const like = new TfLikelihood(m.spec);
+      const resident = tf.memory().numTensors;
+      const x = randomPoint(m, rng(3));
+      const v = Float64Array.from(x, () => 0.1);
+      for (let k = 0; k < 3; k++) {
+        await like.nll(x);
+        await like.valueAndGradient(x);
+        await like.hessianVectorProduct(x, v);
+        like.setData(m.spec.data);
+        expect(tf.memory().numTensors).toBe(resident);
+      }
+      like.dispose();
+      expect(tf.memory().numTensors).toBe(base);
+      await expect(like.nll(x)).rejects.toThrow(/dispose/);
+    });
+  });
+}
+
+afterAll(async () => {
+  await initBackend("cpu");
+});
