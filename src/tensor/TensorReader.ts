@@ -1,0 +1,673 @@
+/**
+ * Reads a fit tensor in the rabbit HDF5 layout (../shared/spec/tensor-format.md) into a TensorModel.
+ *
+ * Dense log κ is streamed in slabs and compressed to CSR on the way, so a GB-sized dense tensor never
+ * sits in wasm memory (2 GB heap) at once. Sparse files are narrowed from int64 to Int32Array indices.
+ */
+import { UserError } from "../errors.js";
+import {
+  absPath,
+  H5,
+  h5ErrorLine,
+  h5Ready,
+  isDataset,
+  isGroup,
+  shapeSize,
+  type Dataset,
+  type Group,
+  type H5File,
+} from "./h5.js";
+import type {
+  AxisInfo,
+  ChannelInfo,
+  ExternalTerm,
+  LogKCsr,
+  PseudoData,
+  SystGroup,
+  SystematicType,
+  TensorModel,
+} from "./types.js";
+import {
+  checkedSparsePairs,
+  checkFinite,
+  checkHdf5File,
+  checkIndexRange,
+  checkNonNegative,
+  checkNotEmpty,
+  checkShape,
+  datasetError,
+  missingDataset,
+} from "./validate.js";
+
+export interface ReadOptions {
+  /** elements per slab when streaming a dense log κ (default 4M = 32 MB of float64) */
+  chunkElements?: number;
+}
+
+const DEFAULT_CHUNK_ELEMENTS = 1 << 22;
+
+type NumericArray =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | BigInt64Array
+  | BigUint64Array;
+
+function isNumericArray(v: unknown): v is NumericArray {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView);
+}
+
+/** Growable (col, value) buffers for building CSR without knowing nnz in advance. */
+class CsrBuilder {
+  private cols: Int32Array;
+  private values: Float64Array;
+  nnz = 0;
+
+  constructor(initialCapacity: number) {
+    const cap = Math.max(16, initialCapacity);
+    this.cols = new Int32Array(cap);
+    this.values = new Float64Array(cap);
+  }
+
+  push(col: number, value: number): void {
+    if (this.nnz === this.cols.length) this.grow();
+    this.cols[this.nnz] = col;
+    this.values[this.nnz] = value;
+    this.nnz++;
+  }
+
+  private grow(): void {
+    const cap = this.cols.length * 2;
+    const cols = new Int32Array(cap);
+    cols.set(this.cols);
+    const values = new Float64Array(cap);
+    values.set(this.values);
+    this.cols = cols;
+    this.values = values;
+  }
+
+  finish(): { cols: Int32Array; values: Float64Array } {
+    // Copy out to exact length so the doubled capacity is released.
+    return { cols: this.cols.slice(0, this.nnz), values: this.values.slice(0, this.nnz) };
+  }
+}
+
+export class TensorReader {
+  private closed = false;
+
+  private constructor(
+    private readonly file: H5File,
+    /** the path as the user gave it, for messages */
+    readonly path: string,
+  ) {}
+
+  /** Opens a tensor file; a missing or non-HDF5 file is a UserError. */
+  static async open(path: string): Promise<TensorReader> {
+    await h5Ready();
+    checkHdf5File(path);
+    let file: H5File;
+    try {
+      file = new H5.File(absPath(path), "r");
+    } catch (err) {
+      throw new UserError(`${path}: cannot be opened as HDF5 (${h5ErrorLine(err)})`);
+    }
+    return new TensorReader(file, path);
+  }
+
+  close(): void {
+    if (!this.closed) {
+      this.file.close();
+      this.closed = true;
+    }
+  }
+
+  read(opts: ReadOptions = {}): TensorModel {
+    const chunkElements = Math.max(1, Math.floor(opts.chunkElements ?? DEFAULT_CHUNK_ELEMENTS));
+    const file = this.path;
+
+    const procs = this.readStrings("hprocs", true);
+    const signals = this.readStrings("hsignals", true);
+    const systs = this.readStrings("hsysts", true);
+    const systsNoConstraint = this.readStrings("hsystsnoconstraint", false);
+    const nproc = procs.length;
+    const nsyst = systs.length;
+
+    signals.forEach((s, i) => {
+      if (procs[i] !== s) {
+        throw datasetError(file, "hsignals", `signal '${s}' is not process ${i} of hprocs (signals must come first)`);
+      }
+    });
+    const systIndex = new Map(systs.map((s, i) => [s, i]));
+    for (const s of systsNoConstraint) {
+      if (!systIndex.has(s)) throw datasetError(file, "hsystsnoconstraint", `'${s}' is not in hsysts`);
+    }
+
+    const dataObs = this.readFloat64("hdata_obs", true);
+    const nbins = dataObs.values.length;
+    checkShape(file, "hdata_obs", dataObs.shape, [nbins], "a 1-D list of bin counts");
+    checkNotEmpty(file, nproc, nbins);
+
+    const dense = this.exists("hnorm");
+    const sparse = this.exists("hnorm_sparse");
+    if (!dense && !sparse) throw missingDataset(file, "hnorm", "required dataset is missing (nor is there hnorm_sparse)");
+
+    let norm: Float64Array;
+    let logk: LogKCsr;
+    let nbinsFull: number;
+    let symmetric: boolean;
+    if (dense) {
+      const normDs = this.readFloat64("hnorm", true);
+      if (normDs.shape.length !== 2 || normDs.shape[1] !== nproc) {
+        checkShape(file, "hnorm", normDs.shape, [normDs.shape[0] ?? 0, nproc], "[nbinsfull, nproc] with nproc from hprocs");
+      }
+      nbinsFull = normDs.shape[0];
+      norm = normDs.values;
+      const res = this.readDenseLogk(nbinsFull, nproc, nsyst, chunkElements);
+      logk = res.logk;
+      symmetric = res.symmetric;
+    } else {
+      const res = this.readSparse(nproc, nsyst);
+      nbinsFull = res.nbinsFull;
+      norm = res.norm;
+      logk = res.logk;
+      symmetric = res.symmetric;
+    }
+    if (nbinsFull < nbins) {
+      throw datasetError(
+        file,
+        dense ? "hnorm" : "hnorm_sparse",
+        `has ${nbinsFull} bins, fewer than the ${nbins} of hdata_obs`,
+      );
+    }
+    checkNonNegative(file, dense ? "hnorm" : "hnorm_sparse/values", norm);
+
+    const constraintWeights = this.readConstraintWeights(systs, systsNoConstraint);
+    const systGroups = this.readGroups(nsyst);
+    const noiIndices = this.readNoi(nsyst);
+
+    const dataVar = this.readOptionalFloat64("hdata_var", [nbins], "[nbins] with nbins from hdata_obs");
+    const dataCovInv = this.readOptionalFloat64("hdata_cov_inv", [nbins, nbins], "[nbins, nbins] with nbins from hdata_obs");
+    const sumw = this.readOptionalFloat64("hsumw", [nbinsFull, nproc], "[nbinsfull, nproc]");
+    const sumw2 = this.readOptionalFloat64("hsumw2", [nbinsFull, nproc], "[nbinsfull, nproc]");
+    const pseudodata = this.readPseudodata(nbins);
+    const externalTerms = this.readExternalTerms();
+
+    const metaJson = this.readMetaJson();
+    const channels = metaJson !== null ? this.channelsFromMeta(metaJson, nbins, nbinsFull) : fallbackChannels(nbins, nbinsFull);
+    const systematicType = parseSystematicType(file, metaJson);
+
+    return {
+      procs,
+      signals,
+      systs,
+      systsNoConstraint,
+      systGroups,
+      noiIndices,
+      constraintWeights,
+      nbins,
+      nbinsFull,
+      dataObs: dataObs.values,
+      dataVar,
+      dataCovInv,
+      pseudodata,
+      sumw,
+      sumw2,
+      norm,
+      logk,
+      symmetric,
+      systematicType,
+      storage: dense ? "dense" : "sparse",
+      channels,
+      externalTerms,
+      metaJson,
+    };
+  }
+
+  // ---- dataset access ----
+
+  private exists(name: string): boolean {
+    return this.file.get(name) !== null;
+  }
+
+  private dataset(name: string): Dataset {
+    const entity = this.file.get(name);
+    if (entity === null) throw missingDataset(this.path, name);
+    if (!isDataset(entity)) throw datasetError(this.path, name, "is not a dataset");
+    return entity;
+  }
+
+  private group(name: string): Group {
+    const entity = this.file.get(name);
+    if (entity === null) throw missingDataset(this.path, name, "required group is missing");
+    if (!isGroup(entity)) throw datasetError(this.path, name, "is not a group");
+    return entity;
+  }
+
+  /** Shape after undoing rabbit's flattening (attribute original_shape), else the stored shape. */
+  private logicalShape(ds: Dataset, name: string): number[] {
+    const stored = ds.shape ?? [];
+    if (!("original_shape" in ds.attrs)) return stored;
+    const attr = ds.attrs["original_shape"].value;
+    const shape = isNumericArray(attr) ? Array.from(attr, Number) : typeof attr === "number" || typeof attr === "bigint" ? [Number(attr)] : null;
+    if (shape === null || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw datasetError(this.path, name, "attribute original_shape is not a list of non-negative integers");
+    }
+    if (shapeSize(shape) !== shapeSize(stored)) {
+      throw datasetError(this.path, name, `original_shape [${shape.join(", ")}] does not fit its ${shapeSize(stored)} stored values`);
+    }
+    return shape;
+  }
+
+  private readValue(ds: Dataset, name: string): unknown {
+    try {
+      return ds.value;
+    } catch (err) {
+      throw datasetError(this.path, name, `cannot be read (${h5ErrorLine(err)})`);
+    }
+  }
+
+  private readFloat64(name: string, required: true): { values: Float64Array; shape: number[] };
+  private readFloat64(name: string, required: false): { values: Float64Array; shape: number[] } | null;
+  private readFloat64(name: string, required: boolean): { values: Float64Array; shape: number[] } | null {
+    if (!required && !this.exists(name)) return null;
+    const ds = this.dataset(name);
+    const shape = this.logicalShape(ds, name);
+    const values = toFloat64(this.path, name, shapeSize(shape) === 0 ? new Float64Array(0) : this.readValue(ds, name));
+    checkFinite(this.path, name, values);
+    return { values, shape };
+  }
+
+  private readOptionalFloat64(name: string, expected: number[], why: string): Float64Array | null {
+    const res = this.readFloat64(name, false);
+    if (res === null) return null;
+    checkShape(this.path, name, res.shape, expected, why);
+    return res.values;
+  }
+
+  private readIntegers(name: string): number[] {
+    const ds = this.dataset(name);
+    const shape = this.logicalShape(ds, name);
+    if (shapeSize(shape) === 0) return [];
+    const value = this.readValue(ds, name);
+    if (isNumericArray(value)) return Array.from(value as ArrayLike<number | bigint>, Number);
+    if (typeof value === "number" || typeof value === "bigint") return [Number(value)];
+    throw datasetError(this.path, name, "is not a numeric dataset");
+  }
+
+  private readStrings(name: string, required: boolean): string[] {
+    if (!required && !this.exists(name)) return [];
+    const ds = this.dataset(name);
+    if ((ds.shape ?? []).length > 0 && shapeSize(ds.shape ?? []) === 0) return [];
+    const value = this.readValue(ds, name);
+    const list = typeof value === "string" ? [value] : value;
+    if (!Array.isArray(list) || !list.every((s): s is string => typeof s === "string")) {
+      throw datasetError(this.path, name, "is not a list of strings");
+    }
+    return list;
+  }
+
+  // ---- log κ and norm ----
+
+  private readDenseLogk(
+    nbinsFull: number,
+    nproc: number,
+    nsyst: number,
+    chunkElements: number,
+  ): { logk: LogKCsr; symmetric: boolean } {
+    const name = "hlogk";
+    const ds = this.dataset(name);
+    const shape = this.logicalShape(ds, name);
+    let symmetric: boolean;
+    if (shape.length === 3) {
+      checkShape(this.path, name, shape, [nbinsFull, nproc, nsyst], "[nbinsfull, nproc, nsyst] from hnorm and hsysts");
+      symmetric = true;
+    } else if (shape.length === 4) {
+      checkShape(this.path, name, shape, [nbinsFull, nproc, 2, nsyst], "[nbinsfull, nproc, 2, nsyst] from hnorm and hsysts");
+      symmetric = false;
+    } else {
+      throw datasetError(this.path, name, `shape [${shape.join(", ")}] is neither [nbinsfull, nproc, nsyst] nor [nbinsfull, nproc, 2, nsyst]`);
+    }
+    const nrows = nbinsFull * nproc;
+    const ncols = symmetric ? nsyst : 2 * nsyst;
+    const rowCounts = new Int32Array(nrows + 1);
+    const builder = new CsrBuilder(Math.min(nrows * ncols, 1 << 20));
+    // The flat tensor is a row-major [nrows, ncols] matrix: flat index = row * ncols + col for both
+    // layouts (the asymmetric halfdiff part lands in columns nsyst..2nsyst-1).
+    let row = 0;
+    let col = 0;
+    this.forEachSlab(ds, name, chunkElements, (slab, offset) => {
+      checkFiniteSlab(this.path, name, slab, offset);
+      for (let i = 0; i < slab.length; i++) {
+        const v = slab[i];
+        if (v !== 0) {
+          builder.push(col, v);
+          rowCounts[row + 1]++;
+        }
+        if (++col === ncols) {
+          col = 0;
+          row++;
+        }
+      }
+    });
+    for (let r = 0; r < nrows; r++) rowCounts[r + 1] += rowCounts[r];
+    const { cols, values } = builder.finish();
+    return { logk: { nrows, ncols, rowPtr: rowCounts, cols, values }, symmetric };
+  }
+
+  /**
+   * Calls `visit` with consecutive pieces of a dataset in flat (row-major) order. A 1-D dataset is cut
+   * into whole HDF5 chunks (each compressed chunk is then decompressed once); an N-D one along axis 0.
+   */
+  private forEachSlab(
+    ds: Dataset,
+    name: string,
+    chunkElements: number,
+    visit: (slab: Float64Array, flatOffset: number) => void,
+  ): void {
+    const stored = ds.shape ?? [];
+    const total = shapeSize(stored);
+    if (total === 0) return;
+    const read = (ranges: [number, number][]): Float64Array => {
+      try {
+        return toFloat64(this.path, name, ds.slice(ranges));
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+        throw datasetError(this.path, name, `cannot be read (${h5ErrorLine(err)})`);
+      }
+    };
+    if (stored.length <= 1) {
+      const chunk = ds.metadata.chunks?.[0] ?? 1;
+      const step = Math.max(chunk, Math.floor(chunkElements / chunk) * chunk);
+      for (let start = 0; start < total; start += step) {
+        const end = Math.min(total, start + step);
+        visit(read([[start, end]]), start);
+      }
+    } else {
+      const perIndex = total / stored[0];
+      const step = Math.max(1, Math.floor(chunkElements / perIndex));
+      for (let start = 0; start < stored[0]; start += step) {
+        const end = Math.min(stored[0], start + step);
+        visit(read([[start, end]]), start * perIndex);
+      }
+    }
+  }
+
+  private readSparse(
+    nproc: number,
+    nsyst: number,
+  ): { nbinsFull: number; norm: Float64Array; logk: LogKCsr; symmetric: boolean } {
+    const file = this.path;
+    const normGroup = this.group("hnorm_sparse");
+    const normShape = this.denseShape(normGroup, "hnorm_sparse");
+    const [nbinsFull, nprocStored] = normShape;
+    if (nprocStored !== nproc) {
+      throw datasetError(file, "hnorm_sparse", `dense_shape [${normShape.join(", ")}] has ${nprocStored} processes, hprocs has ${nproc}`);
+    }
+    const normIdx = this.readSparseIndices("hnorm_sparse/indices", normShape);
+    const normVals = this.readFloat64("hnorm_sparse/values", true).values;
+    const nnz = normIdx.rows.length;
+    if (normVals.length !== nnz) {
+      throw datasetError(file, "hnorm_sparse/values", `has ${normVals.length} values for ${nnz} indices`);
+    }
+    const nrows = nbinsFull * nproc;
+    const norm = new Float64Array(nrows);
+    const rowOfEntry = new Int32Array(nnz);
+    for (let k = 0; k < nnz; k++) {
+      const r = normIdx.rows[k] * nproc + normIdx.cols[k];
+      rowOfEntry[k] = r;
+      norm[r] = normVals[k];
+    }
+
+    const logkGroup = this.group("hlogk_sparse");
+    const logkShape = this.denseShape(logkGroup, "hlogk_sparse");
+    const [logkRows, ncols] = logkShape;
+    let symmetric: boolean;
+    if (ncols === nsyst) symmetric = true;
+    else if (ncols === 2 * nsyst) symmetric = false;
+    else {
+      throw datasetError(file, "hlogk_sparse", `dense_shape [${logkShape.join(", ")}] has ${ncols} columns, expected nsyst = ${nsyst} or 2·nsyst`);
+    }
+    // Rows index the hnorm_sparse values (the spec); some writers index bin*nproc+proc instead,
+    // recognisable by dense_shape[0] = nbinsfull*nproc. Both are mapped to CSR rows bin*nproc+proc.
+    let rowMap: Int32Array | null;
+    if (logkRows === nnz) rowMap = rowOfEntry;
+    else if (logkRows === nrows) rowMap = null;
+    else {
+      throw datasetError(
+        file,
+        "hlogk_sparse",
+        `dense_shape [${logkShape.join(", ")}]: ${logkRows} rows match neither the ${nnz} hnorm_sparse entries nor nbinsfull*nproc = ${nrows}`,
+      );
+    }
+    const logkIdx = this.readSparseIndices("hlogk_sparse/indices", logkShape);
+    const values = this.readFloat64("hlogk_sparse/values", true).values;
+    const nnzk = logkIdx.rows.length;
+    if (values.length !== nnzk) {
+      throw datasetError(file, "hlogk_sparse/values", `has ${values.length} values for ${nnzk} indices`);
+    }
+    const rowPtr = new Int32Array(nrows + 1);
+    const srcRows = logkIdx.rows;
+    if (rowMap === null) {
+      for (let k = 0; k < nnzk; k++) rowPtr[srcRows[k] + 1]++;
+    } else {
+      for (let k = 0; k < nnzk; k++) rowPtr[rowMap[srcRows[k]] + 1]++;
+    }
+    for (let r = 0; r < nrows; r++) rowPtr[r + 1] += rowPtr[r];
+    // Canonical order of both index lists and the monotonic entry -> row map keep the entries in CSR order.
+    return { nbinsFull, norm, logk: { nrows, ncols, rowPtr, cols: logkIdx.cols, values }, symmetric };
+  }
+
+  private denseShape(group: Group, name: string): [number, number] {
+    if (!("dense_shape" in group.attrs)) throw datasetError(this.path, name, "attribute dense_shape is missing");
+    const raw = group.attrs["dense_shape"].value;
+    const shape = isNumericArray(raw) ? Array.from(raw as ArrayLike<number | bigint>, Number) : [];
+    if (shape.length !== 2 || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw datasetError(this.path, name, "attribute dense_shape is not two non-negative integers");
+    }
+    return [shape[0], shape[1]];
+  }
+
+  private readSparseIndices(name: string, denseShape: [number, number]): { rows: Int32Array; cols: Int32Array } {
+    const ds = this.dataset(name);
+    const shape = this.logicalShape(ds, name);
+    const n = shapeSize(shape);
+    if (!(shape.length === 2 && shape[1] === 2) && !(shape.length === 1 && n === 0)) {
+      throw datasetError(this.path, name, `shape [${shape.join(", ")}] is not [nnz, 2]`);
+    }
+    if (n === 0) return { rows: new Int32Array(0), cols: new Int32Array(0) };
+    const raw = this.readValue(ds, name);
+    let pairs: BigInt64Array | Int32Array | Float64Array;
+    if (raw instanceof BigInt64Array || raw instanceof Int32Array || raw instanceof Float64Array) pairs = raw;
+    else if (isNumericArray(raw)) pairs = Float64Array.from(raw as ArrayLike<number | bigint>, Number);
+    else throw datasetError(this.path, name, "is not an integer dataset");
+    return checkedSparsePairs(this.path, name, pairs, denseShape);
+  }
+
+  // ---- the small datasets ----
+
+  private readConstraintWeights(systs: string[], noConstraint: string[]): Float64Array {
+    if (this.exists("hconstraintweights")) {
+      const res = this.readFloat64("hconstraintweights", true);
+      checkShape(this.path, "hconstraintweights", res.shape, [systs.length], "[nsyst] from hsysts");
+      return res.values;
+    }
+    const free = new Set(noConstraint);
+    return Float64Array.from(systs, (s) => (free.has(s) ? 0 : 1));
+  }
+
+  private readGroups(nsyst: number): SystGroup[] {
+    const names = this.readStrings("hsystgroups", false);
+    if (names.length === 0) return [];
+    if (!this.exists("hsystgroupidxs")) throw missingDataset(this.path, "hsystgroupidxs", "missing although hsystgroups lists groups");
+    const ds = this.dataset("hsystgroupidxs");
+    const raw = this.readValue(ds, "hsystgroupidxs");
+    const lists = Array.isArray(raw) ? raw : [];
+    if (lists.length !== names.length) {
+      throw datasetError(this.path, "hsystgroupidxs", `has ${lists.length} index lists for ${names.length} groups in hsystgroups`);
+    }
+    return names.map((name, g) => {
+      const list = lists[g];
+      const indices = isNumericArray(list) ? Array.from(list as ArrayLike<number | bigint>, Number) : [];
+      if (!isNumericArray(list)) throw datasetError(this.path, "hsystgroupidxs", `entry ${g} is not a list of integers`);
+      checkIndexRange(this.path, "hsystgroupidxs", indices, nsyst, "hsysts");
+      return { name, indices };
+    });
+  }
+
+  private readNoi(nsyst: number): number[] {
+    if (!this.exists("hnoiidxs")) return [];
+    const idx = this.readIntegers("hnoiidxs");
+    checkIndexRange(this.path, "hnoiidxs", idx, nsyst, "hsysts");
+    return idx;
+  }
+
+  private readPseudodata(nbins: number): PseudoData | null {
+    if (!this.exists("hpseudodata")) return null;
+    const res = this.readFloat64("hpseudodata", true);
+    const names = this.readStrings("hpseudodatanames", false);
+    checkShape(this.path, "hpseudodata", res.shape, [nbins, names.length], "[nbins, npseudo] from hdata_obs and hpseudodatanames");
+    return { names, values: res.values };
+  }
+
+  private readExternalTerms(): ExternalTerm[] {
+    if (!this.exists("external_terms")) return [];
+    const root = this.group("external_terms");
+    return root.keys().map((name) => {
+      const base = `external_terms/${name}`;
+      const params = this.readStrings(`${base}/params`, true);
+      const grad = this.readFloat64(`${base}/grad_values`, true);
+      checkShape(this.path, `${base}/grad_values`, grad.shape, [params.length], "[nparams] from params");
+      const hess = this.readFloat64(`${base}/hess_dense`, false);
+      if (hess !== null) {
+        checkShape(this.path, `${base}/hess_dense`, hess.shape, [params.length, params.length], "[nparams, nparams] from params");
+      }
+      return { name, params, gradValues: grad.values, hessDense: hess?.values ?? null };
+    });
+  }
+
+  private readMetaJson(): Record<string, unknown> | null {
+    if (!this.exists("meta_json")) return null;
+    const text = this.readStrings("meta_json", true);
+    if (text.length !== 1) throw datasetError(this.path, "meta_json", `holds ${text.length} strings, expected 1`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text[0]);
+    } catch (err) {
+      throw datasetError(this.path, "meta_json", `is not valid JSON (${(err as Error).message})`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw datasetError(this.path, "meta_json", "is not a JSON object");
+    }
+    return parsed as Record<string, unknown>;
+  }
+
+  private channelsFromMeta(meta: Record<string, unknown>, nbins: number, nbinsFull: number): ChannelInfo[] {
+    const info = meta["channel_info"];
+    if (info === undefined) return fallbackChannels(nbins, nbinsFull);
+    const fail = (what: string): UserError => datasetError(this.path, "meta_json", `channel_info: ${what}`);
+    if (typeof info !== "object" || info === null || Array.isArray(info)) throw fail("is not an object");
+    const channels: ChannelInfo[] = [];
+    let realStart = 0;
+    let maskedStart = nbins;
+    for (const [name, rawChannel] of Object.entries(info as Record<string, unknown>)) {
+      if (typeof rawChannel !== "object" || rawChannel === null) throw fail(`channel '${name}' is not an object`);
+      const ch = rawChannel as Record<string, unknown>;
+      const masked = ch["masked"] === true;
+      const flow = ch["flow"] === true;
+      const axesRaw = ch["axes"];
+      if (!Array.isArray(axesRaw)) throw fail(`channel '${name}' has no axes list`);
+      const axes: AxisInfo[] = axesRaw.map((a, i) => parseAxis(a, (what) => fail(`channel '${name}' axis ${i}: ${what}`)));
+      const size = axes.reduce((n, axis) => n * axisBins(axis, flow), 1);
+      const start = masked ? maskedStart : realStart;
+      if (masked) maskedStart += size;
+      else realStart += size;
+      channels.push({ name, axes, masked, flow, start, size });
+    }
+    if (realStart !== nbins) {
+      throw fail(`the non-masked channels have ${realStart} bins, hdata_obs has ${nbins}`);
+    }
+    if (maskedStart !== nbinsFull) {
+      throw fail(`the masked channels have ${maskedStart - nbins} bins, the tensor has ${nbinsFull - nbins}`);
+    }
+    return channels;
+  }
+}
+
+/** Opens, reads and closes a tensor file. */
+export async function readTensor(path: string, opts?: ReadOptions): Promise<TensorModel> {
+  const reader = await TensorReader.open(path);
+  try {
+    return reader.read(opts);
+  } finally {
+    reader.close();
+  }
+}
+
+function toFloat64(file: string, name: string, value: unknown): Float64Array {
+  if (value instanceof Float64Array) return value;
+  if (isNumericArray(value)) return Float64Array.from(value as ArrayLike<number | bigint>, Number);
+  if (typeof value === "number") return Float64Array.of(value);
+  throw datasetError(file, name, "is not a numeric dataset");
+}
+
+function checkFiniteSlab(file: string, name: string, slab: Float64Array, offset: number): void {
+  // x - x is 0 for finite x and NaN for NaN/±Infinity: one cheap test per element.
+  let acc = 0;
+  for (let i = 0; i < slab.length; i++) acc += slab[i] - slab[i];
+  if (acc !== 0) checkFinite(file, name, slab, offset);
+}
+
+/** Bins of one axis; with flow, a continuous axis has under- and overflow, a categorical one overflow. */
+function axisBins(axis: AxisInfo, flow: boolean): number {
+  if (axis.edges !== undefined) return axis.edges.length - 1 + (flow ? 2 : 0);
+  return (axis.categories?.length ?? 0) + (flow ? 1 : 0);
+}
+
+function parseAxis(raw: unknown, fail: (what: string) => UserError): AxisInfo {
+  if (typeof raw !== "object" || raw === null) throw fail("is not an object");
+  const a = raw as Record<string, unknown>;
+  if (typeof a["name"] !== "string") throw fail("has no name");
+  const axis: AxisInfo = { name: a["name"] };
+  if (typeof a["label"] === "string") axis.label = a["label"];
+  const edges = a["edges"];
+  const categories = a["categories"];
+  if (Array.isArray(edges)) {
+    if (edges.length < 2 || !edges.every((e) => typeof e === "number")) throw fail("edges must be at least two numbers");
+    axis.edges = edges as number[];
+  } else if (Array.isArray(categories)) {
+    if (!categories.every((c) => typeof c === "number" || typeof c === "string")) throw fail("categories must be numbers or strings");
+    axis.categories = categories as (number | string)[];
+  } else {
+    throw fail("has neither edges nor categories");
+  }
+  return axis;
+}
+
+/** Without meta_json, rabbit's own convention: one channel ch0 over an integer axis obs. */
+function fallbackChannels(nbins: number, nbinsFull: number): ChannelInfo[] {
+  const integerAxis = (n: number): AxisInfo => ({ name: "obs", edges: Array.from({ length: n + 1 }, (_, i) => i) });
+  const channels: ChannelInfo[] = [{ name: "ch0", axes: [integerAxis(nbins)], masked: false, flow: false, start: 0, size: nbins }];
+  if (nbinsFull > nbins) {
+    channels.push({
+      name: "ch0_masked",
+      axes: [integerAxis(nbinsFull - nbins)],
+      masked: true,
+      flow: false,
+      start: nbins,
+      size: nbinsFull - nbins,
+    });
+  }
+  return channels;
+}
+
+function parseSystematicType(file: string, meta: Record<string, unknown> | null): SystematicType {
+  const t = meta?.["systematic_type"];
+  if (t === undefined || t === null) return "log_normal";
+  if (t === "log_normal" || t === "normal") return t;
+  throw datasetError(file, "meta_json", `systematic_type '${String(t)}' is neither log_normal nor normal`);
+}

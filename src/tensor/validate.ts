@@ -1,0 +1,148 @@
+/**
+ * Input checks for fit tensors. Each failure is a UserError with one line naming the file, the
+ * dataset and what is wrong, so a broken input is reported instead of producing a wrong fit.
+ */
+import fs from "node:fs";
+import { UserError } from "../errors.js";
+
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Error for one dataset of one file. */
+export function datasetError(file: string, dataset: string, what: string): UserError {
+  return new UserError(`${file}: dataset '${dataset}': ${what}`);
+}
+
+/** The file exists, is a regular file and carries the HDF5 signature (at 0, 512, 1024, ...). */
+export function checkHdf5File(file: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw new UserError(`${file}: no such file`);
+  }
+  if (!stat.isFile()) throw new UserError(`${file}: not a regular file`);
+  const fd = fs.openSync(file, "r");
+  try {
+    const head = Buffer.alloc(8);
+    // HDF5 allows a user block before the superblock: the signature sits at 0 or a power of two >= 512.
+    for (let offset = 0; offset + 8 <= stat.size; offset = offset === 0 ? 512 : offset * 2) {
+      fs.readSync(fd, head, 0, 8, offset);
+      if (HDF5_SIGNATURE.every((b, i) => head[i] === b)) return;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  throw new UserError(`${file}: not an HDF5 file (no HDF5 signature)`);
+}
+
+export function missingDataset(file: string, dataset: string, why = "required dataset is missing"): UserError {
+  return datasetError(file, dataset, why);
+}
+
+/** No NaN or ±Infinity; `offset` is the flat index of values[0] in the whole dataset. */
+export function checkFinite(file: string, dataset: string, values: ArrayLike<number>, offset = 0): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isFinite(v)) {
+      throw datasetError(file, dataset, `non-finite value ${v} at flat index ${offset + i}`);
+    }
+  }
+}
+
+/** Nominal yields must not be negative. */
+export function checkNonNegative(file: string, dataset: string, values: ArrayLike<number>): void {
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] < 0) throw datasetError(file, dataset, `negative value ${values[i]} at flat index ${i}`);
+  }
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+/** The (logical) shape equals the expected one; `why` says where the expectation comes from. */
+export function checkShape(
+  file: string,
+  dataset: string,
+  actual: readonly number[],
+  expected: readonly number[],
+  why: string,
+): void {
+  const same = actual.length === expected.length && actual.every((d, i) => d === expected[i]);
+  if (!same) {
+    throw datasetError(file, dataset, `shape ${shapeText(actual)} does not match ${shapeText(expected)} (${why})`);
+  }
+}
+
+/** A model needs at least one process and one bin. */
+export function checkNotEmpty(file: string, nproc: number, nbins: number): void {
+  if (nproc === 0) throw datasetError(file, "hprocs", "the model has no processes");
+  if (nbins === 0) throw datasetError(file, "hdata_obs", "the model has no bins");
+}
+
+/** Every index lies in [0, limit). */
+export function checkIndexRange(file: string, dataset: string, indices: ArrayLike<number>, limit: number, what: string): void {
+  for (let i = 0; i < indices.length; i++) {
+    const v = indices[i];
+    if (!Number.isInteger(v) || v < 0 || v >= limit) {
+      throw datasetError(file, dataset, `index ${v} at position ${i} is out of range [0, ${limit}) of ${what}`);
+    }
+  }
+}
+
+export interface SparsePairs {
+  rows: Int32Array;
+  cols: Int32Array;
+}
+
+/**
+ * Narrows [nnz, 2] int64 (row, col) pairs to Int32Arrays, checking that every index is inside
+ * dense_shape and that the pairs are in canonical order (row-major, strictly increasing).
+ * int64 values are read as their two 32-bit halves: a valid index has a zero high word and a
+ * non-negative low word, which avoids a BigInt per element.
+ */
+export function checkedSparsePairs(
+  file: string,
+  dataset: string,
+  raw: BigInt64Array | Int32Array | Float64Array,
+  denseShape: readonly [number, number],
+): SparsePairs {
+  const [nrows, ncols] = denseShape;
+  const nnz = raw.length / 2;
+  if (!Number.isInteger(nnz)) throw datasetError(file, dataset, `has ${raw.length} values, not (row, col) pairs`);
+  const rows = new Int32Array(nnz);
+  const cols = new Int32Array(nnz);
+  const outOfRange = (k: number): UserError =>
+    datasetError(file, dataset, `entry ${k} lies outside dense_shape [${nrows}, ${ncols}]`);
+  if (raw instanceof BigInt64Array) {
+    const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
+    for (let k = 0; k < nnz; k++) {
+      const r = words[4 * k];
+      const c = words[4 * k + 2];
+      if (words[4 * k + 1] !== 0 || words[4 * k + 3] !== 0 || r < 0 || c < 0 || r >= nrows || c >= ncols) {
+        throw outOfRange(k);
+      }
+      rows[k] = r;
+      cols[k] = c;
+    }
+  } else {
+    for (let k = 0; k < nnz; k++) {
+      const r = raw[2 * k];
+      const c = raw[2 * k + 1];
+      if (!Number.isInteger(r) || !Number.isInteger(c) || r < 0 || c < 0 || r >= nrows || c >= ncols) throw outOfRange(k);
+      rows[k] = r;
+      cols[k] = c;
+    }
+  }
+  for (let k = 1; k < nnz; k++) {
+    const prevRow = rows[k - 1];
+    if (rows[k] < prevRow || (rows[k] === prevRow && cols[k] <= cols[k - 1])) {
+      throw datasetError(
+        file,
+        dataset,
+        `indices are not in canonical order (sorted, no duplicates): entry ${k} (${rows[k]}, ${cols[k]}) follows (${prevRow}, ${cols[k - 1]})`,
+      );
+    }
+  }
+  return { rows, cols };
+}
