@@ -203,7 +203,7 @@ export function generateModelWithTruth(options: Partial<GeneratorOptions> = {}):
   const signalOrder = model.signals.map((name) => procNames.indexOf(name));
   model.metaJson = {
     ...(model.metaJson ?? {}),
-    meta_info: { generator: "fit-gen", options: { ...o }, truth_mu: signalOrder.map((p) => muTrue[p]) },
+    generator: { name: "fit-gen", options: { ...o }, truth_mu: signalOrder.map((p) => muTrue[p]) },
   };
   return {
     model,

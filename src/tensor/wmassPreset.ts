@@ -160,7 +160,7 @@ export function generateWmassModel(options: Partial<WmassOptions> = {}): Generat
   }
   builder.addData("ch0", data);
   const model = builder.build({ storage: o.dense ? "dense" : "sparse" });
-  model.metaJson = { ...(model.metaJson ?? {}), meta_info: { generator: "fit-gen --preset wmass", options: { ...o } } };
+  model.metaJson = { ...(model.metaJson ?? {}), generator: { name: "fit-gen --preset wmass", options: { ...o } } };
   return { model, truth: { mu: [1], theta: thetaTrue } };
 }
 
