@@ -1,0 +1,97 @@
+/**
+ * Loads the fitter_native C++ addon (built by node-gyp into fitter/native/build/Release).
+ * Works from the sources (vitest: fitter/native/addon.ts) and from the compiled dist/fitter/native/addon.js
+ * by walking up to the directory that holds fitter/native/binding.gyp.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface NativeSpecInput {
+  nbins: number;
+  nbinsFull: number;
+  nproc: number;
+  nsig: number;
+  nsyst: number;
+  ncols: number;
+  symmetric: boolean;
+  systematicType: string;
+  poiMode: string;
+  norm: Float64Array;
+  rowPtr: Int32Array;
+  cols: Int32Array;
+  values: Float64Array;
+  data: Float64Array;
+  bbK: Float64Array | null;
+  constraintWeights: Float64Array;
+  theta0: Float64Array;
+}
+
+export interface NativeEvaluatorHandle {
+  nll(x: Float64Array): number;
+  valueAndGradient(x: Float64Array, gradOut: Float64Array): number;
+  hvp(x: Float64Array, v: Float64Array, out: Float64Array): void;
+  hessian(x: Float64Array, out: Float64Array): void;
+  yields(x: Float64Array, out: Float64Array): void;
+  yieldVariances(x: Float64Array, cov: Float64Array, perRow: Float64Array, perBin: Float64Array): void;
+  setData(data: Float64Array): void;
+  setTheta0(theta0: Float64Array): void;
+  dispose(): void;
+}
+
+export interface NativeCholeskyHandle {
+  factor(a: Float64Array, n: number, threads: number, backend: string): boolean;
+  solve(b: Float64Array, out: Float64Array): void;
+  inverse(out: Float64Array): void;
+  logDet(): number;
+  backend(): string;
+}
+
+export interface FitterNative {
+  NativeEvaluator: new (spec: NativeSpecInput, threads: number) => NativeEvaluatorHandle;
+  NativeCholesky: new () => NativeCholeskyHandle;
+  /** column-major C += alpha op(A) op(B) */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float64Array,
+    lda: number,
+    b: Float64Array,
+    ldb: number,
+    c: Float64Array,
+    ldc: number,
+    threads: number,
+  ): void;
+  openblasAvailable(): boolean;
+}
+
+let cached: FitterNative | null = null;
+
+function addonPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "fitter", "native", "binding.gyp"))) {
+      return join(dir, "fitter", "native", "build", "Release", "fitter_native.node");
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new Error("fitter_native addon: cannot find fitter/native/binding.gyp above " + fileURLToPath(import.meta.url));
+}
+
+export function loadFitterNative(): FitterNative {
+  if (cached) return cached;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    throw new Error(`fitter_native addon not built (${path} missing): run \`npm run build\` or \`cd fitter/native && npx node-gyp rebuild\``);
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(path) as FitterNative;
+  return cached;
+}

@@ -1,0 +1,206 @@
+// N-API bindings: NativeEvaluator (the float64 likelihood) and NativeCholesky (dense SPD algebra).
+// Outputs go into typed arrays allocated by the TypeScript wrappers, so nothing is copied twice.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "dense.h"
+#include "evaluator.h"
+
+namespace {
+
+using fitter::Cholesky;
+using fitter::Evaluator;
+using fitter::ModelData;
+
+template <class T>
+std::vector<T> copyTyped(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a typed array");
+  auto ta = v.As<Napi::TypedArrayOf<T>>();
+  return std::vector<T>(ta.Data(), ta.Data() + ta.ElementLength());
+}
+
+template <class T>
+T* typedData(const Napi::Value& v, size_t minLength, const char* name) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a typed array");
+  auto ta = v.As<Napi::TypedArrayOf<T>>();
+  if (ta.ElementLength() < minLength)
+    throw Napi::RangeError::New(v.Env(), std::string(name) + " is too short: " + std::to_string(ta.ElementLength()) +
+                                             " < " + std::to_string(minLength));
+  return ta.Data();
+}
+
+int intField(const Napi::Object& o, const char* k) { return o.Get(k).As<Napi::Number>().Int32Value(); }
+
+class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeEvaluator",
+                       {InstanceMethod("nll", &NativeEvaluator::Nll),
+                        InstanceMethod("valueAndGradient", &NativeEvaluator::ValueAndGradient),
+                        InstanceMethod("hvp", &NativeEvaluator::Hvp),
+                        InstanceMethod("hessian", &NativeEvaluator::Hessian),
+                        InstanceMethod("yields", &NativeEvaluator::Yields),
+                        InstanceMethod("yieldVariances", &NativeEvaluator::YieldVariances),
+                        InstanceMethod("setData", &NativeEvaluator::SetData),
+                        InstanceMethod("setTheta0", &NativeEvaluator::SetTheta0),
+                        InstanceMethod("dispose", &NativeEvaluator::Dispose)});
+  }
+
+  explicit NativeEvaluator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEvaluator>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object s = info[0].As<Napi::Object>();
+    int threads = info[1].As<Napi::Number>().Int32Value();
+    ModelData m;
+    m.nbins = intField(s, "nbins");
+    m.nbinsFull = intField(s, "nbinsFull");
+    m.nproc = intField(s, "nproc");
+    m.nsig = intField(s, "nsig");
+    m.nsyst = intField(s, "nsyst");
+    m.ncols = intField(s, "ncols");
+    m.symmetric = s.Get("symmetric").As<Napi::Boolean>().Value();
+    m.logNormal = s.Get("systematicType").As<Napi::String>().Utf8Value() == "log_normal";
+    m.poiSquare = s.Get("poiMode").As<Napi::String>().Utf8Value() == "square";
+    m.norm = copyTyped<double>(s.Get("norm"), "norm");
+    m.rowPtr = copyTyped<int32_t>(s.Get("rowPtr"), "rowPtr");
+    m.cols = copyTyped<int32_t>(s.Get("cols"), "cols");
+    m.vals = copyTyped<double>(s.Get("values"), "values");
+    m.data = copyTyped<double>(s.Get("data"), "data");
+    Napi::Value bb = s.Get("bbK");
+    if (!bb.IsNull() && !bb.IsUndefined()) m.bbK = copyTyped<double>(bb, "bbK");
+    m.cw = copyTyped<double>(s.Get("constraintWeights"), "constraintWeights");
+    m.theta0 = copyTyped<double>(s.Get("theta0"), "theta0");
+    try {
+      ev_ = std::make_unique<Evaluator>(std::move(m), threads);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+ private:
+  Evaluator& ev(const Napi::CallbackInfo& info) {
+    if (!ev_) throw Napi::Error::New(info.Env(), "Float64Evaluator used after dispose()");
+    return *ev_;
+  }
+  size_t np(const Napi::CallbackInfo& info) { return static_cast<size_t>(ev(info).nparams()); }
+
+  Napi::Value Nll(const Napi::CallbackInfo& info) {
+    const double* x = typedData<double>(info[0], np(info), "x");
+    return Napi::Number::New(info.Env(), ev(info).nll(x));
+  }
+  Napi::Value ValueAndGradient(const Napi::CallbackInfo& info) {
+    const double* x = typedData<double>(info[0], np(info), "x");
+    double* g = typedData<double>(info[1], np(info), "gradient");
+    return Napi::Number::New(info.Env(), ev(info).valueAndGradient(x, g));
+  }
+  Napi::Value Hvp(const Napi::CallbackInfo& info) {
+    const double* x = typedData<double>(info[0], np(info), "x");
+    const double* v = typedData<double>(info[1], np(info), "v");
+    double* out = typedData<double>(info[2], np(info), "out");
+    ev(info).hvp(x, v, out);
+    return info.Env().Undefined();
+  }
+  Napi::Value Hessian(const Napi::CallbackInfo& info) {
+    size_t n = np(info);
+    const double* x = typedData<double>(info[0], n, "x");
+    double* out = typedData<double>(info[1], n * n, "out");
+    ev(info).hessian(x, out);
+    return info.Env().Undefined();
+  }
+  Napi::Value Yields(const Napi::CallbackInfo& info) {
+    const auto& m = ev(info).model();
+    const double* x = typedData<double>(info[0], np(info), "x");
+    double* out = typedData<double>(info[1], static_cast<size_t>(m.nbinsFull) * m.nproc, "out");
+    ev(info).yields(x, out);
+    return info.Env().Undefined();
+  }
+  Napi::Value YieldVariances(const Napi::CallbackInfo& info) {
+    const auto& m = ev(info).model();
+    size_t n = np(info);
+    const double* x = typedData<double>(info[0], n, "x");
+    const double* cov = typedData<double>(info[1], n * n, "cov");
+    double* perRow = typedData<double>(info[2], static_cast<size_t>(m.nbinsFull) * m.nproc, "perProcess");
+    double* perBin = typedData<double>(info[3], static_cast<size_t>(m.nbinsFull), "total");
+    ev(info).yieldVariances(x, cov, perRow, perBin);
+    return info.Env().Undefined();
+  }
+  Napi::Value SetData(const Napi::CallbackInfo& info) {
+    ev(info).setData(typedData<double>(info[0], static_cast<size_t>(ev(info).model().nbins), "data"));
+    return info.Env().Undefined();
+  }
+  Napi::Value SetTheta0(const Napi::CallbackInfo& info) {
+    ev(info).setTheta0(typedData<double>(info[0], static_cast<size_t>(ev(info).model().nsyst), "theta0"));
+    return info.Env().Undefined();
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    ev_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Evaluator> ev_;
+};
+
+class NativeCholesky : public Napi::ObjectWrap<NativeCholesky> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeCholesky",
+                       {InstanceMethod("factor", &NativeCholesky::Factor), InstanceMethod("solve", &NativeCholesky::Solve),
+                        InstanceMethod("inverse", &NativeCholesky::Inverse),
+                        InstanceMethod("logDet", &NativeCholesky::LogDet),
+                        InstanceMethod("backend", &NativeCholesky::Backend)});
+  }
+  explicit NativeCholesky(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCholesky>(info) {}
+
+ private:
+  // factor(a, n, threads, backend) -> positive definite?
+  Napi::Value Factor(const Napi::CallbackInfo& info) {
+    long n = info[1].As<Napi::Number>().Int64Value();
+    const double* a = typedData<double>(info[0], static_cast<size_t>(n * n), "a");
+    int threads = info[2].As<Napi::Number>().Int32Value();
+    std::string backend = info[3].As<Napi::String>().Utf8Value();
+    return Napi::Boolean::New(info.Env(), ch_.factor(a, n, threads, backend));
+  }
+  Napi::Value Solve(const Napi::CallbackInfo& info) {
+    size_t n = static_cast<size_t>(ch_.n());
+    ch_.solve(typedData<double>(info[0], n, "b"), typedData<double>(info[1], n, "out"));
+    return info.Env().Undefined();
+  }
+  Napi::Value Inverse(const Napi::CallbackInfo& info) {
+    size_t n = static_cast<size_t>(ch_.n());
+    ch_.inverse(typedData<double>(info[0], n * n, "out"));
+    return info.Env().Undefined();
+  }
+  Napi::Value LogDet(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ch_.logDet()); }
+  Napi::Value Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ch_.backendUsed()); }
+  Cholesky ch_;
+};
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  // gemm(transA, transB, m, n, k, alpha, A, lda, B, ldb, C, ldc, threads): column-major C += alpha op(A) op(B)
+  bool ta = info[0].As<Napi::Boolean>().Value(), tb = info[1].As<Napi::Boolean>().Value();
+  long m = info[2].As<Napi::Number>().Int64Value(), n = info[3].As<Napi::Number>().Int64Value();
+  long k = info[4].As<Napi::Number>().Int64Value();
+  double alpha = info[5].As<Napi::Number>().DoubleValue();
+  long lda = info[7].As<Napi::Number>().Int64Value(), ldb = info[9].As<Napi::Number>().Int64Value();
+  long ldc = info[11].As<Napi::Number>().Int64Value();
+  const double* A = typedData<double>(info[6], 0, "A");
+  const double* B = typedData<double>(info[8], 0, "B");
+  double* C = typedData<double>(info[10], static_cast<size_t>(ldc * (n - 1) + m), "C");
+  fitter::gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, C, ldc, info[12].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeEvaluator", NativeEvaluator::Init(env));
+  exports.Set("NativeCholesky", NativeCholesky::Init(env));
+  exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("openblasAvailable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return Napi::Boolean::New(info.Env(), !fitter::openblasAvailable().empty());
+              }));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(fitter_native, Init)

@@ -1,0 +1,502 @@
+#include "evaluator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include "threadPool.h"
+
+namespace fitter {
+
+namespace {
+
+// Asymmetric smooth step α(θ) and its first two derivatives (window |θ| < 0.5, ±1 outside).
+inline void smoothStep(double th, double& a, double& da, double& d2a) {
+  if (std::fabs(th) < 0.5) {
+    double t = 2 * th, t2 = t * t;
+    a = t * (3 * t2 * t2 - 10 * t2 + 15) / 8;
+    da = 15.0 / 4.0 * (t2 - 1) * (t2 - 1);
+    d2a = 30.0 * t * (t2 - 1);
+    a = std::min(1.0, std::max(-1.0, a));
+  } else {
+    a = th > 0 ? 1.0 : -1.0;
+    da = 0;
+    d2a = 0;
+  }
+}
+
+}  // namespace
+
+Evaluator::Evaluator(ModelData model, int threads) : model_(std::move(model)), threads_(std::max(1, threads)) {
+  const ModelData& M = model_;
+  if (M.nbins > M.nbinsFull || M.nsig > M.nproc) throw std::invalid_argument("inconsistent model dimensions");
+  if (static_cast<long>(M.rowPtr.size()) < static_cast<long>(M.nbinsFull) * M.nproc + 1)
+    throw std::invalid_argument("log k has fewer rows than nbinsFull * nproc");
+  // Balanced bin ranges by non-zeros (plus a constant per bin for the per-bin work).
+  long nnzReal = M.rowPtr[static_cast<long>(M.nbins) * M.nproc];
+  binSplit_.assign(threads_ + 1, 0);
+  binSplit_[threads_] = M.nbins;
+  int t = 1;
+  double perBin = 8.0 * M.nproc;
+  double total = nnzReal + perBin * M.nbins;
+  for (int b = 0; b < M.nbins && t < threads_; b++) {
+    double done = M.rowPtr[static_cast<long>(b) * M.nproc] + perBin * b;
+    while (t < threads_ && done >= total * t / threads_) binSplit_[t++] = b;
+  }
+  while (t < threads_) binSplit_[t++] = M.nbins;
+  scratchCols_.assign(threads_, std::vector<double>(M.ncols));
+  scratchPoi_.assign(threads_, std::vector<double>(std::max(1, M.nsig)));
+}
+
+void Evaluator::setData(const double* d) {
+  std::copy(d, d + model_.nbins, model_.data.begin());
+  pt_.valid = false;
+}
+
+void Evaluator::setTheta0(const double* t0) {
+  std::copy(t0, t0 + model_.nsyst, model_.theta0.begin());
+  pt_.valid = false;
+}
+
+void Evaluator::setParams(const double* x, Point& pt) const {
+  const ModelData& M = model_;
+  pt.R.assign(M.nproc, 1.0);
+  pt.dR.assign(M.nproc, 0.0);
+  pt.d2R.assign(M.nproc, 0.0);
+  for (int q = 0; q < M.nsig; q++) {
+    if (M.poiSquare) {
+      pt.R[q] = x[q] * x[q];
+      pt.dR[q] = 2 * x[q];
+      pt.d2R[q] = 2;
+    } else {
+      pt.R[q] = x[q];
+      pt.dR[q] = 1;
+    }
+  }
+  pt.a.assign(M.ncols, 0.0);
+  pt.kappa.assign(M.nsyst, 0.0);
+  pt.eps.assign(M.nsyst, 0.0);
+  const double* th = x + M.nsig;
+  for (int s = 0; s < M.nsyst; s++) pt.a[s] = th[s];
+  if (!M.symmetric) {
+    for (int s = 0; s < M.nsyst; s++) {
+      double a, da, d2a;
+      smoothStep(th[s], a, da, d2a);
+      pt.a[M.nsyst + s] = th[s] * a;
+      pt.kappa[s] = a + th[s] * da;
+      pt.eps[s] = 2 * da + th[s] * d2a;
+    }
+  }
+}
+
+void Evaluator::forwardRows(const Point& pt, long r0, long r1, double* nu, double* m) const {
+  const ModelData& M = model_;
+  const int32_t* rp = M.rowPtr.data();
+  const int32_t* ci = M.cols.data();
+  const double* cv = M.vals.data();
+  const double* a = pt.a.data();
+  for (long r = r0; r < r1; r++) {
+    double e = 0;
+    for (long k = rp[r]; k < rp[r + 1]; k++) e += cv[k] * a[ci[k]];
+    int p = static_cast<int>(r % M.nproc);
+    if (M.logNormal) {
+      double nu0 = M.norm[r] * std::exp(e);
+      m[r - r0] = nu0;
+      nu[r - r0] = pt.R[p] * nu0;
+    } else {
+      m[r - r0] = M.norm[r];
+      nu[r - r0] = pt.R[p] * M.norm[r] + e;
+    }
+  }
+}
+
+double Evaluator::binTerm(int b, double nub, double& w, double& c) const {
+  const ModelData& M = model_;
+  double n = M.data[b];
+  double k = M.bbK.empty() ? std::numeric_limits<double>::infinity() : M.bbK[b];
+  if (!std::isfinite(k)) {
+    w = 1 - n / nub;
+    c = n / (nub * nub);
+    return nub - n - (n > 0 ? n * std::log(nub / n) : 0.0);
+  }
+  double beta = (n + k) / (nub + k);
+  w = beta - n / nub;
+  c = n / (nub * nub) - (n + k) / ((nub + k) * (nub + k));
+  return beta * nub - n - (n > 0 ? n * std::log(beta * nub / n) : 0.0) + k * (beta - 1) - k * std::log(beta);
+}
+
+double Evaluator::constraintTerm(const double* x) const {
+  const ModelData& M = model_;
+  double s = 0;
+  for (int j = 0; j < M.nsyst; j++) {
+    double d = x[M.nsig + j] - M.theta0[j];
+    s += M.cw[j] * d * d;
+  }
+  return 0.5 * s;
+}
+
+void Evaluator::evalPoint(const double* x, bool wantGrad) {
+  const ModelData& M = model_;
+  const int n = nparams();
+  if (pt_.valid && (!wantGrad || pt_.hasGrad) && std::equal(x, x + n, pt_.x.begin())) return;
+  Point& pt = pt_;
+  pt.valid = false;
+  pt.x.assign(x, x + n);
+  setParams(x, pt);
+  const long nrows = static_cast<long>(M.nbins) * M.nproc;
+  pt.nu.resize(nrows);
+  pt.m.resize(nrows);
+  pt.w.resize(M.nbins);
+  pt.c.resize(M.nbins);
+  std::vector<double> partial(threads_, 0.0);
+  ThreadPool::instance().run(threads_, [&](int t) {
+    double* gc = scratchCols_[t].data();
+    double* gp = scratchPoi_[t].data();
+    if (wantGrad) {
+      std::fill(scratchCols_[t].begin(), scratchCols_[t].end(), 0.0);
+      std::fill(scratchPoi_[t].begin(), scratchPoi_[t].end(), 0.0);
+    }
+    const int32_t* rp = M.rowPtr.data();
+    const int32_t* ci = M.cols.data();
+    const double* cv = M.vals.data();
+    double sum = 0;
+    for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
+      long r0 = b * M.nproc;
+      forwardRows(pt, r0, r0 + M.nproc, &pt.nu[r0], &pt.m[r0]);
+      double nub = 0;
+      for (int p = 0; p < M.nproc; p++) nub += pt.nu[r0 + p];
+      double w, c;
+      sum += binTerm(static_cast<int>(b), nub, w, c);
+      pt.w[b] = w;
+      pt.c[b] = c;
+      if (!wantGrad) continue;
+      // Lᵀ(w g) while the bin's rows are still in cache.
+      for (int p = 0; p < M.nproc; p++) {
+        long r = r0 + p;
+        double coef = w * (M.logNormal ? pt.nu[r] : 1.0);
+        for (long k = rp[r]; k < rp[r + 1]; k++) gc[ci[k]] += coef * cv[k];
+        if (p < M.nsig) gp[p] += w * pt.m[r];
+      }
+    }
+    partial[t] = sum;
+  });
+  double value = 0;
+  for (double s : partial) value += s;
+  pt.value = value + constraintTerm(x);
+  pt.hasGrad = wantGrad;
+  if (wantGrad) {
+    pt.ltwg.assign(M.ncols, 0.0);
+    pt.poiWm.assign(M.nsig, 0.0);
+    for (int t = 0; t < threads_; t++) {
+      for (int c = 0; c < M.ncols; c++) pt.ltwg[c] += scratchCols_[t][c];
+      for (int q = 0; q < M.nsig; q++) pt.poiWm[q] += scratchPoi_[t][q];
+    }
+    pt.grad.assign(n, 0.0);
+    for (int q = 0; q < M.nsig; q++) pt.grad[q] = pt.dR[q] * pt.poiWm[q];
+    for (int s = 0; s < M.nsyst; s++) {
+      double g = pt.ltwg[s];
+      if (!M.symmetric) g += pt.kappa[s] * pt.ltwg[M.nsyst + s];
+      pt.grad[M.nsig + s] = g + M.cw[s] * (x[M.nsig + s] - M.theta0[s]);
+    }
+  }
+  pt.valid = true;
+}
+
+double Evaluator::nll(const double* x) {
+  evalPoint(x, false);
+  return pt_.value;
+}
+
+double Evaluator::valueAndGradient(const double* x, double* grad) {
+  evalPoint(x, true);
+  std::copy(pt_.grad.begin(), pt_.grad.end(), grad);
+  return pt_.value;
+}
+
+void Evaluator::hvp(const double* x, const double* v, double* out) {
+  evalPoint(x, true);
+  const ModelData& M = model_;
+  const Point& pt = pt_;
+  std::vector<double> dcol(M.ncols);
+  for (int s = 0; s < M.nsyst; s++) dcol[s] = v[M.nsig + s];
+  if (!M.symmetric)
+    for (int s = 0; s < M.nsyst; s++) dcol[M.nsyst + s] = v[M.nsig + s] * pt.kappa[s];
+  ThreadPool::instance().run(threads_, [&](int t) {
+    double* oc = scratchCols_[t].data();
+    double* op = scratchPoi_[t].data();
+    std::fill(scratchCols_[t].begin(), scratchCols_[t].end(), 0.0);
+    std::fill(scratchPoi_[t].begin(), scratchPoi_[t].end(), 0.0);
+    const int32_t* rp = M.rowPtr.data();
+    const int32_t* ci = M.cols.data();
+    const double* cv = M.vals.data();
+    const double* dc = dcol.data();
+    std::vector<double> d(M.nproc), jvr(M.nproc);
+    for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
+      long r0 = b * M.nproc;
+      double jvb = 0;
+      for (int p = 0; p < M.nproc; p++) {
+        long r = r0 + p;
+        double s = 0;
+        for (long k = rp[r]; k < rp[r + 1]; k++) s += cv[k] * dc[ci[k]];
+        d[p] = s;
+        double g = M.logNormal ? pt.nu[r] : 1.0;
+        double jv = g * s + (p < M.nsig ? pt.dR[p] * pt.m[r] * v[p] : 0.0);
+        jvr[p] = jv;
+        jvb += jv;
+      }
+      double cj = pt.c[b] * jvb, wb = pt.w[b];
+      for (int p = 0; p < M.nproc; p++) {
+        long r = r0 + p;
+        double u = M.logNormal ? pt.nu[r] * cj + wb * jvr[p] : cj;
+        for (long k = rp[r]; k < rp[r + 1]; k++) oc[ci[k]] += u * cv[k];
+        if (p < M.nsig) op[p] += pt.m[r] * (cj + (M.logNormal ? wb * d[p] : 0.0));
+      }
+    }
+  });
+  for (int q = 0; q < M.nsig; q++) {
+    double s = 0;
+    for (int t = 0; t < threads_; t++) s += scratchPoi_[t][q];
+    out[q] = pt.dR[q] * s + pt.d2R[q] * v[q] * pt.poiWm[q];
+  }
+  for (int s = 0; s < M.nsyst; s++) {
+    double o = 0, oh = 0;
+    for (int t = 0; t < threads_; t++) {
+      o += scratchCols_[t][s];
+      if (!M.symmetric) oh += scratchCols_[t][M.nsyst + s];
+    }
+    double vs = v[M.nsig + s];
+    double r = o + M.cw[s] * vs;
+    if (!M.symmetric) r += pt.kappa[s] * oh + pt.eps[s] * pt.ltwg[M.nsyst + s] * vs;
+    out[M.nsig + s] = r;
+  }
+}
+
+void Evaluator::rowD(const Point& pt, long r, SparseVec& out) const {
+  const ModelData& M = model_;
+  out.clear();
+  long k0 = M.rowPtr[r], k1 = M.rowPtr[r + 1];
+  if (M.symmetric) {
+    for (long k = k0; k < k1; k++) {
+      out.idx.push_back(M.nsig + M.cols[k]);
+      out.val.push_back(M.vals[k]);
+    }
+    return;
+  }
+  // Columns are sorted: the average part (< nsyst) comes first, then the half differences. Merge.
+  long avgEnd = k0;
+  while (avgEnd < k1 && M.cols[avgEnd] < M.nsyst) avgEnd++;
+  long ka = k0, kd = avgEnd;
+  while (ka < avgEnd || kd < k1) {
+    int sa = ka < avgEnd ? M.cols[ka] : M.nsyst;
+    int sd = kd < k1 ? M.cols[kd] - M.nsyst : M.nsyst;
+    int s = std::min(sa, sd);
+    double v = 0;
+    if (sa == s) v += M.vals[ka++];
+    if (sd == s) v += pt.kappa[s] * M.vals[kd++];
+    out.idx.push_back(M.nsig + s);
+    out.val.push_back(v);
+  }
+}
+
+void Evaluator::binJacobian(const Point& pt, const double* nuRows, const double* mRows, int b, std::vector<double>& acc,
+                            std::vector<char>& mark, SparseVec& out, std::vector<SparseVec>* rowJ,
+                            bool wantBin) const {
+  const ModelData& M = model_;
+  SparseVec tmp;
+  out.clear();
+  for (int p = 0; p < M.nproc; p++) {
+    long r = static_cast<long>(b) * M.nproc + p;
+    SparseVec& dr = rowJ ? (*rowJ)[p] : tmp;
+    rowD(pt, r, dr);
+    double g = M.logNormal ? nuRows[p] : 1.0;
+    for (double& v : dr.val) v *= g;
+    if (p < M.nsig) {  // POI column first keeps the row sorted
+      dr.idx.insert(dr.idx.begin(), p);
+      dr.val.insert(dr.val.begin(), pt.dR[p] * mRows[p]);
+    }
+    if (!wantBin) continue;
+    for (size_t i = 0; i < dr.idx.size(); i++) {
+      int j = dr.idx[i];
+      if (!mark[j]) {
+        mark[j] = 1;
+        out.idx.push_back(j);
+      }
+      acc[j] += dr.val[i];
+    }
+  }
+  if (!wantBin) return;
+  std::sort(out.idx.begin(), out.idx.end());
+  out.val.resize(out.idx.size());
+  for (size_t i = 0; i < out.idx.size(); i++) {
+    int j = out.idx[i];
+    out.val[i] = acc[j];
+    acc[j] = 0;
+    mark[j] = 0;
+  }
+}
+
+void Evaluator::hessian(const double* x, double* h) {
+  evalPoint(x, true);
+  const ModelData& M = model_;
+  const Point& pt = pt_;
+  const int n = nparams();
+  // Rows of the signed sum of rank-one terms Σ ω_i G_i G_iᵀ: per (bin, proc) rows D_r with
+  // ω = w_b ν_r (log_normal only: ∂²ν_r/∂θ∂θ = ν_r D_r D_rᵀ), per bin rows J_b with ω = c_b.
+  struct Block {
+    std::vector<int32_t> ptr{0}, idx;
+    std::vector<double> val, weight;
+  };
+  std::vector<Block> blocks(threads_);
+  std::vector<std::vector<double>> poiTheta(threads_, std::vector<double>(static_cast<size_t>(M.nsig) * n, 0.0));
+  ThreadPool::instance().run(threads_, [&](int t) {
+    Block& B = blocks[t];
+    std::vector<double> acc(n, 0.0);
+    std::vector<char> mark(n, 0);
+    std::vector<SparseVec> rowJ(M.nproc);
+    SparseVec jb, dOnly;
+    for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
+      long r0 = b * M.nproc;
+      binJacobian(pt, &pt.nu[r0], &pt.m[r0], static_cast<int>(b), acc, mark, jb, &rowJ, true);
+      double wb = pt.w[b];
+      if (M.logNormal) {
+        for (int p = 0; p < M.nproc; p++) {
+          // rowJ holds ν_r D_r (and the POI entry); the rank-one term wants ν_r D_r D_rᵀ = (ν D)(ν D)ᵀ / ν.
+          long r = r0 + p;
+          if (wb == 0) continue;
+          if (p < M.nsig) {  // POI–θ cross terms: R' w_b ν0_r D_rs (ν may vanish with R = 0, so use D itself)
+            rowD(pt, r, dOnly);
+            double f = wb * pt.dR[p] * pt.m[r];
+            for (size_t i = 0; i < dOnly.idx.size(); i++) poiTheta[t][static_cast<size_t>(p) * n + dOnly.idx[i]] += f * dOnly.val[i];
+          }
+          double nu = pt.nu[r];
+          if (nu == 0) continue;
+          const SparseVec& dr = rowJ[p];
+          size_t start = p < M.nsig ? 1 : 0;
+          if (dr.idx.size() == start) continue;
+          for (size_t i = start; i < dr.idx.size(); i++) {
+            B.idx.push_back(dr.idx[i]);
+            B.val.push_back(dr.val[i]);
+          }
+          B.ptr.push_back(static_cast<int32_t>(B.idx.size()));
+          B.weight.push_back(wb / nu);
+        }
+      }
+      if (pt.c[b] != 0 && !jb.idx.empty()) {
+        B.idx.insert(B.idx.end(), jb.idx.begin(), jb.idx.end());
+        B.val.insert(B.val.end(), jb.val.begin(), jb.val.end());
+        B.ptr.push_back(static_cast<int32_t>(B.idx.size()));
+        B.weight.push_back(pt.c[b]);
+      }
+    }
+  });
+  // Column index of the stacked rows: for each parameter j, the (row, position) pairs holding j.
+  struct Entry {
+    int32_t block, row, pos;
+  };
+  std::vector<long> colPtr(n + 1, 0);
+  for (const Block& B : blocks)
+    for (int32_t j : B.idx) colPtr[j + 1]++;
+  for (int j = 0; j < n; j++) colPtr[j + 1] += colPtr[j];
+  std::vector<Entry> entries(colPtr[n]);
+  {
+    std::vector<long> fill(colPtr.begin(), colPtr.end() - 1);
+    for (int bi = 0; bi < threads_; bi++) {
+      const Block& B = blocks[bi];
+      for (size_t row = 0; row + 1 < B.ptr.size(); row++)
+        for (int32_t k = B.ptr[row]; k < B.ptr[row + 1]; k++)
+          entries[fill[B.idx[k]]++] = Entry{bi, static_cast<int32_t>(row), k};
+    }
+  }
+  std::fill(h, h + static_cast<size_t>(n) * n, 0.0);
+  // Upper triangle, row i: Σ over stacked rows containing i of ω G_i G_j for j ≥ i (rows are sorted).
+  std::atomic<int> next{0};
+  ThreadPool::instance().run(threads_, [&](int) {
+    for (;;) {
+      int i0 = next.fetch_add(16);
+      if (i0 >= n) break;
+      for (int i = i0; i < std::min(n, i0 + 16); i++) {
+        double* hi = h + static_cast<size_t>(i) * n;
+        for (long e = colPtr[i]; e < colPtr[i + 1]; e++) {
+          const Entry& en = entries[e];
+          const Block& B = blocks[en.block];
+          const int32_t* idx = B.idx.data();
+          const double* val = B.val.data();
+          double a = B.weight[en.row] * val[en.pos];
+          int32_t kend = B.ptr[en.row + 1];
+          for (int32_t k = en.pos; k < kend; k++) hi[idx[k]] += a * val[k];
+        }
+      }
+    }
+  });
+  // Diagonal and POI terms, then mirror the upper triangle.
+  for (int q = 0; q < M.nsig; q++) {
+    h[static_cast<size_t>(q) * n + q] += pt.d2R[q] * pt.poiWm[q];
+    for (int t = 0; t < threads_; t++)
+      for (int j = M.nsig; j < n; j++) h[static_cast<size_t>(q) * n + j] += poiTheta[t][static_cast<size_t>(q) * n + j];
+  }
+  for (int s = 0; s < M.nsyst; s++) {
+    double d = M.cw[s];
+    if (!M.symmetric) d += pt.eps[s] * pt.ltwg[M.nsyst + s];
+    h[static_cast<size_t>(M.nsig + s) * n + M.nsig + s] += d;
+  }
+  const int tile = 64;
+  ThreadPool::instance().run(threads_, [&](int t) {
+    for (int i0 = t * tile; i0 < n; i0 += threads_ * tile)
+      for (int j0 = 0; j0 <= i0; j0 += tile)
+        for (int i = i0; i < std::min(n, i0 + tile); i++)
+          for (int j = j0; j < std::min(i, j0 + tile); j++) h[static_cast<size_t>(i) * n + j] = h[static_cast<size_t>(j) * n + i];
+  });
+}
+
+void Evaluator::yields(const double* x, double* out) {
+  const ModelData& M = model_;
+  Point pt;
+  setParams(x, pt);
+  long nrows = static_cast<long>(M.nbinsFull) * M.nproc;
+  std::vector<double> m(nrows);
+  auto split = evenSplit(nrows, threads_);
+  ThreadPool::instance().run(threads_, [&](int t) { forwardRows(pt, split[t], split[t + 1], out + split[t], m.data() + split[t]); });
+}
+
+void Evaluator::yieldVariances(const double* x, const double* cov, double* perRow, double* perBin) {
+  const ModelData& M = model_;
+  const int n = nparams();
+  Point pt;
+  setParams(x, pt);
+  long nrows = static_cast<long>(M.nbinsFull) * M.nproc;
+  std::vector<double> nu(nrows), m(nrows);
+  auto split = evenSplit(nrows, threads_);
+  ThreadPool::instance().run(threads_, [&](int t) { forwardRows(pt, split[t], split[t + 1], nu.data() + split[t], m.data() + split[t]); });
+  // Jᵀ C J for a sorted sparse J, using only C's upper triangle entries C_ij (i ≤ j).
+  auto quad = [&](const SparseVec& v) {
+    double s = 0;
+    size_t nz = v.idx.size();
+    for (size_t a = 0; a < nz; a++) {
+      const double* ci = cov + static_cast<size_t>(v.idx[a]) * n;
+      double inner = 0;
+      for (size_t b = a + 1; b < nz; b++) inner += ci[v.idx[b]] * v.val[b];
+      s += v.val[a] * (v.val[a] * ci[v.idx[a]] + 2 * inner);
+    }
+    return s;
+  };
+  std::atomic<int> next{0};
+  ThreadPool::instance().run(threads_, [&](int) {
+    std::vector<double> acc(n, 0.0);
+    std::vector<char> mark(n, 0);
+    std::vector<SparseVec> rowJ(M.nproc);
+    SparseVec jb;
+    for (;;) {
+      int b = next.fetch_add(1);
+      if (b >= M.nbinsFull) break;
+      long r0 = static_cast<long>(b) * M.nproc;
+      binJacobian(pt, &nu[r0], &m[r0], b, acc, mark, jb, &rowJ, true);
+      for (int p = 0; p < M.nproc; p++) perRow[r0 + p] = quad(rowJ[p]);
+      perBin[b] = quad(jb);
+    }
+  });
+}
+
+}  // namespace fitter

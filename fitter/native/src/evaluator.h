@@ -1,0 +1,78 @@
+// Float64 evaluator of the binned likelihood of shared/spec/likelihood.md: NLL, gradient, exact
+// Hessian-vector products, exact dense Hessian, yields and yield variances.
+//
+// Notation (per row r = bin*nproc + proc, per column c of log κ):
+//   a_c       column coefficients: θ_s (c < nsyst) or θ_s α(θ_s) (half-difference column c = nsyst + s)
+//   e_r       = (L a)_r                     exponent (log_normal) or additive shift (normal)
+//   m_r       = ∂ν_r/∂R_p: ν0_r = norm·exp(e) (log_normal) or norm_r (normal)
+//   g_r       = ν_r (log_normal) or 1 (normal), so that ∂ν_r/∂θ_s = g_r D_rs
+//   D_rs      = L_rs + κ_s L_r,nsyst+s with κ = α + θα';   ∂D_rs/∂θ_s = ε_s L_r,nsyst+s, ε = 2α' + θα''
+//   w_b, c_b  first and second derivative of the bin term in ν_b (Barlow–Beeston envelope included)
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace fitter {
+
+struct ModelData {
+  int nbins = 0, nbinsFull = 0, nproc = 0, nsig = 0, nsyst = 0, ncols = 0;
+  bool symmetric = true, logNormal = true, poiSquare = false;
+  std::vector<double> norm;  // [nbinsFull * nproc]
+  std::vector<int32_t> rowPtr, cols;
+  std::vector<double> vals;
+  std::vector<double> data;     // [nbins]
+  std::vector<double> bbK;      // [nbins], +inf = no β; empty = BB off
+  std::vector<double> cw;       // [nsyst]
+  std::vector<double> theta0;   // [nsyst]
+};
+
+struct SparseVec {
+  std::vector<int32_t> idx;
+  std::vector<double> val;
+  void clear() { idx.clear(); val.clear(); }
+};
+
+class Evaluator {
+ public:
+  Evaluator(ModelData model, int threads);
+  int nparams() const { return model_.nsig + model_.nsyst; }
+  double nll(const double* x);
+  double valueAndGradient(const double* x, double* grad);
+  void hvp(const double* x, const double* v, double* out);
+  void hessian(const double* x, double* h);  // n×n row-major, symmetric
+  void yields(const double* x, double* out);  // [nbinsFull*nproc]
+  void yieldVariances(const double* x, const double* cov, double* perRow, double* perBin);
+  void setData(const double* d);
+  void setTheta0(const double* t0);
+  const ModelData& model() const { return model_; }
+
+ private:
+  struct Point {
+    std::vector<double> x;
+    bool valid = false, hasGrad = false;
+    std::vector<double> a, kappa, eps;  // [ncols], [nsyst], [nsyst]
+    std::vector<double> R, dR, d2R;     // [nproc]
+    std::vector<double> nu, m;          // rows of the real bins
+    std::vector<double> w, c;           // [nbins]
+    double value = 0;
+    std::vector<double> grad;           // [nparams]
+    std::vector<double> ltwg;           // Lᵀ(w g) over all columns
+    std::vector<double> poiWm;          // Σ_{r: p = q} w_b m_r
+  };
+  void setParams(const double* x, Point& pt) const;
+  void evalPoint(const double* x, bool wantGrad);
+  void forwardRows(const Point& pt, long r0, long r1, double* nu, double* m) const;
+  double binTerm(int b, double nub, double& w, double& c) const;
+  double constraintTerm(const double* x) const;
+  /// ∂ν/∂x of bin b (rows summed) as a sparse vector over parameters; rowJ gets each row's too when non-null.
+  void binJacobian(const Point& pt, const double* nuRows, const double* mRows, int b, std::vector<double>& acc,
+                   std::vector<char>& mark, SparseVec& out, std::vector<SparseVec>* rowJ, bool wantBin) const;
+  void rowD(const Point& pt, long r, SparseVec& out) const;  // D_r over θ columns (indices nsig + s)
+  ModelData model_;
+  int threads_;
+  Point pt_;
+  std::vector<long> binSplit_;  // balanced bin ranges per thread (by non-zeros)
+  std::vector<std::vector<double>> scratchCols_, scratchPoi_;
+};
+
+}  // namespace fitter
