@@ -188,10 +188,10 @@ export class TfLikelihood implements Objective {
         const t2 = tf.square(t);
         const poly = tf.mul(t, tf.add(tf.mul(t2, tf.sub(tf.mul(t2, 3 / 8), 10 / 8)), 15 / 8));
         const alpha = tf.add(tf.mul(step.inside, poly), step.outsideSign);
-        thetaEff = tf.concat([theta, tf.mul(theta, alpha)]);
+        thetaEff = tf.concat([theta, tf.mul(theta, alpha) as tf.Tensor1D]);
       }
       const entries = tf.mul(this.logkValues, gatherAt(thetaEff, this.logkCols, thetaEff.shape[0]));
-      shift = scatterSum(entries, this.logkRows, nbins * nproc).reshape([nbins, nproc]);
+      shift = scatterSum(entries as tf.Tensor1D, this.logkRows, nbins * nproc).reshape([nbins, nproc]) as tf.Tensor2D;
     }
     if (systematicType === "log_normal") {
       const base = shift ? tf.mul(this.norm, expTwice(shift)) : this.norm;
@@ -271,8 +271,8 @@ export class TfLikelihood implements Objective {
     const hv = tf.tidy(() => {
       const vt = this.toTensor(v, "v");
       const step = this.smoothStepMasks(x);
-      const gradient = tf.grad((xt: tf.Tensor1D) => this.nllTensor(xt, step));
-      const directional = (xt: tf.Tensor1D): tf.Scalar => tf.sum(tf.mul(gradient(xt), vt));
+      const gradient = tf.grad((xt: tf.Tensor) => this.nllTensor(xt as tf.Tensor1D, step));
+      const directional = (xt: tf.Tensor): tf.Scalar => tf.sum(tf.mul(gradient(xt), vt));
       return tf.grad(directional)(this.toTensor(x, "x"));
     });
     try {

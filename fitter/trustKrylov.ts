@@ -1,0 +1,449 @@
+/**
+ * Trust-region minimiser with the subproblem solved on a Krylov (Lanczos) basis: the GLTR method
+ * of Gould, Lucidi, Roma and Toint (SIAM J. Optim. 9, 1999), the algorithm behind scipy's
+ * `trust-krylov`. Only gradients and Hessian-vector products are needed.
+ *
+ * Per outer iteration at x (gradient g, radius Δ, optional diagonal preconditioner M defining the
+ * trust-region norm ‖s‖_M = √(sᵀMs)):
+ *  - Lanczos on the scaled Hessian M^-½ H M^-½ started from M^-½ g builds Q_k and the tridiagonal
+ *    T_k (fully reorthogonalised: HVPs dominate the cost, so the extra dot products are free);
+ *  - after each Lanczos step the tridiagonal subproblem min γ₀h₁ + ½hᵀT_kh, ‖h‖ ≤ Δ is solved
+ *    exactly (Moré–Sorensen with tridiagonal LDLᵀ, hard case included). While T_k is positive
+ *    definite and its Newton point is inside the region this is the interior (CG-like) phase,
+ *    otherwise the boundary phase; the Lanczos recursion stops when the subproblem's gradient
+ *    residual γ_{k+1}|h_k| falls below η‖g‖;
+ *  - EDM = ½ gᵀH⁻¹g is estimated as ½ γ₀² (T_k⁻¹)₁₁ (the CG energy of the Newton system);
+ *  - the step is accepted by the ratio of actual to predicted reduction, and Δ updated. On
+ *    rejection the same Krylov basis is reused with the smaller radius (no new HVPs).
+ *
+ * For float32 objectives the NLL is noisy at the level of a few ulp of its terms: when a step is
+ * rejected although its predicted reduction is below that noise, the minimum is resolved as well
+ * as the objective allows and the minimiser stops with status "converged" (saying so).
+ */
+import type { Objective } from "./objective.js";
+
+export interface TrustKrylovIteration {
+  iteration: number;
+  /** NLL at the current point */
+  nll: number;
+  /** same as nll (kept for callers that print `value`) */
+  value: number;
+  edm: number;
+  radius: number;
+  /** Lanczos steps (= HVPs) spent in this iteration */
+  krylovSteps: number;
+  /** HVPs so far */
+  hvps: number;
+}
+
+export interface TrustKrylovOptions {
+  /** outer iterations (default 500) */
+  maxIterations?: number;
+  /** stop when EDM = ½gᵀH⁻¹g falls below this (default 1e-8) */
+  edmTolerance?: number;
+  /** in the (preconditioned) trust-region norm (default 1) */
+  initialRadius?: number;
+  /** default 1e4 */
+  maxRadius?: number;
+  /** Lanczos steps per iteration (default min(nparams, 300)) */
+  maxKrylov?: number;
+  /** relative residual at which the Lanczos recursion stops, capped by √‖g‖ (default 0.1) */
+  krylovTolerance?: number;
+  /** positive diagonal (e.g. the Hessian diagonal); the trust region becomes ‖M^½ s‖ ≤ Δ */
+  preconditioner?: Float64Array;
+  /**
+   * Absolute noise of the objective value; steps predicted to gain less than this are not
+   * resolvable. Default 1e-6 · max(1, |f|), fit for float32 objectives; a float64 objective that
+   * is smooth never triggers it because its small steps are not rejected.
+   */
+  valueNoise?: number;
+  onIteration?: (info: TrustKrylovIteration) => void;
+}
+
+export type TrustKrylovStatus = "converged" | "max-iterations" | "failed";
+
+export interface TrustKrylovResult {
+  x: Float64Array;
+  value: number;
+  gradient: Float64Array;
+  edm: number;
+  iterations: number;
+  hvps: number;
+  status: TrustKrylovStatus;
+  message: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense vector helpers
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function norm2(a: Float64Array): number {
+  return Math.sqrt(dot(a, a));
+}
+
+function allFinite(a: Float64Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tridiagonal trust-region subproblem
+
+/** Symmetric tridiagonal matrix: diag[0..m-1], off[i] couples i-1 and i (off[0] unused). */
+export interface Tridiagonal {
+  diag: Float64Array;
+  off: Float64Array;
+}
+
+/**
+ * Solves (T + λI) h = rhs by LDLᵀ; returns null when a pivot is not positive (T + λI not
+ * positive definite). Returns h and the pivots.
+ */
+function solveShifted(t: Tridiagonal, lambda: number, rhs: Float64Array): { h: Float64Array; pivots: Float64Array } | null {
+  const m = t.diag.length;
+  const d = new Float64Array(m);
+  const l = new Float64Array(m);
+  const y = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    if (i === 0) {
+      d[0] = t.diag[0] + lambda;
+      y[0] = rhs[0];
+    } else {
+      l[i] = t.off[i] / d[i - 1];
+      d[i] = t.diag[i] + lambda - l[i] * t.off[i];
+      y[i] = rhs[i] - l[i] * y[i - 1];
+    }
+    if (!(d[i] > 0)) return null;
+  }
+  const h = new Float64Array(m);
+  for (let i = m - 1; i >= 0; i--) h[i] = y[i] / d[i] - (i + 1 < m ? l[i + 1] * h[i + 1] : 0);
+  return { h, pivots: d };
+}
+
+/** Number of eigenvalues of T below sigma (Sturm count via the LDLᵀ pivots of T − σI). */
+function countBelow(t: Tridiagonal, sigma: number): number {
+  let count = 0;
+  let d = 1;
+  for (let i = 0; i < t.diag.length; i++) {
+    const o2 = i === 0 ? 0 : t.off[i] * t.off[i];
+    d = t.diag[i] - sigma - (i === 0 ? 0 : o2 / d);
+    if (d === 0) d = -1e-300; // a zero pivot counts as just below
+    if (d < 0) count++;
+  }
+  return count;
+}
+
+/** Smallest eigenvalue of T by Sturm bisection (to near machine precision). */
+export function smallestEigenvalue(t: Tridiagonal): number {
+  const m = t.diag.length;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < m; i++) {
+    const r = (i > 0 ? Math.abs(t.off[i]) : 0) + (i + 1 < m ? Math.abs(t.off[i + 1]) : 0);
+    lo = Math.min(lo, t.diag[i] - r);
+    hi = Math.max(hi, t.diag[i] + r);
+  }
+  const scale = Math.max(Math.abs(lo), Math.abs(hi), 1e-300);
+  for (let it = 0; it < 200 && hi - lo > 4e-16 * scale; it++) {
+    const mid = 0.5 * (lo + hi);
+    if (countBelow(t, mid) >= 1) hi = mid;
+    else lo = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/** Eigenvector of T for eigenvalue mu (inverse iteration on a slightly shifted T). */
+function eigenvectorNear(t: Tridiagonal, mu: number): Float64Array {
+  const m = t.diag.length;
+  let v = new Float64Array(m).fill(1 / Math.sqrt(m));
+  const scale = Math.max(1e-300, ...Array.from(t.diag, Math.abs));
+  // T − (mu − ε)I is positive definite for small ε > 0: LDLᵀ solves are fine
+  for (let attempt = 0, eps = 1e-10 * scale; attempt < 8; attempt++, eps *= 100) {
+    let ok = true;
+    for (let it = 0; it < 4; it++) {
+      const sol = solveShifted(t, -(mu - eps), v);
+      if (!sol) {
+        ok = false;
+        break;
+      }
+      const n = norm2(sol.h);
+      v = sol.h.map((x) => x / n);
+    }
+    if (ok) return v;
+  }
+  return v;
+}
+
+export interface SubproblemSolution {
+  h: Float64Array;
+  lambda: number;
+  /** model value γ₀h₁ + ½hᵀTh */
+  model: number;
+  interior: boolean;
+}
+
+/** Model value γ₀h₁ + ½hᵀTh. */
+function modelValue(t: Tridiagonal, gamma0: number, h: Float64Array): number {
+  const m = h.length;
+  let quad = 0;
+  for (let i = 0; i < m; i++) {
+    let th = t.diag[i] * h[i];
+    if (i > 0) th += t.off[i] * h[i - 1];
+    if (i + 1 < m) th += t.off[i + 1] * h[i + 1];
+    quad += h[i] * th;
+  }
+  return gamma0 * h[0] + 0.5 * quad;
+}
+
+/**
+ * Exact solution of min γ₀h₁ + ½hᵀTh subject to ‖h‖ ≤ radius (Moré–Sorensen on the tridiagonal,
+ * with the smallest eigenvalue from Sturm bisection bracketing λ, and the hard case).
+ */
+export function solveTridiagonalSubproblem(t: Tridiagonal, gamma0: number, radius: number): SubproblemSolution {
+  const m = t.diag.length;
+  const rhs = new Float64Array(m);
+  rhs[0] = -gamma0;
+  const lamMin = smallestEigenvalue(t);
+  if (lamMin > 0) {
+    const sol = solveShifted(t, 0, rhs);
+    if (sol && norm2(sol.h) <= radius) return { h: sol.h, lambda: 0, model: modelValue(t, gamma0, sol.h), interior: true };
+  }
+  // boundary: find λ > max(0, −λmin) with ‖h(λ)‖ = radius; ‖h(λ)‖ ≤ γ₀/(λ + λmin) bounds it above
+  const lo0 = Math.max(0, -lamMin);
+  let lo = lo0;
+  let hi = Math.max(lo0, gamma0 / radius - lamMin) * (1 + 1e-12) + 1e-300;
+  const tiny = 1e-14 * Math.max(1, Math.abs(lamMin), hi);
+  // hard case: even just above −λmin the norm stays inside the region
+  const near = solveShifted(t, lo0 + tiny, rhs);
+  if (near && norm2(near.h) < radius) {
+    const z = eigenvectorNear(t, lamMin);
+    const h = near.h;
+    // ‖h + τz‖ = radius; pick the root that gives the lower model value
+    const hz = dot(h, z);
+    const hh = dot(h, h);
+    const disc = Math.sqrt(Math.max(0, hz * hz + radius * radius - hh));
+    const candidates = [-hz + disc, -hz - disc].map((tau) => h.map((v, i) => v + tau * z[i]));
+    const models = candidates.map((c) => modelValue(t, gamma0, c));
+    const best = models[0] <= models[1] ? 0 : 1;
+    return { h: candidates[best], lambda: lo0, model: models[best], interior: false };
+  }
+  let lambda = near ? lo0 + tiny : 0.5 * (lo + hi);
+  let best: Float64Array | null = null;
+  for (let it = 0; it < 200; it++) {
+    const sol = solveShifted(t, lambda, rhs);
+    if (!sol) {
+      lo = lambda;
+      lambda = 0.5 * (lo + hi);
+      continue;
+    }
+    const h = sol.h;
+    const hn = norm2(h);
+    best = h;
+    if (Math.abs(hn - radius) <= 1e-10 * radius) break;
+    if (hn > radius) lo = lambda;
+    else hi = lambda;
+    // Newton on φ(λ) = 1/‖h‖ − 1/Δ: φ' = hᵀ(T+λI)⁻¹h / ‖h‖³
+    const u = solveShifted(t, lambda, h);
+    let next = Number.NaN;
+    if (u) {
+      const hu = dot(h, u.h);
+      next = lambda + ((hn * hn) / hu) * ((hn - radius) / radius);
+    }
+    lambda = Number.isFinite(next) && next > lo && next < hi ? next : 0.5 * (lo + hi);
+    if (hi - lo <= 1e-15 * Math.max(1, hi)) break;
+  }
+  if (!best) {
+    // cannot happen for λ above −λmin; fall back to a steepest-descent step on the boundary
+    const h = new Float64Array(m);
+    h[0] = -Math.sign(gamma0 || 1) * radius;
+    return { h, lambda: hi, model: modelValue(t, gamma0, h), interior: false };
+  }
+  const hn = norm2(best);
+  // polish the norm to the boundary exactly (scaling changes the model by O(tolerance))
+  if (hn > radius) best = best.map((v) => (v * radius) / hn);
+  return { h: best, lambda, model: modelValue(t, gamma0, best), interior: false };
+}
+
+/** ½ γ₀² (T⁻¹)₁₁ when T is positive definite, else +∞. */
+function newtonEdm(t: Tridiagonal, gamma0: number): number {
+  const e1 = new Float64Array(t.diag.length);
+  e1[0] = 1;
+  const sol = solveShifted(t, 0, e1);
+  if (!sol) return Number.POSITIVE_INFINITY;
+  return 0.5 * gamma0 * gamma0 * sol.h[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lanczos on the scaled Hessian
+
+interface KrylovState {
+  /** Lanczos vectors (scaled space) */
+  basis: Float64Array[];
+  t: Tridiagonal;
+  gamma0: number;
+  edm: number;
+  steps: number;
+}
+
+function sliceTridiagonal(diag: number[], off: number[]): Tridiagonal {
+  return { diag: Float64Array.from(diag), off: Float64Array.from(off) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustKrylovOptions = {}): Promise<TrustKrylovResult> {
+  const n = obj.nparams;
+  if (x0.length !== n) throw new Error(`trustKrylov: x0 has ${x0.length} entries, objective has ${n} parameters`);
+  const maxIterations = opts.maxIterations ?? 500;
+  const edmTolerance = opts.edmTolerance ?? 1e-8;
+  const maxRadius = opts.maxRadius ?? 1e4;
+  let radius = Math.min(opts.initialRadius ?? 1, maxRadius);
+  const maxKrylov = Math.max(1, Math.min(opts.maxKrylov ?? 300, n));
+  const krylovTolerance = opts.krylovTolerance ?? 0.1;
+  // scaling s = D y with D = M^-½, so that ‖y‖ = ‖s‖_M
+  const scale = new Float64Array(n).fill(1);
+  if (opts.preconditioner) {
+    const m = opts.preconditioner;
+    if (m.length !== n) throw new Error(`trustKrylov: preconditioner has ${m.length} entries, need ${n}`);
+    for (let i = 0; i < n; i++) scale[i] = m[i] > 0 && Number.isFinite(m[i]) ? 1 / Math.sqrt(m[i]) : 1;
+  }
+
+  let hvps = 0;
+  let x = Float64Array.from(x0);
+  let { value: f, gradient: g } = await obj.valueAndGradient(x);
+  g = Float64Array.from(g);
+  const result = (status: TrustKrylovStatus, message: string, iterations: number, edm: number): TrustKrylovResult => ({
+    x,
+    value: f,
+    gradient: g,
+    edm,
+    iterations,
+    hvps,
+    status,
+    message,
+  });
+  if (!Number.isFinite(f) || !allFinite(g)) return result("failed", "non-finite NLL or gradient at the starting point", 0, Number.NaN);
+
+  /** H̃ q = D H D q */
+  const scaledHvp = async (q: Float64Array): Promise<Float64Array> => {
+    const v = q.map((qi, i) => qi * scale[i]);
+    const hv = await obj.hessianVectorProduct(x, v);
+    hvps++;
+    return Float64Array.from(hv, (hi, i) => hi * scale[i]);
+  };
+
+  /** Lanczos until the subproblem residual is small; returns the basis and the subproblem solution. */
+  const krylov = async (): Promise<{ state: KrylovState; sub: SubproblemSolution }> => {
+    const gs = g.map((gi, i) => gi * scale[i]);
+    const gamma0 = norm2(gs);
+    const eta = Math.max(1e-10, Math.min(krylovTolerance, Math.sqrt(gamma0)));
+    const basis: Float64Array[] = [gs.map((v) => v / gamma0)];
+    const diag: number[] = [];
+    const off: number[] = [0];
+    let sub: SubproblemSolution | null = null;
+    let t: Tridiagonal = sliceTridiagonal([0], [0]);
+    for (let k = 0; k < maxKrylov; k++) {
+      const q = basis[k];
+      const w = await scaledHvp(q);
+      if (!allFinite(w)) throw new NonFiniteError("non-finite Hessian-vector product");
+      const delta = dot(q, w);
+      diag.push(delta);
+      for (let i = 0; i < n; i++) w[i] -= delta * q[i] + (k > 0 ? off[k] * basis[k - 1][i] : 0);
+      // full reorthogonalisation (twice is enough)
+      for (let pass = 0; pass < 2; pass++) {
+        for (const b of basis) {
+          const c = dot(b, w);
+          for (let i = 0; i < n; i++) w[i] -= c * b[i];
+        }
+      }
+      const beta = norm2(w);
+      t = sliceTridiagonal(diag, off);
+      sub = solveTridiagonalSubproblem(t, gamma0, radius);
+      const tnorm = Math.max(...diag.map(Math.abs), ...off.map(Math.abs), 1e-300);
+      const residual = beta * Math.abs(sub.h[k]);
+      if (residual <= eta * gamma0 || beta <= 1e-12 * tnorm || k + 1 === maxKrylov || k + 1 === n) break;
+      off.push(beta);
+      basis.push(w.map((v) => v / beta));
+    }
+    if (!sub) throw new Error("trustKrylov: empty Krylov space");
+    return { state: { basis, t, gamma0, edm: newtonEdm(t, gamma0), steps: diag.length }, sub };
+  };
+
+  const noiseOf = (value: number): number => opts.valueNoise ?? 1e-6 * Math.max(1, Math.abs(value));
+
+  let edm = Number.NaN;
+  let iteration = 0;
+  let cached: KrylovState | null = null;
+  try {
+    for (iteration = 1; iteration <= maxIterations; iteration++) {
+      let state: KrylovState;
+      let sub: SubproblemSolution;
+      let krylovSteps = 0;
+      if (norm2(g) === 0) {
+        edm = 0;
+        return result("converged", "gradient is exactly zero", iteration - 1, 0);
+      }
+      if (cached) {
+        state = cached;
+        sub = solveTridiagonalSubproblem(state.t, state.gamma0, radius);
+      } else {
+        const before = hvps;
+        ({ state, sub } = await krylov());
+        krylovSteps = hvps - before;
+      }
+      edm = state.edm;
+      opts.onIteration?.({ iteration, nll: f, value: f, edm, radius, krylovSteps, hvps });
+      if (edm < edmTolerance) return result("converged", `edm ${edm.toExponential(3)} < ${edmTolerance}`, iteration - 1, edm);
+
+      // step s = D Q h
+      const s = new Float64Array(n);
+      for (let j = 0; j < sub.h.length; j++) {
+        const b = state.basis[j];
+        const hj = sub.h[j];
+        for (let i = 0; i < n; i++) s[i] += hj * b[i];
+      }
+      const stepNorm = norm2(s); // scaled norm
+      for (let i = 0; i < n; i++) s[i] *= scale[i];
+      const predicted = -sub.model;
+      const xNew = x.map((xi, i) => xi + s[i]);
+      const trial = await obj.valueAndGradient(xNew);
+      const actual = f - trial.value;
+      const finite = Number.isFinite(trial.value) && allFinite(trial.gradient);
+      const rho = finite && predicted > 0 ? actual / predicted : Number.NEGATIVE_INFINITY;
+
+      if (rho < 0.25) radius = 0.25 * Math.min(radius, stepNorm);
+      else if (rho > 0.75 && stepNorm >= 0.99 * radius) radius = Math.min(2 * radius, maxRadius);
+
+      if (finite && rho > 1e-4 && actual > 0) {
+        x = xNew;
+        f = trial.value;
+        g = Float64Array.from(trial.gradient);
+        cached = null;
+      } else {
+        cached = state;
+        if (finite && predicted <= noiseOf(f)) {
+          return result(
+            "converged",
+            `stopped at the objective's noise level (predicted gain ${predicted.toExponential(2)} not resolvable, edm ${edm.toExponential(3)})`,
+            iteration,
+            edm,
+          );
+        }
+        if (!(radius > 1e-14 * Math.max(1, norm2(x)))) {
+          return result("failed", `trust radius collapsed (${radius.toExponential(2)}) without reaching edm < ${edmTolerance}; edm ${edm.toExponential(3)}`, iteration, edm);
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof NonFiniteError) return result("failed", err.message, iteration, edm);
+    throw err;
+  }
+  return result("max-iterations", `reached ${maxIterations} iterations, edm ${edm.toExponential(3)}`, maxIterations, edm);
+}
+
+class NonFiniteError extends Error {}
