@@ -1,0 +1,203 @@
+/**
+ * The analysis-module API: what an `ANALYSIS.ts|.mjs|.js` file passed to `histmaker run` exports
+ * (as its default export, usually through `defineAnalysis`). Everything here is columnar: derived
+ * columns, selections and weights are functions of a whole chunk's columns returning typed arrays.
+ */
+import type { Column, JaggedColumn, NumericArray } from "./events.js";
+import { isJagged } from "./events.js";
+
+/** A histogram axis as the analysis declares it (turned into a native axis by the runner). */
+export type AxisSpec =
+  | { type: "regular"; name: string; bins: number; lo: number; hi: number; label?: string; flow?: boolean }
+  | { type: "variable"; name: string; edges: number[]; label?: string; flow?: boolean }
+  | { type: "integer"; name: string; lo: number; hi: number; label?: string; flow?: boolean }
+  | { type: "boolean"; name: string; label?: string }
+  | { type: "categoryInt"; name: string; categories: number[]; label?: string; growth?: boolean }
+  | { type: "categoryStr"; name: string; categories: string[]; label?: string; growth?: boolean };
+
+/** Data or simulation, with where its events are and how it is normalised. */
+export interface DatasetSpec {
+  name: string;
+  /** event files (.root, .h5/.hdf5 columnar); relative paths are relative to the analysis module */
+  files: string[];
+  kind: "data" | "mc";
+  /** tree name inside ROOT files / group inside columnar files (default "Events") */
+  tree?: string;
+  /** simulation: cross-section in pb */
+  xsec?: number;
+  /** simulation: Σ generator weights of the whole sample; when absent it is summed over the processed files */
+  sumGenWeights?: number;
+  /** simulation: per-event generator-weight column (default "genWeight"; absent column → weight 1) */
+  genWeightColumn?: string;
+  /** data: certification ("golden") JSON of run → [[firstLumi, lastLumi], ...] */
+  certification?: string;
+  /** data: per-(run, lumi block) luminosity CSV in brilcalc's format (recorded /ub) */
+  lumiCsv?: string;
+  /** data: keep only runs inside one of these periods (name → [firstRun, lastRun], inclusive) */
+  runPeriods?: Record<string, [number, number]>;
+  /** run / lumi-block columns (default "run" / "luminosityBlock") */
+  runColumn?: string;
+  lumiColumn?: string;
+  /** free-form labels for the module's own functions (e.g. a process tag) */
+  tags?: Record<string, string | number | boolean>;
+}
+
+/** What a column function sees besides the columns. */
+export interface ChunkContext {
+  dataset: DatasetSpec;
+  isData: boolean;
+  file: string;
+  /** index of the chunk's first event in its file */
+  start: number;
+  length: number;
+}
+
+/** The chunk's columns: read branches plus the derived columns computed so far. */
+export type ColumnSet = Readonly<Record<string, Column>>;
+
+export type ColumnFunction = (columns: ColumnSet, ctx: ChunkContext) => Column;
+export type MaskFunction = (columns: ColumnSet, ctx: ChunkContext) => Uint8Array | NumericArray;
+export type WeightFunction = (columns: ColumnSet, ctx: ChunkContext) => NumericArray;
+
+export interface SelectionSpec {
+  name: string;
+  /** a boolean-like column name, or a function returning one value per event (non-zero = keep) */
+  cut: string | MaskFunction;
+  /** restrict the selection to data or simulation (default: both) */
+  only?: "data" | "mc";
+}
+
+/**
+ * Systematic variations as a K-wide tensor axis: per event K multiplicative factors on top of the
+ * histogram's nominal weight, given as a jagged column with exactly K entries per event, or a function
+ * returning an n×K row-major array (n = events in the chunk).
+ */
+export interface TensorWeightSpec {
+  name: string;
+  size: number;
+  labels?: string[];
+  weights: string | ((columns: ColumnSet, ctx: ChunkContext) => NumericArray | JaggedColumn);
+}
+
+export interface HistogramSpec {
+  name: string;
+  axes: AxisSpec[];
+  /** one column name per axis */
+  columns: string[];
+  /** which datasets fill it: "all" (default), "data", "mc" or a list of dataset names */
+  datasets?: "all" | "data" | "mc" | string[];
+  /** fill after this selection step (default: after the last one) */
+  after?: string;
+  /** extra per-event weight on top of the event weight (column name or function) */
+  weight?: string | WeightFunction;
+  tensor?: TensorWeightSpec;
+  storage?: "double" | "weighted" | "count";
+}
+
+export interface AnalysisDefinition {
+  name: string;
+  datasets: DatasetSpec[];
+  /** branches to read (default: every branch in the file) */
+  branches?: string[];
+  /** derived columns, computed in declaration order (each may use earlier ones) */
+  columns?: Record<string, ColumnFunction>;
+  /** named selections applied in order; they make the cutflow */
+  selections?: SelectionSpec[];
+  /** per-event weight for simulation on top of the generator weight (e.g. scale factors) */
+  eventWeight?: WeightFunction;
+  histograms: HistogramSpec[];
+  /** integrated luminosity in /pb used to scale simulation when the run processes no certified data */
+  luminosity?: number;
+  /** events per chunk (default 100000) */
+  chunkEntries?: number;
+}
+
+/** Identity helper that gives an analysis module its types. */
+export function defineAnalysis(def: AnalysisDefinition): AnalysisDefinition {
+  return def;
+}
+
+/** Checks an analysis definition, naming the module and what is wrong. */
+export function validateAnalysis(def: unknown, source: string): AnalysisDefinition {
+  const fail = (what: string): never => {
+    throw new AnalysisError(`${source}: ${what}`);
+  };
+  if (def === null || typeof def !== "object") fail("the module's default export is not an analysis object");
+  const a = def as AnalysisDefinition;
+  if (typeof a.name !== "string" || a.name === "") fail("analysis needs a non-empty `name`");
+  if (!Array.isArray(a.datasets) || a.datasets.length === 0) fail("analysis declares no datasets");
+  if (!Array.isArray(a.histograms) || a.histograms.length === 0) fail("analysis declares no histograms");
+  const seen = new Set<string>();
+  for (const d of a.datasets) {
+    if (typeof d.name !== "string" || d.name === "") fail("a dataset has no name");
+    if (seen.has(d.name)) fail(`dataset "${d.name}" is declared twice`);
+    seen.add(d.name);
+    if (d.kind !== "data" && d.kind !== "mc") fail(`dataset "${d.name}": kind must be "data" or "mc"`);
+    if (!Array.isArray(d.files)) fail(`dataset "${d.name}": files must be a list of paths`);
+    if (d.kind === "mc" && (typeof d.xsec !== "number" || !(d.xsec > 0)))
+      fail(`dataset "${d.name}": simulation needs a positive xsec (pb)`);
+    if (d.kind === "data" && d.lumiCsv !== undefined && d.certification === undefined)
+      fail(`dataset "${d.name}": a lumiCsv needs a certification JSON (the luminosity counts certified blocks)`);
+  }
+  const selNames = new Set<string>();
+  for (const s of a.selections ?? []) {
+    if (typeof s.name !== "string" || s.name === "") fail("a selection has no name");
+    if (selNames.has(s.name)) fail(`selection "${s.name}" is declared twice`);
+    selNames.add(s.name);
+  }
+  const histNames = new Set<string>();
+  for (const h of a.histograms) {
+    if (typeof h.name !== "string" || h.name === "" || h.name.includes("/"))
+      fail(`histogram name "${String(h.name)}" must be non-empty without "/"`);
+    if (histNames.has(h.name)) fail(`histogram "${h.name}" is declared twice`);
+    histNames.add(h.name);
+    if (!Array.isArray(h.axes) || !Array.isArray(h.columns) || h.axes.length !== h.columns.length)
+      fail(`histogram "${h.name}": needs one column per axis`);
+    if (h.after !== undefined && !selNames.has(h.after))
+      fail(`histogram "${h.name}": after "${h.after}" is not a selection`);
+    if (Array.isArray(h.datasets))
+      for (const dn of h.datasets) if (!seen.has(dn)) fail(`histogram "${h.name}": unknown dataset "${dn}"`);
+    if (h.tensor !== undefined && !(Number.isInteger(h.tensor.size) && h.tensor.size > 0))
+      fail(`histogram "${h.name}": tensor size must be a positive integer`);
+  }
+  return a;
+}
+
+/** An analysis module that is malformed (reported as a user error by the CLI). */
+export class AnalysisError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AnalysisError";
+  }
+}
+
+// ---- small vectorised helpers for analysis modules ------------------------------------------
+
+/** Number of entries per event of a jagged column. */
+export function counts(col: JaggedColumn): Int32Array {
+  const n = col.offsets.length - 1;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = col.offsets[i + 1] - col.offsets[i];
+  return out;
+}
+
+/** The entry at position `index` of each event of a jagged column, or `fill` where it has fewer. */
+export function pick(col: JaggedColumn, index: number, fill = Number.NaN): Float64Array {
+  const n = col.offsets.length - 1;
+  const out = new Float64Array(n);
+  const v = col.values;
+  for (let i = 0; i < n; i++) {
+    const at = col.offsets[i] + index;
+    out[i] = at < col.offsets[i + 1] ? Number(v[at]) : fill;
+  }
+  return out;
+}
+
+/** A flat column as float64 (jagged columns are refused: pick an entry first). */
+export function asFloat64(col: Column, name = "column"): Float64Array {
+  if (isJagged(col)) throw new AnalysisError(`${name} is jagged; pick an entry per event first`);
+  if (col instanceof Float64Array) return col;
+  const out = new Float64Array(col.length);
+  for (let i = 0; i < col.length; i++) out[i] = Number(col[i]);
+  return out;
+}
