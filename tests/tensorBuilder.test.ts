@@ -317,6 +317,18 @@ describe("TensorBuilder", () => {
     expect(() => b.addLogK("bad", "S", "ch", { bins: [1, 0], avg: [1, 1] })).toThrow(UserError);
   });
 
+  it("declares a systematic without log κ; reports channel sizes", () => {
+    const b = baseBuilder();
+    expect(b.channelSize("ch")).toBe(3);
+    b.addSystematicName("ext", { constrained: false, groups: ["external"] });
+    const m = b.build();
+    expect(m.systs).toEqual(["ext"]);
+    expect(Array.from(m.constraintWeights)).toEqual([0]);
+    expect(m.systGroups).toEqual([{ name: "external", indices: [0] }]);
+    expect(m.logk.values.length).toBe(0);
+    expect(m.logk.ncols).toBe(1);
+  });
+
   it("rejects inconsistent input with UserError", () => {
     const b = baseBuilder();
     expect(() => b.addProcess("ch", "X", [1, 2])).toThrow(/expected 3 values, got 2/);
