@@ -9,6 +9,7 @@ import type { Column, EventChunk, NumericArray } from "../events.js";
 import type { RootFile } from "./RootFile.js";
 import type { BranchMeta, LeafMeta, TreeMeta } from "./streamers.js";
 import { allocateValues, decodeInto, leafType, type LeafType } from "./leafTypes.js";
+import { compressionBlocks, type RootCompression } from "./decompress.js";
 
 export interface BranchInfo {
   name: string;
@@ -207,6 +208,23 @@ export class TTreeReader {
       byteOffsets[nevBuf] = border;
     }
     return { entryStart: r.entryStart, entryStop: r.entryStop, data: payload.subarray(0, border), byteOffsets };
+  }
+
+  /**
+   * The compression of a branch's first basket stored with its own key: the algorithm of each
+   * block, "none" when stored uncompressed, or "embedded" when all its data sit in the tree record.
+   */
+  async compression(name: string): Promise<RootCompression[] | "none" | "embedded"> {
+    const branch = this.byName.get(name);
+    if (!branch) throw new UserError(`${this.label()}: no branch named '${name}'`);
+    const first = this.basketList(branch).find((r) => !r.embedded);
+    if (!first) return "embedded";
+    const raw = await this.file.readBytes(first.seek, first.bytes, `basket ${first.number} of branch '${name}'`);
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const objlen = v.getInt32(6);
+    const keylen = v.getInt16(14);
+    const stored = raw.subarray(keylen);
+    return stored.length === objlen ? "none" : compressionBlocks(stored);
   }
 
   /**
