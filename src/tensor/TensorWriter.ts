@@ -138,12 +138,16 @@ export class TensorWriter {
     // Row-major [nrows, ncols] is exactly the flat layout of both shapes (halfdiff in columns nsyst..).
     const rowsPerPiece = Math.max(1, Math.floor(PIECE_ELEMENTS / Math.max(1, ncols)));
     this.flatStreamed(f, "hlogk", total, shape, "<d", rowsPerPiece * ncols, (start, end) => {
+      // Pieces follow HDF5 chunk boundaries, so they may start and end inside a row.
       const piece = new Float64Array(end - start);
-      const firstRow = start / ncols;
-      const lastRow = end / ncols;
+      const firstRow = Math.floor(start / ncols);
+      const lastRow = Math.ceil(end / ncols);
       for (let r = firstRow; r < lastRow; r++) {
-        const base = (r - firstRow) * ncols;
-        for (let k = logk.rowPtr[r]; k < logk.rowPtr[r + 1]; k++) piece[base + logk.cols[k]] += logk.values[k];
+        const base = r * ncols - start;
+        for (let k = logk.rowPtr[r]; k < logk.rowPtr[r + 1]; k++) {
+          const at = base + logk.cols[k];
+          if (at >= 0 && at < piece.length) piece[at] += logk.values[k];
+        }
       }
       return piece;
     });
@@ -167,14 +171,14 @@ export class TensorWriter {
       normValues[k] = m.norm[r];
     }
     const gn = f.create_group("hnorm_sparse");
-    this.flat(gn, "indices", toInt64(normPairs), [nnz, 2], false);
-    this.flat(gn, "values", normValues, [nnz], false);
+    this.flat(gn, "indices", toInt64(normPairs), [nnz, 2]);
+    this.flat(gn, "values", normValues, [nnz]);
     gn.create_attribute("dense_shape", new BigInt64Array([BigInt(m.nbinsFull), BigInt(nproc)]), [2], "<q");
 
     const { pairs, values } = canonicalLogk(m.logk, position);
     const gk = f.create_group("hlogk_sparse");
-    this.flat(gk, "indices", toInt64(pairs), [values.length, 2], false);
-    this.flat(gk, "values", values, [values.length], false);
+    this.flat(gk, "indices", toInt64(pairs), [values.length, 2]);
+    this.flat(gk, "values", values, [values.length]);
     gk.create_attribute("dense_shape", new BigInt64Array([BigInt(nnz), BigInt(m.logk.ncols)]), [2], "<q");
   }
 
@@ -201,13 +205,13 @@ export class TensorWriter {
     g.create_dataset({ name, data: values, shape: [values.length], dtype: "S" });
   }
 
-  /** A numeric dataset stored flat with original_shape; compressed when non-empty (as rabbit). */
-  private flat(g: Group, name: string, values: WritableArray, shape: number[], compress = true): void {
+  /** A numeric dataset stored flat with original_shape; compressed when non-empty. */
+  private flat(g: Group, name: string, values: WritableArray, shape: number[]): void {
     const n = values.length;
     if (shape.reduce((a, b) => a * b, 1) !== n) {
       throw new Error(`TensorWriter: ${name} has ${n} values, its shape [${shape.join(", ")}] needs another count`);
     }
-    this.flatStreamed(g, name, n, shape, dtypeOf(values), PIECE_ELEMENTS, (s, e) => values.slice(s, e), compress);
+    this.flatStreamed(g, name, n, shape, dtypeOf(values), PIECE_ELEMENTS, (s, e) => values.slice(s, e));
   }
 
   /**
@@ -222,9 +226,8 @@ export class TensorWriter {
     dtype: string,
     pieceElements: number,
     piece: (start: number, end: number) => WritableArray,
-    compress = true,
   ): void {
-    const filter = compress && total > 0 ? this.compression : "none";
+    const filter = total > 0 ? this.compression : "none";
     const chunk = Math.max(1, Math.min(total, CHUNK_ELEMENTS));
     const step = Math.max(chunk, Math.floor(pieceElements / chunk) * chunk);
     const first = ownBuffer(piece(0, Math.min(total, step)));
