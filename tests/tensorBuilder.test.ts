@@ -1,8 +1,13 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../src/errors.js";
 import { naturalSort } from "../src/tensor/naturalSort.js";
 import { LOGK_EPSILON, logKFromVariation, symmetrizeLogK } from "../src/tensor/symmetrize.js";
 import { TensorBuilder, type ShapeSystematicOptions } from "../src/tensor/TensorBuilder.js";
+import { readTensor } from "../src/tensor/TensorReader.js";
+import { writeTensor } from "../src/tensor/TensorWriter.js";
 import type { LogKCsr, TensorModel } from "../src/tensor/types.js";
 
 const edges3 = [{ name: "x", edges: [0, 1, 2, 3] }];
@@ -344,5 +349,56 @@ describe("TensorBuilder", () => {
     empty.addProcess("ch", "S", [1, 1, 1], { signal: true });
     expect(() => empty.build()).toThrow(/channel ch has no data/);
     expect(() => empty.addChannel("c", [{ name: "x" }])).toThrow(/neither edges nor categories/);
+  });
+});
+
+describe("TensorBuilder → writeTensor → readTensor", () => {
+  it("round-trips masked channels, pseudo-data, data variances and asymmetric log κ", async () => {
+    const b = new TensorBuilder();
+    b.addChannel("fid", [{ name: "y", categories: ["a", "b"] }], { masked: true });
+    b.addChannel("reco", [{ name: "pt", label: "p_T", edges: [0, 1, 2] }, { name: "q", categories: [-1, 1] }]);
+    b.addProcess("fid", "S", [100, 200], { signal: true });
+    b.addProcess("reco", "S", [10, 20, 30, 40], { signal: true });
+    b.addProcess("reco", "B", [1, 2, 3, 4], { sumw2: [0.5, 1, 1.5, 2] });
+    b.addData("reco", [11, 21, 31, 41], [12, 22, 32, 42]);
+    b.addPseudoData("reco", "asimov", [11, 22, 33, 44]);
+    b.addNormSystematic("lumi", "S", "fid", 0.02);
+    b.addNormSystematic("lumi", ["S", "B"], "reco", 0.02);
+    b.addShapeSystematic("res", "B", "reco", [1.1, 2.2, 3, 4.4], [0.95, 1.9, 3, 3.8], { symmetrize: "none", groups: ["det"] });
+    b.addNormSystematic("free", "B", "reco", 0.5, { constrained: false, noi: true });
+    const made = b.build({ storage: "dense" });
+    const dir = mkdtempSync(path.join(tmpdir(), "builder-test-"));
+    try {
+      for (const storage of ["dense", "sparse"] as const) {
+        const file = path.join(dir, `${storage}.hdf5`);
+        await writeTensor(file, made, { storage, compression: "gzip" });
+        const read = await readTensor(file);
+        expect(read.procs).toEqual(made.procs);
+        expect(read.systs).toEqual(["free", "lumi", "res"]);
+        expect(read.systsNoConstraint).toEqual(["free"]);
+        expect(read.noiIndices).toEqual([0]);
+        expect(read.systGroups).toEqual(made.systGroups);
+        expect(read.nbins).toBe(4);
+        expect(read.nbinsFull).toBe(6);
+        expect(read.channels.map((c) => [c.name, c.start, c.size, c.masked])).toEqual([
+          ["reco", 0, 4, false],
+          ["fid", 4, 2, true],
+        ]);
+        expect(read.channels[0].axes).toEqual(made.channels[0].axes);
+        expect(Array.from(read.dataObs)).toEqual([11, 21, 31, 41]);
+        expect(Array.from(read.dataVar ?? [])).toEqual([12, 22, 32, 42]);
+        expect(read.pseudodata?.names).toEqual(["asimov"]);
+        expect(Array.from(read.pseudodata?.values ?? [])).toEqual([11, 22, 33, 44]);
+        expect(Array.from(read.norm)).toEqual(Array.from(made.norm));
+        expect(Array.from(read.sumw2 ?? [])).toEqual(Array.from(made.sumw2 ?? []));
+        expect(read.symmetric).toBe(false);
+        expect(read.logk.ncols).toBe(6);
+        expect(Array.from(read.logk.rowPtr)).toEqual(Array.from(made.logk.rowPtr));
+        expect(Array.from(read.logk.cols)).toEqual(Array.from(made.logk.cols));
+        expect(Array.from(read.logk.values)).toEqual(Array.from(made.logk.values));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
