@@ -65,8 +65,8 @@ function massWeights(cols) {
 }
 
 const axes = [
-  { type: "regular", name: "eta", bins: 12, lo: -2.4, hi: 2.4, flow: false, label: "muon η" },
-  { type: "regular", name: "pt", bins: 30, lo: 26, hi: 56, flow: false, label: "muon p_T [GeV]" },
+  { type: "regular", name: "eta", bins: 8, lo: -2.4, hi: 2.4, flow: false, label: "muon η" },
+  { type: "regular", name: "pt", bins: 24, lo: 26, hi: 50, flow: false, label: "muon p_T [GeV]" },
   { type: "categoryInt", name: "charge", categories: [-1, 1], label: "muon charge" },
 ];
 const axisColumns = ["muonEta", "muonPt", "muonCharge"];
@@ -105,7 +105,7 @@ export default {
   },
   selections: [
     { name: "oneMuon", cut: (cols) => cols.muonIndex.map((j) => (j >= 0 ? 1 : 0)) },
-    { name: "muonPt", cut: (cols) => cols.muonPt.map((pt) => (pt > 26 && pt < 56 ? 1 : 0)) },
+    { name: "muonPt", cut: (cols) => cols.muonPt.map((pt) => (pt > 26 && pt < 50 ? 1 : 0)) },
     { name: "isolated", cut: (cols) => cols.muonIso.map((iso) => (iso < 0.15 ? 1 : 0)) },
     { name: "mT", cut: (cols) => cols.mT.map((mt) => (mt > 40 ? 1 : 0)) },
   ],

@@ -1,13 +1,32 @@
 import type { Command } from "commander";
 import { UserError } from "../../errors.js";
+import { cutflowTable } from "../cutflow.js";
+import { Cutflow } from "../cutflow.js";
+import { mergeRunOutputs, readRunOutput, writeRunOutput } from "../runOutput.js";
 
-// Placeholder until the subcommand is written; it refuses rather than pretending to work.
 export function registerMerge(program: Command): void {
   program
     .command("merge")
-    .description("(not yet available)")
-    .allowUnknownOption()
-    .action(() => {
-      throw new UserError("histmaker merge: not yet available in this version");
+    .description("add the outputs of `histmaker run` shards (histograms, cutflows, luminosity) into one file")
+    .argument("<inputs...>", "run outputs to add")
+    .requiredOption("-o, --output <file>", "merged output HDF5 file")
+    .action(async (inputs: string[], o: { output: string }) => {
+      if (inputs.length === 0) throw new UserError("merge: give at least one input file");
+      const loaded = [];
+      for (const file of inputs) loaded.push({ file, output: await readRunOutput(file) });
+      const merged = mergeRunOutputs(loaded, {
+        command: ["histmaker", "merge", ...process.argv.slice(3)].join(" "),
+        time: new Date().toISOString(),
+        mergedFrom: inputs,
+      });
+      await writeRunOutput(o.output, merged);
+      const info = merged.info;
+      const flows = Object.fromEntries(Object.entries(info.cutflows).map(([k, c]) => [k, Cutflow.fromJSON(c)]));
+      process.stdout.write(cutflowTable(flows, info.scales));
+      if (info.failures.length > 0) process.stdout.write(`${info.failures.length} failed files recorded in the inputs are kept in ${o.output}\n`);
+      process.stdout.write(
+        (info.luminosityPb !== null ? `simulation scaled to ${info.luminosityPb.toPrecision(6)} /pb\n` : "simulation unscaled: no luminosity\n") +
+          `merged ${inputs.length} files into ${o.output}\n`,
+      );
     });
 }

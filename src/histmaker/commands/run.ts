@@ -1,13 +1,129 @@
+import { writeFileSync, renameSync } from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
 import { UserError } from "../../errors.js";
+import { AnalysisError, validateAnalysis } from "../analysis.js";
+import { cutflowCsv, cutflowTable } from "../cutflow.js";
+import { loadUserModule } from "../loadModule.js";
+import { runAnalysis, type Shard } from "../runner.js";
+import { toRunInfo, writeRunOutput } from "../runOutput.js";
 
-// Placeholder until the subcommand is written; it refuses rather than pretending to work.
+interface RunCliOptions {
+  output: string;
+  threads: string;
+  maxFiles?: string;
+  shard?: string;
+  retries: string;
+  allowFailures?: boolean;
+  progress: boolean;
+  cutflow?: string;
+}
+
+/** Parses `i/N` (0 ≤ i < N). */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : Number.NaN;
+  const count = m ? Number(m[2]) : Number.NaN;
+  if (!m || !(count >= 1) || !(index < count)) throw new UserError(`--shard: expected i/N with 0 <= i < N, got "${text}"`);
+  return { index, count };
+}
+
+function positiveInt(text: string, option: string, min = 1): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min) throw new UserError(`${option}: expected an integer >= ${min}, got "${text}"`);
+  return v;
+}
+
+/** `<out without .hdf5/.h5>.cutflow.csv` */
+export function cutflowPathFor(output: string): string {
+  const ext = path.extname(output);
+  return (ext === ".hdf5" || ext === ".h5" ? output.slice(0, -ext.length) : output) + ".cutflow.csv";
+}
+
 export function registerRun(program: Command): void {
   program
     .command("run")
-    .description("(not yet available)")
-    .allowUnknownOption()
-    .action(() => {
-      throw new UserError("histmaker run: not yet available in this version");
+    .description("run an analysis module (.ts/.mjs/.js) over its datasets and write histograms, cutflows and luminosity")
+    .argument("<analysis>", "analysis module whose default export is an analysis definition")
+    .requiredOption("-o, --output <file>", "output HDF5 file")
+    .option("--threads <n>", "threads per histogram fill", "1")
+    .option("--max-files <k>", "process at most k files per dataset")
+    .option("--shard <i/N>", "process only files whose index mod N is i (for array jobs; combine with `histmaker merge`)")
+    .option("--retries <n>", "extra attempts for a failing file", "1")
+    .option("--allow-failures", "write the output even if files failed, recording the failures in it")
+    .option("--no-progress", "no progress bar")
+    .option("--cutflow <file>", "cutflow CSV path (default: OUTPUT with .cutflow.csv)")
+    .action(async (analysisPath: string, o: RunCliOptions) => {
+      const threads = positiveInt(o.threads, "--threads");
+      const retries = positiveInt(o.retries, "--retries", 0);
+      const maxFiles = o.maxFiles !== undefined ? positiveInt(o.maxFiles, "--max-files") : undefined;
+      const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+      const def = validateOrUserError(await loadUserModule(analysisPath), analysisPath);
+      const t0 = Date.now();
+      let result;
+      try {
+        result = await runAnalysis(def, {
+          baseDir: path.dirname(path.resolve(analysisPath)),
+          threads,
+          maxFiles,
+          shard,
+          retries,
+          allowFailures: o.allowFailures ?? false,
+          progress: o.progress,
+        });
+      } catch (err) {
+        if (err instanceof AnalysisError) throw new UserError(err.message);
+        throw err;
+      }
+      const nfiles = Object.values(result.datasets).reduce((a, d) => a + d.files.length, 0) + result.failures.length;
+      if (result.failures.length > 0) {
+        for (const f of result.failures) process.stderr.write(`FAILED ${f.dataset}: ${f.file} (${f.attempts} attempts): ${f.error}\n`);
+        if (!o.allowFailures)
+          throw new UserError(
+            `${result.failures.length} of ${nfiles} files failed; no output written (fix or rerun them, or pass --allow-failures to write the rest and record the failures)`,
+          );
+        process.stderr.write(`warning: ${result.failures.length} of ${nfiles} files failed; recorded in ${o.output} under "failures"\n`);
+      }
+      const meta = {
+        command: ["histmaker", "run", ...process.argv.slice(3)].join(" "),
+        time: new Date().toISOString(),
+        threads,
+        elapsed_s: (Date.now() - t0) / 1000,
+      };
+      await writeRunOutput(o.output, { info: toRunInfo(result, meta), hists: result.hists });
+      const csvPath = o.cutflow ?? cutflowPathFor(o.output);
+      const tmp = `${csvPath}.tmp-${process.pid}`;
+      writeFileSync(tmp, cutflowCsv(result.cutflows, result.scales));
+      renameSync(tmp, csvPath);
+
+      const lines = [cutflowTable(result.cutflows, result.scales)];
+      for (const d of Object.values(result.datasets)) {
+        if (d.kind === "data")
+          lines.push(
+            `${d.name}: ${d.files.length} files, ${d.events} events, ${d.lumiBlocks.length} certified lumi blocks` +
+              (d.lumiPb !== null ? `, ${d.lumiPb.toPrecision(6)} /pb recorded` : ""),
+          );
+        else
+          lines.push(
+            `${d.name}: ${d.files.length} files, ${d.events} events, Σ gen weights ${d.sumGenWeights} (${d.sumGenWeightsSource}), scale ${result.scales[d.name].toPrecision(6)}`,
+          );
+      }
+      lines.push(
+        result.luminosityPb !== null
+          ? `simulation scaled to ${result.luminosityPb.toPrecision(6)} /pb (${result.luminositySource === "data" ? "certified data processed" : "analysis luminosity"})` +
+              (shard ? "; for a shard this is provisional: `histmaker merge` recomputes it" : "")
+          : "simulation unscaled: no luminosity (no lumi CSV processed and no analysis `luminosity`)",
+        `wrote ${o.output} and ${csvPath} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      );
+      process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+function validateOrUserError(mod: unknown, file: string) {
+  try {
+    return validateAnalysis(mod, file);
+  } catch (err) {
+    if (err instanceof AnalysisError) throw new UserError(err.message);
+    throw err;
+  }
 }
