@@ -163,6 +163,10 @@ describe("fit-gen", () => {
       const err = stderr.mock.calls.map((c) => String(c[0])).join("");
       expect(err).toBe("error: options --sparse and --dense exclude each other\n");
       stderr.mockClear();
+      await expect(main(argv("-o", path.join(dir, "no/such/dir/x.hdf5")))).rejects.toThrow("exit 2");
+      expect(stderr.mock.calls.map((c) => String(c[0])).join("")).toMatch(/^error: output .*x\.hdf5: directory .* does not exist\n$/);
+      await expect(main(argv("-o", dir))).rejects.toThrow("exit 2");
+      stderr.mockClear();
       await expect(main(argv("-o", out, "--bins", "x"))).rejects.toThrow("exit 2");
       expect(stderr.mock.calls.map((c) => String(c[0])).join("").trim().split("\n").length).toBe(1);
     } finally {
