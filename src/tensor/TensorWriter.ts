@@ -115,7 +115,8 @@ export class TensorWriter {
     if (this.storage === "dense") this.writeDense(f);
     else this.writeSparse(f);
     if (m.externalTerms.length > 0) {
-      const root = f.create_group("external_terms");
+      // creation order kept, so the terms read back in the model's order (not sorted by name)
+      const root = f.create_group("external_terms", true);
       for (const term of m.externalTerms) {
         const g = root.create_group(term.name);
         this.strings(g, "params", term.params);
@@ -398,17 +399,14 @@ function packageVersion(): string {
   }
 }
 
-let cachedGitHash: string | undefined;
-
+/** Commit of the checkout the code runs from (asked each time: commits may happen while we run). */
 function gitHash(): string {
-  if (cachedGitHash !== undefined) return cachedGitHash;
   const root = packageRoot();
   try {
-    cachedGitHash = execFileSync("git", ["rev-parse", "HEAD"], { cwd: root ?? undefined, stdio: ["ignore", "pipe", "ignore"] })
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root ?? undefined, stdio: ["ignore", "pipe", "ignore"] })
       .toString()
       .trim();
   } catch {
-    cachedGitHash = "unknown";
+    return "unknown";
   }
-  return cachedGitHash;
 }
