@@ -116,7 +116,7 @@ export default {
       axes,
       columns: axisColumns,
       datasets: ["Wmunu", "Zmumu"],
-      tensor: { name: "pdfVar", size: 100, weights: "LHEPdfWeight" },
+      tensor: { name: "pdfVar", size: manifest.nPdf ?? 100, weights: "LHEPdfWeight" },
     },
     {
       name: "massWeight",

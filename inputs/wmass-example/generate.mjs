@@ -8,7 +8,7 @@
  *
  * Usage (after `npm run build`):
  *   node inputs/wmass-example/generate.mjs OUTDIR [--lumi PB] [--mass-shift-mev 100] [--mc-factor 2]
- *        [--files N] [--seed S]
+ *        [--files N] [--seed S] [--pdf-weights K]
  * Writes OUTDIR/{wmunu,zmumu,nonprompt,data}_<i>.hdf5, golden.json, lumi.csv, samples.json.
  * From code: `generateWmassEvents({ outDir, write })` with `write` = writeColumnarEvents.
  */
@@ -21,7 +21,7 @@ export const GAMMA_W = 2.085;
 export const M_Z = 91.1876;
 export const GAMMA_Z = 2.4952;
 /** cross-sections of the toy (pb, before any selection) */
-export const XSEC = { wmunu: 20000, zmumu: 1900, nonprompt: 30000 };
+export const XSEC = { wmunu: 20000, zmumu: 1900, nonprompt: 6000 };
 export const N_PDF = 100;
 
 /** Small seeded generator (mulberry32) with normal, exponential and gamma draws. */
@@ -135,120 +135,115 @@ function pdfCoefficients() {
 }
 const PDF_COEF = pdfCoefficients();
 
-function pdfWeights(out, at, y, pt) {
-  for (let k = 0; k < N_PDF; k++) {
-    const w =
-      1 +
-      0.01 * PDF_COEF[3 * k] * (y / 2.4) +
-      0.01 * PDF_COEF[3 * k + 1] * ((y * y) / 3 - 1) +
-      0.005 * PDF_COEF[3 * k + 2] * ((pt - 8) / 8);
-    out[at + k] = w;
-  }
+/** nPdf (≤ N_PDF) PDF-like weights relative to the nominal, smooth in the boson rapidity and pT. */
+function pdfWeights(out, at, nPdf, y, pt) {
+  const ty = y / 2.4;
+  const ty2 = (y * y) / 3 - 1;
+  const tp = (pt - 6) / 6;
+  for (let k = 0; k < nPdf; k++)
+    out[at + k] = 1 + 0.01 * PDF_COEF[3 * k] * ty + 0.01 * PDF_COEF[3 * k + 1] * ty2 + 0.005 * PDF_COEF[3 * k + 2] * tp;
 }
 
-/** Growable columnar event buffer. */
-class EventBuffer {
-  constructor(withPdf, withMass) {
-    this.withPdf = withPdf;
-    this.withMass = withMass;
-    this.rows = [];
+/** Events of one sample, filled column by column (no per-event objects). */
+class Sample {
+  constructor({ truth, pdf, mass, nPdf, capacity }) {
+    this.truth = truth;
+    this.withPdf = pdf;
+    this.withMass = mass;
+    this.nPdf = nPdf;
+    this.n = 0;
+    this.metPt = [];
+    this.metPhi = [];
+    this.genWeight = [];
+    this.genMass = [];
+    this.run = [];
+    this.lumi = [];
+    this.offsets = [0];
+    this.pt = [];
+    this.eta = [];
+    this.phi = [];
+    this.charge = [];
+    this.iso = [];
+    this.pdf = pdf ? new Float32Array(capacity * nPdf) : null;
   }
-  push(row) {
-    this.rows.push(row);
+  addMuon(m, charge, iso) {
+    this.pt.push(m.pt);
+    this.eta.push(m.eta);
+    this.phi.push(m.phi);
+    this.charge.push(charge);
+    this.iso.push(iso);
   }
-  columns(rows, { data }) {
-    const n = rows.length;
-    let nmu = 0;
-    for (const r of rows) nmu += r.muons.length;
-    const offsets = new Int32Array(n + 1);
-    const mpt = new Float32Array(nmu);
-    const meta = new Float32Array(nmu);
-    const mphi = new Float32Array(nmu);
-    const mq = new Int32Array(nmu);
-    const miso = new Float32Array(nmu);
-    const metPt = new Float32Array(n);
-    const metPhi = new Float32Array(n);
-    let j = 0;
-    rows.forEach((r, i) => {
-      offsets[i] = j;
-      for (const m of r.muons) {
-        mpt[j] = m.pt;
-        meta[j] = m.eta;
-        mphi[j] = m.phi;
-        mq[j] = m.charge;
-        miso[j] = m.iso;
-        j++;
-      }
-      metPt[i] = r.metPt;
-      metPhi[i] = r.metPhi;
-    });
-    offsets[n] = j;
+  /** closes the event: MET from the invisible (vx, vy) plus resolution */
+  endEvent(rng, vx, vy) {
+    const x = vx + 6 * rng.normal();
+    const y = vy + 6 * rng.normal();
+    this.metPt.push(Math.hypot(x, y));
+    this.metPhi.push(Math.atan2(y, x));
+    this.offsets.push(this.pt.length);
+    return this.n++;
+  }
+  /** columns of events [a, b) */
+  columns(a, b) {
+    const m0 = this.offsets[a];
+    const m1 = this.offsets[b];
+    const offsets = Int32Array.from(this.offsets.slice(a, b + 1), (o) => o - m0);
+    const jag = (arr, T) => ({ offsets, values: T.from(arr.slice(m0, m1)) });
     const cols = {
-      Muon_pt: { offsets, values: mpt },
-      Muon_eta: { offsets, values: meta },
-      Muon_phi: { offsets, values: mphi },
-      Muon_charge: { offsets, values: mq },
-      Muon_pfRelIso04_all: { offsets, values: miso },
-      MET_pt: metPt,
-      MET_phi: metPhi,
+      Muon_pt: jag(this.pt, Float32Array),
+      Muon_eta: jag(this.eta, Float32Array),
+      Muon_phi: jag(this.phi, Float32Array),
+      Muon_charge: jag(this.charge, Int32Array),
+      Muon_pfRelIso04_all: jag(this.iso, Float32Array),
+      MET_pt: Float32Array.from(this.metPt.slice(a, b)),
+      MET_phi: Float32Array.from(this.metPhi.slice(a, b)),
     };
-    if (data) {
-      cols.run = Uint32Array.from(rows, (r) => r.run);
-      cols.luminosityBlock = Uint32Array.from(rows, (r) => r.lumi);
-    } else {
-      cols.genWeight = Float32Array.from(rows, (r) => r.genWeight);
-      if (this.withMass) cols.genMassW = Float32Array.from(rows, (r) => r.genMass);
-      if (this.withPdf) {
-        const pdf = new Float32Array(n * N_PDF);
-        const off = new Int32Array(n + 1);
-        rows.forEach((r, i) => {
-          off[i] = i * N_PDF;
-          pdf.set(r.pdf, i * N_PDF);
-        });
-        off[n] = n * N_PDF;
-        cols.LHEPdfWeight = { offsets: off, values: pdf };
-      }
+    if (!this.truth) {
+      cols.run = Uint32Array.from(this.run.slice(a, b));
+      cols.luminosityBlock = Uint32Array.from(this.lumi.slice(a, b));
+      return cols;
+    }
+    cols.genWeight = Float32Array.from(this.genWeight.slice(a, b));
+    if (this.withMass) cols.genMassW = Float32Array.from(this.genMass.slice(a, b));
+    if (this.withPdf) {
+      const k = this.nPdf;
+      cols.LHEPdfWeight = { offsets: Int32Array.from({ length: b - a + 1 }, (_, i) => i * k), values: this.pdf.slice(a * k, b * k) };
     }
     return cols;
   }
-}
-
-function metFrom(rng, vx, vy) {
-  const x = vx + 6 * rng.normal();
-  const yv = vy + 6 * rng.normal();
-  return { metPt: Math.hypot(x, yv), metPhi: Math.atan2(yv, x) };
 }
 
 function genWeightOf(rng) {
   return rng.uniform() < 0.03 ? -1 : 1;
 }
 
-function wEvent(rng, massW, withTruth) {
+/** W pT: gamma(2, 3 GeV) */
+function bosonPt(rng) {
+  return rng.gamma(2, 3);
+}
+
+function wEvent(rng, massW, out) {
   const m = sampleBreitWigner(rng, massW, GAMMA_W, 60, 100);
-  const pt = rng.gamma(2, 4);
+  const pt = bosonPt(rng);
   const y = 1.8 * rng.normal();
   const phi = 2 * Math.PI * rng.uniform() - Math.PI;
   const charge = rng.uniform() < 0.57 ? 1 : -1;
   const [mu, nu] = decay(rng, m, pt, y, phi);
   const rec = reconstruct(rng, kin(mu));
-  const muons = rec ? [{ ...rec, charge, iso: rng.exponential(0.03) }] : [];
-  const row = { muons, ...metFrom(rng, nu[0], nu[1]) };
-  if (withTruth) {
-    row.genWeight = genWeightOf(rng);
-    row.genMass = m;
-    row.pdf = new Float32Array(N_PDF);
-    pdfWeights(row.pdf, 0, y, pt);
+  if (rec) out.addMuon(rec, charge, rng.exponential(0.03));
+  const i = out.endEvent(rng, nu[0], nu[1]);
+  if (out.truth) {
+    out.genWeight.push(genWeightOf(rng));
+    out.genMass.push(m);
+    pdfWeights(out.pdf, i * out.nPdf, out.nPdf, y, pt);
   }
-  return row;
 }
 
-function zEvent(rng, withTruth) {
+function zEvent(rng, out) {
   const m = sampleBreitWigner(rng, M_Z, GAMMA_Z, 70, 110);
-  const pt = rng.gamma(2, 4);
+  const pt = bosonPt(rng);
   const y = 1.8 * rng.normal();
   const phi = 2 * Math.PI * rng.uniform() - Math.PI;
   const [a, b] = decay(rng, m, pt, y, phi);
-  const muons = [];
   let lostX = 0;
   let lostY = 0;
   for (const [v, charge] of [
@@ -256,32 +251,29 @@ function zEvent(rng, withTruth) {
     [b, -1],
   ]) {
     const rec = reconstruct(rng, kin(v));
-    if (rec) muons.push({ ...rec, charge, iso: rng.exponential(0.03) });
+    if (rec) out.addMuon(rec, charge, rng.exponential(0.03));
     else {
       lostX += v[0];
       lostY += v[1];
     }
   }
-  const row = { muons, ...metFrom(rng, lostX, lostY) };
-  if (withTruth) {
-    row.genWeight = genWeightOf(rng);
-    row.pdf = new Float32Array(N_PDF);
-    pdfWeights(row.pdf, 0, y, pt);
+  const i = out.endEvent(rng, lostX, lostY);
+  if (out.truth) {
+    out.genWeight.push(genWeightOf(rng));
+    pdfWeights(out.pdf, i * out.nPdf, out.nPdf, y, pt);
   }
-  return row;
 }
 
-function nonpromptEvent(rng, withTruth) {
+function nonpromptEvent(rng, out) {
   const eta = 5 * rng.uniform() - 2.5;
   const phi = 2 * Math.PI * rng.uniform() - Math.PI;
-  const rec = reconstruct(rng, { pt: 15 + rng.exponential(9), eta, phi });
+  const rec = reconstruct(rng, { pt: 20 + rng.exponential(8), eta, phi });
   const charge = rng.uniform() < 0.5 ? 1 : -1;
-  const muons = rec ? [{ ...rec, charge, iso: rng.exponential(0.4) }] : [];
-  const met = rng.exponential(15);
+  if (rec) out.addMuon(rec, charge, rng.exponential(0.4));
+  const met = rng.exponential(25);
   const mphi = 2 * Math.PI * rng.uniform() - Math.PI;
-  const row = { muons, ...metFrom(rng, met * Math.cos(mphi), met * Math.sin(mphi)) };
-  if (withTruth) row.genWeight = 1;
-  return row;
+  out.endEvent(rng, met * Math.cos(mphi), met * Math.sin(mphi));
+  if (out.truth) out.genWeight.push(1);
 }
 
 /** Runs × blocks with recorded luminosity, and which of them are certified. */
@@ -320,23 +312,22 @@ function lumiCsv(blocks) {
   return lines.join("\n") + "\n";
 }
 
-function splitWrite(rows, files, prefix, outDir, buffer, data, write) {
+async function writeSplit(sample, files, prefix, outDir, write) {
   const paths = [];
-  const per = Math.ceil(rows.length / files);
-  const jobs = [];
+  const per = Math.ceil(sample.n / files);
   for (let f = 0; f < files; f++) {
-    const part = rows.slice(f * per, Math.min(rows.length, (f + 1) * per));
     const p = path.join(outDir, `${prefix}_${f}.hdf5`);
+    await write(p, sample.columns(Math.min(sample.n, f * per), Math.min(sample.n, (f + 1) * per)));
     paths.push(p);
-    jobs.push(write(p, buffer.columns(part, { data })));
   }
-  return Promise.all(jobs).then(() => paths);
+  return paths;
 }
 
 /**
  * Generates the samples. Options: outDir, write (async (path, columns) => void), lumiPb (recorded,
  * all blocks; default 4), massShiftMeV (data W mass − nominal; default 100), mcFactor (simulated events
- * per expected data event; default 2), files (per sample; default 2), seed (default 1),
+ * per expected data event; default 2), files (per sample; default 2), seed (default 1), nPdf (PDF
+ * weights per W/Z event; default 100),
  * runs / blocksPerRun (default 5 / 40).
  */
 export async function generateWmassEvents(opts) {
@@ -350,39 +341,38 @@ export async function generateWmassEvents(opts) {
   const rng = new Rng(seed);
   const { blocks, golden } = makeLumiBlocks(rng, lumiPb, opts.runs ?? 5, opts.blocksPerRun ?? 40);
 
+  const nPdf = opts.nPdf ?? N_PDF;
   const samples = {};
-  const mcMakers = {
-    wmunu: (r) => wEvent(r, M_W, true),
-    zmumu: (r) => zEvent(r, true),
-    nonprompt: (r) => nonpromptEvent(r, true),
-  };
+  const mcMakers = { wmunu: (r, o) => wEvent(r, M_W, o), zmumu: zEvent, nonprompt: nonpromptEvent };
   let k = 1;
   for (const [name, make] of Object.entries(mcMakers)) {
     const r = new Rng(seed * 1000 + k++);
     const n = Math.round(mcFactor * XSEC[name] * lumiPb);
-    const rows = new Array(n);
-    for (let i = 0; i < n; i++) rows[i] = make(r);
-    const buffer = new EventBuffer(name !== "nonprompt", name === "wmunu");
-    samples[name] = { files: await splitWrite(rows, files, name, outDir, buffer, false, write), xsec: XSEC[name], events: n };
+    const sample = new Sample({ truth: true, pdf: name !== "nonprompt", mass: name === "wmunu", nPdf, capacity: n });
+    for (let i = 0; i < n; i++) make(r, sample);
+    let sumw = 0;
+    for (const w of sample.genWeight) sumw += w;
+    samples[name] = { files: await writeSplit(sample, files, name, outDir, write), xsec: XSEC[name], events: n, sumGenWeights: sumw };
   }
 
   // data: each process Poisson in each block at its recorded luminosity, W at the shifted mass
   const r = new Rng(seed * 1000 + 99);
-  const dataRows = [];
+  const data = new Sample({ truth: false, pdf: false, mass: false, nPdf: 0, capacity: 0 });
   let certifiedLumiPb = 0;
   for (const b of blocks) {
     if (b.certified) certifiedLumiPb += b.recordedPb;
     for (const [name, xsec] of Object.entries(XSEC)) {
       const n = r.poisson(xsec * b.recordedPb);
       for (let i = 0; i < n; i++) {
-        const row = name === "wmunu" ? wEvent(r, M_W + shift, false) : name === "zmumu" ? zEvent(r, false) : nonpromptEvent(r, false);
-        row.run = b.run;
-        row.lumi = b.lumi;
-        dataRows.push(row);
+        if (name === "wmunu") wEvent(r, M_W + shift, data);
+        else if (name === "zmumu") zEvent(r, data);
+        else nonpromptEvent(r, data);
+        data.run.push(b.run);
+        data.lumi.push(b.lumi);
       }
     }
   }
-  samples.data = { files: await splitWrite(dataRows, files, "data", outDir, new EventBuffer(false, false), true, write), events: dataRows.length };
+  samples.data = { files: await writeSplit(data, files, "data", outDir, write), events: data.n };
 
   writeFileSync(path.join(outDir, "golden.json"), JSON.stringify(golden, null, 1));
   writeFileSync(path.join(outDir, "lumi.csv"), lumiCsv(blocks));
@@ -390,6 +380,7 @@ export async function generateWmassEvents(opts) {
     lumiPb,
     certifiedLumiPb,
     massShiftMeV: shift * 1000,
+    nPdf,
     massW: M_W,
     samples,
     golden: path.join(outDir, "golden.json"),
@@ -409,6 +400,7 @@ function parseArgs(argv) {
     else if (a === "--mc-factor") opts.mcFactor = next();
     else if (a === "--files") opts.files = next();
     else if (a === "--seed") opts.seed = next();
+    else if (a === "--pdf-weights") opts.nPdf = next();
     else if (!a.startsWith("-") && opts.outDir === null) opts.outDir = a;
     else throw new Error(`unknown argument ${a}`);
   }
