@@ -51,13 +51,14 @@ export function absPath(file: string): string {
   return path.resolve(file);
 }
 
-/** First line of an h5wasm/HDF5 error, for one-line user messages. */
+/** One line from an h5wasm/HDF5 error: the innermost reason of HDF5's error stack, if there is one. */
 export function h5ErrorLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
-  // HDF5's stack puts the most specific reason last ("... unable to open file: ... signature").
-  const detail = lines.find((l) => /signature|not an hdf5|unable to open/i.test(l)) ?? lines[0] ?? "unknown error";
-  return detail.replace(/^#\d+:\s*/, "");
+  // Stack lines look like "#006: .../H5Fsuper.c line 593 in H5F__super_read(): truncated file: eof = 100"
+  const reasons = [...text.matchAll(/#\d+: .* in [\w:]+\(\): (.*)$/gm)].map((m) => m[1].trim());
+  if (reasons.length > 0) return reasons[reasons.length - 1];
+  const first = text.split("\n").map((l) => l.trim()).find((l) => l.length > 0);
+  return first ?? "unknown error";
 }
 
 export function isDataset(entity: unknown): entity is Dataset {
