@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "dense.h"
 #include "threadPool.h"
 
 namespace fitter {
@@ -338,116 +339,149 @@ void Evaluator::binJacobian(const Point& pt, const double* nuRows, const double*
   }
 }
 
+namespace {
+
+// Rows of one group of rank-one terms Σ ω_i G_i G_iᵀ (sparse rows over parameter indices).
+struct RowGroup {
+  std::vector<int32_t> ptr{0}, idx;
+  std::vector<double> val, weight;
+  void add(const SparseVec& v, double w) {
+    if (w == 0 || v.idx.empty()) return;
+    idx.insert(idx.end(), v.idx.begin(), v.idx.end());
+    val.insert(val.end(), v.val.begin(), v.val.end());
+    ptr.push_back(static_cast<int32_t>(idx.size()));
+    weight.push_back(w);
+  }
+  size_t rows() const { return weight.size(); }
+  void clear() {
+    ptr.assign(1, 0);
+    idx.clear();
+    val.clear();
+    weight.clear();
+  }
+};
+
+}  // namespace
+
+// Adds Σ ω_i G_i G_iᵀ of a group to the full (both triangles) n×n row-major h. Rows of a group share
+// most columns (one process over a block of bins), so the group is made a dense panel P over the
+// union U of its columns and Pᵀ diag(ω) P is one GEMM; a group too sparse for that is done as
+// rank-one updates.
+static void addGroup(const RowGroup& g, int n, double* h, std::vector<int32_t>& loc, int threads) {
+  size_t nrows = g.rows();
+  if (nrows == 0) return;
+  std::vector<int32_t> U;
+  double sparseCost = 0;
+  for (size_t r = 0; r < nrows; r++) {
+    double len = g.ptr[r + 1] - g.ptr[r];
+    sparseCost += len * len;
+  }
+  for (int32_t j : g.idx)
+    if (loc[j] < 0) {
+      loc[j] = 0;
+      U.push_back(j);
+    }
+  std::sort(U.begin(), U.end());
+  const long nu = static_cast<long>(U.size());
+  for (long a = 0; a < nu; a++) loc[U[a]] = static_cast<int32_t>(a);
+  double denseCost = static_cast<double>(nrows) * nu * nu;
+  if (denseCost <= 6 * sparseCost && nu >= 16) {
+    const long k = static_cast<long>(nrows);
+    std::vector<double> P(k * nu, 0.0), Pw(k * nu, 0.0), C(nu * nu, 0.0);
+    for (long r = 0; r < k; r++)
+      for (int32_t e = g.ptr[r]; e < g.ptr[r + 1]; e++) {
+        long a = loc[g.idx[e]];
+        P[r + a * k] = g.val[e];
+        Pw[r + a * k] = g.weight[r] * g.val[e];
+      }
+    gemm(true, false, nu, nu, k, 1.0, Pw.data(), k, P.data(), k, C.data(), nu, threads);
+    auto split = evenSplit(nu, threads);
+    ThreadPool::instance().run(threads, [&](int t) {
+      for (long a = split[t]; a < split[t + 1]; a++) {
+        double* hrow = h + static_cast<size_t>(U[a]) * n;
+        const double* ccol = C.data() + a * nu;  // C symmetric: column a = row a
+        for (long b = 0; b < nu; b++) hrow[U[b]] += ccol[b];
+      }
+    });
+  } else {
+    for (size_t r = 0; r < nrows; r++) {
+      int32_t e0 = g.ptr[r], e1 = g.ptr[r + 1];
+      for (int32_t e = e0; e < e1; e++) {
+        double f = g.weight[r] * g.val[e];
+        double* hrow = h + static_cast<size_t>(g.idx[e]) * n;
+        for (int32_t q = e0; q < e1; q++) hrow[g.idx[q]] += f * g.val[q];
+      }
+    }
+  }
+  for (int32_t j : U) loc[j] = -1;
+}
+
 void Evaluator::hessian(const double* x, double* h) {
   evalPoint(x, true);
   const ModelData& M = model_;
   const Point& pt = pt_;
   const int n = nparams();
-  // Rows of the signed sum of rank-one terms Σ ω_i G_i G_iᵀ: per (bin, proc) rows D_r with
-  // ω = w_b ν_r (log_normal only: ∂²ν_r/∂θ∂θ = ν_r D_r D_rᵀ), per bin rows J_b with ω = c_b.
-  struct Block {
-    std::vector<int32_t> ptr{0}, idx;
-    std::vector<double> val, weight;
-  };
-  std::vector<Block> blocks(threads_);
-  std::vector<std::vector<double>> poiTheta(threads_, std::vector<double>(static_cast<size_t>(M.nsig) * n, 0.0));
-  ThreadPool::instance().run(threads_, [&](int t) {
-    Block& B = blocks[t];
-    std::vector<double> acc(n, 0.0);
-    std::vector<char> mark(n, 0);
-    std::vector<SparseVec> rowJ(M.nproc);
-    SparseVec jb, dOnly;
-    for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
-      long r0 = b * M.nproc;
-      binJacobian(pt, &pt.nu[r0], &pt.m[r0], static_cast<int>(b), acc, mark, jb, &rowJ, true);
-      double wb = pt.w[b];
-      if (M.logNormal) {
-        for (int p = 0; p < M.nproc; p++) {
-          // rowJ holds ν_r D_r (and the POI entry); the rank-one term wants ν_r D_r D_rᵀ = (ν D)(ν D)ᵀ / ν.
-          long r = r0 + p;
-          if (wb == 0) continue;
-          if (p < M.nsig) {  // POI–θ cross terms: R' w_b ν0_r D_rs (ν may vanish with R = 0, so use D itself)
-            rowD(pt, r, dOnly);
-            double f = wb * pt.dR[p] * pt.m[r];
-            for (size_t i = 0; i < dOnly.idx.size(); i++) poiTheta[t][static_cast<size_t>(p) * n + dOnly.idx[i]] += f * dOnly.val[i];
-          }
-          double nu = pt.nu[r];
-          if (nu == 0) continue;
-          const SparseVec& dr = rowJ[p];
-          size_t start = p < M.nsig ? 1 : 0;
-          if (dr.idx.size() == start) continue;
-          for (size_t i = start; i < dr.idx.size(); i++) {
-            B.idx.push_back(dr.idx[i]);
-            B.val.push_back(dr.val[i]);
-          }
-          B.ptr.push_back(static_cast<int32_t>(B.idx.size()));
-          B.weight.push_back(wb / nu);
-        }
-      }
-      if (pt.c[b] != 0 && !jb.idx.empty()) {
-        B.idx.insert(B.idx.end(), jb.idx.begin(), jb.idx.end());
-        B.val.insert(B.val.end(), jb.val.begin(), jb.val.end());
-        B.ptr.push_back(static_cast<int32_t>(B.idx.size()));
-        B.weight.push_back(pt.c[b]);
-      }
-    }
-  });
-  // Column index of the stacked rows: for each parameter j, the (row, position) pairs holding j.
-  struct Entry {
-    int32_t block, row, pos;
-  };
-  std::vector<long> colPtr(n + 1, 0);
-  for (const Block& B : blocks)
-    for (int32_t j : B.idx) colPtr[j + 1]++;
-  for (int j = 0; j < n; j++) colPtr[j + 1] += colPtr[j];
-  std::vector<Entry> entries(colPtr[n]);
-  {
-    std::vector<long> fill(colPtr.begin(), colPtr.end() - 1);
-    for (int bi = 0; bi < threads_; bi++) {
-      const Block& B = blocks[bi];
-      for (size_t row = 0; row + 1 < B.ptr.size(); row++)
-        for (int32_t k = B.ptr[row]; k < B.ptr[row + 1]; k++)
-          entries[fill[B.idx[k]]++] = Entry{bi, static_cast<int32_t>(row), k};
-    }
-  }
+  // H = Σ_b c_b J_b J_bᵀ + Σ_r w_b ν_r D_r D_rᵀ (log_normal: ∂²ν_r/∂θ∂θ = ν_r D_r D_rᵀ)
+  //     + POI terms + diagonal (ε_s Σ_r w_b g_r L_r,nsyst+s and the constraints).
   std::fill(h, h + static_cast<size_t>(n) * n, 0.0);
-  // Upper triangle, row i: Σ over stacked rows containing i of ω G_i G_j for j ≥ i (rows are sorted).
-  std::atomic<int> next{0};
-  ThreadPool::instance().run(threads_, [&](int) {
-    for (;;) {
-      int i0 = next.fetch_add(16);
-      if (i0 >= n) break;
-      for (int i = i0; i < std::min(n, i0 + 16); i++) {
-        double* hi = h + static_cast<size_t>(i) * n;
-        for (long e = colPtr[i]; e < colPtr[i + 1]; e++) {
-          const Entry& en = entries[e];
-          const Block& B = blocks[en.block];
-          const int32_t* idx = B.idx.data();
-          const double* val = B.val.data();
-          double a = B.weight[en.row] * val[en.pos];
-          int32_t kend = B.ptr[en.row + 1];
-          for (int32_t k = en.pos; k < kend; k++) hi[idx[k]] += a * val[k];
+  std::vector<double> poiTheta(static_cast<size_t>(M.nsig) * n, 0.0);
+  std::vector<int32_t> loc(n, -1);
+  std::vector<double> acc(n, 0.0);
+  std::vector<char> mark(n, 0);
+  std::vector<SparseVec> rowJ(M.nproc);
+  SparseVec jb, dOnly;
+  std::vector<RowGroup> procGroups(M.nproc);
+  RowGroup binGroup;
+  const int blockBins = 128;
+  for (int b0 = 0; b0 < M.nbins; b0 += blockBins) {
+    int b1 = std::min(M.nbins, b0 + blockBins);
+    for (auto& g : procGroups) g.clear();
+    binGroup.clear();
+    for (int b = b0; b < b1; b++) {
+      long r0 = static_cast<long>(b) * M.nproc;
+      binJacobian(pt, &pt.nu[r0], &pt.m[r0], b, acc, mark, jb, &rowJ, true);
+      binGroup.add(jb, pt.c[b]);
+      double wb = pt.w[b];
+      if (!M.logNormal || wb == 0) continue;
+      for (int p = 0; p < M.nproc; p++) {
+        long r = r0 + p;
+        rowD(pt, r, dOnly);
+        procGroups[p].add(dOnly, wb * pt.nu[r]);
+        if (p < M.nsig) {  // POI–θ cross terms: R' w_b ν0_r D_rs
+          double f = wb * pt.dR[p] * pt.m[r];
+          for (size_t i = 0; i < dOnly.idx.size(); i++) poiTheta[static_cast<size_t>(p) * n + dOnly.idx[i]] += f * dOnly.val[i];
         }
       }
     }
-  });
-  // Diagonal and POI terms, then mirror the upper triangle.
+    for (auto& g : procGroups) addGroup(g, n, h, loc, threads_);
+    addGroup(binGroup, n, h, loc, threads_);
+  }
   for (int q = 0; q < M.nsig; q++) {
     h[static_cast<size_t>(q) * n + q] += pt.d2R[q] * pt.poiWm[q];
-    for (int t = 0; t < threads_; t++)
-      for (int j = M.nsig; j < n; j++) h[static_cast<size_t>(q) * n + j] += poiTheta[t][static_cast<size_t>(q) * n + j];
+    for (int j = M.nsig; j < n; j++) {
+      double v = poiTheta[static_cast<size_t>(q) * n + j];
+      h[static_cast<size_t>(q) * n + j] += v;
+      h[static_cast<size_t>(j) * n + q] += v;
+    }
   }
   for (int s = 0; s < M.nsyst; s++) {
     double d = M.cw[s];
     if (!M.symmetric) d += pt.eps[s] * pt.ltwg[M.nsyst + s];
     h[static_cast<size_t>(M.nsig + s) * n + M.nsig + s] += d;
   }
+  // Rounding in the GEMM is not exactly symmetric: make H exactly symmetric.
   const int tile = 64;
   ThreadPool::instance().run(threads_, [&](int t) {
     for (int i0 = t * tile; i0 < n; i0 += threads_ * tile)
       for (int j0 = 0; j0 <= i0; j0 += tile)
         for (int i = i0; i < std::min(n, i0 + tile); i++)
-          for (int j = j0; j < std::min(i, j0 + tile); j++) h[static_cast<size_t>(i) * n + j] = h[static_cast<size_t>(j) * n + i];
+          for (int j = j0; j < std::min(i, j0 + tile); j++) {
+            double& lo = h[static_cast<size_t>(i) * n + j];
+            double& up = h[static_cast<size_t>(j) * n + i];
+            double v = 0.5 * (lo + up);
+            lo = v;
+            up = v;
+          }
   });
 }
 
