@@ -2,9 +2,16 @@
 // (typed arrays passed in at construction, so values are read from JS without copies).
 // fill() runs on the calling thread; fillAsync() runs on the libuv pool, off the main thread,
 // fanning out into `threads` std::threads that all add atomically into the same storage.
+//
+// Concurrency: a fill on one thread that finds no other fill running takes the histogram
+// exclusively and uses plain adds; every other fill shares it and uses the histogram's atomic
+// mode (compare-and-swap per cell, or a spin lock per bin: see fill.h). The mode is fixed per
+// histogram so concurrent fills never mix the two schemes.
 #include <napi.h>
 
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 
 #include "axes.h"
@@ -84,7 +91,6 @@ struct FillRequest {
   hm::FillInput input;
   std::vector<Napi::Reference<Napi::Value>> keepAlive;  // typed arrays read during an async fill
   int threads = 1;
-  bool atomic = true;
 };
 
 class NativeHist : public Napi::ObjectWrap<NativeHist> {
@@ -93,10 +99,12 @@ class NativeHist : public Napi::ObjectWrap<NativeHist> {
     return DefineClass(env, "NativeHist",
                        {InstanceMethod<&NativeHist::Fill>("fill"),
                         InstanceMethod<&NativeHist::FillAsync>("fillAsync"),
-                        InstanceMethod<&NativeHist::Cells>("cells")});
+                        InstanceMethod<&NativeHist::Cells>("cells"),
+                        InstanceMethod<&NativeHist::AtomicModeName>("atomicMode")});
   }
 
-  // new NativeHist(axes: AxisSpec[], tensorSize, storageKind, sumw|null, sumw2|null, count|null)
+  // new NativeHist(axes: AxisSpec[], tensorSize, storageKind, sumw|null, sumw2|null, count|null,
+  //                atomicMode: 0 auto | 1 compare-and-swap | 2 bin lock)
   explicit NativeHist(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeHist>(info) {
     Napi::Env env = info.Env();
     auto axesIn = info[0].As<Napi::Array>();
@@ -136,6 +144,28 @@ class NativeHist : public Napi::ObjectWrap<NativeHist> {
       }
       default: throw Napi::RangeError::New(env, "histmaker_native: unknown storage kind");
     }
+    const int mode = info[6].IsNumber() ? info[6].As<Napi::Number>().Int32Value() : 0;
+    if (mode < 0 || mode > 2) throw Napi::RangeError::New(env, "histmaker_native: unknown atomic mode");
+    // wide tensors: one lock per bin beats K (or 2K) compare-and-swaps per event
+    atomicMode_ = mode == 1 ? hm::AddMode::Cas : mode == 2 ? hm::AddMode::BinLock
+                  : K_ >= 4 ? hm::AddMode::BinLock : hm::AddMode::Cas;
+    if (atomicMode_ == hm::AddMode::BinLock) {
+      lockFlags_.assign(cells / K_, 0);
+      locks_.flags = lockFlags_.data();
+    }
+  }
+
+  // Runs a fill on the calling thread (plus req.threads - 1 helpers).
+  void run(const FillRequest& req) {
+    if (req.threads == 1) {
+      std::unique_lock<std::shared_mutex> sole(mutex_, std::try_to_lock);
+      if (sole.owns_lock()) {
+        hm::fillParallel(axes_, strides_, K_, storage_, locks_, req.input, 1, hm::AddMode::Plain);
+        return;
+      }
+    }
+    std::shared_lock<std::shared_mutex> shared(mutex_);
+    hm::fillParallel(axes_, strides_, K_, storage_, locks_, req.input, req.threads, atomicMode_);
   }
 
   const std::vector<Axis>& axes() const { return axes_; }
@@ -179,14 +209,13 @@ class NativeHist : public Napi::ObjectWrap<NativeHist> {
       if (keep) req->keepAlive.push_back(Napi::Persistent(info[2]));
     }
     req->threads = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 1;
-    req->atomic = info[4].IsBoolean() ? info[4].As<Napi::Boolean>().Value() : true;
     if (keep) req->keepAlive.push_back(Napi::Persistent(info.This()));  // keeps the storage alive
     return req;
   }
 
   Napi::Value Fill(const Napi::CallbackInfo& info) {
     auto req = parseFill(info, false);
-    hm::fillParallel(axes_, strides_, K_, storage_, req->input, req->threads, req->atomic);
+    run(*req);
     return info.Env().Undefined();
   }
 
@@ -196,11 +225,19 @@ class NativeHist : public Napi::ObjectWrap<NativeHist> {
     return Napi::Number::New(info.Env(), static_cast<double>(storage_.cells));
   }
 
+  Napi::Value AtomicModeName(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), atomicMode_ == hm::AddMode::BinLock ? "bin-lock" : "cas");
+  }
+
   std::vector<Axis> axes_;
   std::vector<int64_t> strides_;  // in cells of K
   size_t K_ = 1;
   hm::Storage storage_;
   std::vector<Napi::Reference<Napi::Value>> refs_;
+  hm::AddMode atomicMode_ = hm::AddMode::Cas;
+  std::vector<uint8_t> lockFlags_;
+  hm::BinLocks locks_;
+  std::shared_mutex mutex_;  // exclusive: a lone single-thread fill (plain adds); shared: atomic fills
 };
 
 class FillWorker : public Napi::AsyncWorker {
@@ -212,10 +249,7 @@ class FillWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override {
-    hm::fillParallel(hist_->axes(), hist_->strides(), hist_->tensorSize(), hist_->storage(), req_->input,
-                     req_->threads, req_->atomic);
-  }
+  void Execute() override { hist_->run(*req_); }
   void OnOK() override {
     req_.reset();  // drop the references to the columns
     deferred_.Resolve(Env().Undefined());

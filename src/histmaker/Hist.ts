@@ -20,9 +20,17 @@ export interface TensorAxis {
   labels?: string[];
 }
 
+/**
+ * How concurrent fills add into the shared storage: "cas" = an atomic compare-and-swap per cell,
+ * "bin-lock" = a spin lock per bin then plain adds of its K cells; "auto" (default) picks bin-lock
+ * for tensors of K >= 4 and cas otherwise. A lone single-thread fill always uses plain adds.
+ */
+export type AtomicMode = "auto" | "cas" | "bin-lock";
+
 export interface HistOptions {
   storage?: StorageType;
   tensor?: TensorAxis;
+  atomicMode?: AtomicMode;
 }
 
 export type FillColumn = NativeColumn | readonly number[] | readonly string[];
@@ -47,6 +55,7 @@ export interface HistSchema {
 }
 
 const STORAGE_KIND: Record<StorageType, 0 | 1 | 2> = { double: 0, weighted: 1, count: 2 };
+const ATOMIC_MODE: Record<AtomicMode, 0 | 1 | 2> = { auto: 0, cas: 1, "bin-lock": 2 };
 
 function nativeSpec(ax: Axis): NativeAxisSpec {
   const flow = { underflow: ax.underflow, overflow: ax.overflow };
@@ -122,6 +131,7 @@ function isNumericTyped(c: unknown): c is NativeColumn {
 export class Hist {
   readonly storage: StorageType;
   readonly tensor: TensorAxis | null;
+  readonly #atomicMode: AtomicMode;
   #axes: Axis[];
   #sumw: Float64Array | null = null;
   #sumw2: Float64Array | null = null;
@@ -134,6 +144,8 @@ export class Hist {
     this.storage = opts.storage ?? "double";
     if (!(this.storage in STORAGE_KIND)) throw new UserError(`Hist: unknown storage "${String(this.storage)}" (double, weighted or count)`);
     if (axes.length === 0) throw new UserError("Hist: needs at least one axis");
+    this.#atomicMode = opts.atomicMode ?? "auto";
+    if (!(this.#atomicMode in ATOMIC_MODE)) throw new UserError(`Hist: unknown atomicMode "${String(this.#atomicMode)}" (auto, cas or bin-lock)`);
     const names = new Set<string>();
     for (const ax of axes) {
       if (names.has(ax.name)) throw new UserError(`Hist: axis name "${ax.name}" is used twice`);
@@ -181,6 +193,11 @@ export class Hist {
   get flowShape(): number[] {
     const s = this.#axes.map(axisExtent);
     return this.tensor ? [...s, this.tensor.size] : s;
+  }
+
+  /** The update scheme concurrent fills use ("cas" or "bin-lock"), resolved from the atomicMode option. */
+  get atomicMode(): "cas" | "bin-lock" {
+    return this.#native.atomicMode();
   }
 
   /** Bytes held by the storage arrays. */
@@ -281,7 +298,8 @@ export class Hist {
 
   /**
    * Keeps bins [lo, hi) (flow excluded, 0-based) of one axis. The contents of the removed bins go
-   * to the new axis' underflow/overflow bins where the axis has them (category axes: overflow).
+   * to the new axis' underflow/overflow bins where the axis has them, else they are dropped
+   * (category axes: every removed category goes to the overflow "other" bin).
    */
   slice(axisName: string, lo: number, hi: number): Hist {
     const a = this.#axisIndex(axisName, "slice");
@@ -315,10 +333,13 @@ export class Hist {
     }
     const under = ax.underflow ? 1 : 0;
     const newN = hi - lo;
+    // removed categories are "other" values: they join the overflow bin
+    const isCategory = ax.type === "category_int" || ax.type === "category_str";
     const map = new Int32Array(axisExtent(ax));
     for (let i = 0; i < map.length; i++) {
       const b = i - under; // regular-bin position, -1 = underflow, n = overflow
       if (b >= lo && b < hi) map[i] = b - lo + (sliced.underflow ? 1 : 0);
+      else if (b < lo && isCategory && sliced.overflow) map[i] = newN;
       else if (b < lo && sliced.underflow) map[i] = 0;
       else if (b >= hi && sliced.overflow) map[i] = newN + (sliced.underflow ? 1 : 0);
       else map[i] = -1;
@@ -361,7 +382,7 @@ export class Hist {
   // ---- internals ----
 
   #options(): HistOptions {
-    return { storage: this.storage, ...(this.tensor ? { tensor: this.tensor } : {}) };
+    return { storage: this.storage, atomicMode: this.#atomicMode, ...(this.tensor ? { tensor: this.tensor } : {}) };
   }
 
   #cells(): number {
@@ -381,6 +402,7 @@ export class Hist {
       this.#sumw,
       this.#sumw2,
       this.#count,
+      ATOMIC_MODE[this.#atomicMode],
     );
   }
 

@@ -35,10 +35,12 @@ export type NativeColumn =
 
 export interface NativeHistHandle {
   /** fills on the calling thread (fanning out to `threads` threads that block it) */
-  fill(columns: NativeColumn[], weight: Float64Array | null, tensorWeights: Float64Array | null, threads: number, atomic?: boolean): void;
+  fill(columns: NativeColumn[], weight: Float64Array | null, tensorWeights: Float64Array | null, threads: number): void;
   /** fills on the libuv pool, off the main thread; the typed arrays are kept alive until it resolves */
-  fillAsync(columns: NativeColumn[], weight: Float64Array | null, tensorWeights: Float64Array | null, threads: number, atomic?: boolean): Promise<void>;
+  fillAsync(columns: NativeColumn[], weight: Float64Array | null, tensorWeights: Float64Array | null, threads: number): Promise<void>;
   cells(): number;
+  /** how concurrent fills update the storage: "cas" (per cell) or "bin-lock" (per bin) */
+  atomicMode(): "cas" | "bin-lock";
 }
 
 export interface HistmakerNative {
@@ -49,6 +51,7 @@ export interface HistmakerNative {
     sumw: Float64Array | null,
     sumw2: Float64Array | null,
     count: BigUint64Array | null,
+    atomicMode?: 0 | 1 | 2,
   ) => NativeHistHandle;
   hardwareConcurrency: number;
 }
