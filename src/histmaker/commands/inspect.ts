@@ -43,7 +43,8 @@ export function formatListing(path: string, trees: TreeListing[]): string {
     lines.push("", `TTree ${t.name}: ${t.entries} entries, ${t.branches.length} branches`);
     const rows = t.branches.map((b) => [b.name, b.type, b.countBranch ?? "", clip(b.title ?? "", 70)]);
     const head = ["branch", "type", "count", "title"];
-    const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    // a few very long names (NanoAOD trigger bits) overflow their cell instead of widening every row
+    const width = head.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i].length))));
     const fmt = (r: string[]): string =>
       `  ${r
         .map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i])))

@@ -220,7 +220,8 @@ function readEmbeddedBasket(buf: RBuffer): EmbeddedBasket | null {
   }
   buf.skip(keylen); // the buffer repeats the key header
   buf.need(border);
-  const data = buf.bytes.slice(buf.pos, buf.pos + border);
+  // a view, not a copy: the tree record stays alive with the reader anyway
+  const data = buf.bytes.subarray(buf.pos, buf.pos + border);
   buf.skip(border);
   return { nevBuf, data, byteOffsets };
 }
