@@ -4,6 +4,18 @@ import { initBackend, type BackendName } from "../fitter/tfBackends.js";
 import { TfLikelihood } from "../fitter/tfLikelihood.js";
 import type { LikelihoodSpec, PoiMode } from "../fitter/likelihoodSpec.js";
 import type { LogKCsr, SystematicType } from "../src/tensor/types.js";
+import { Float64Evaluator } from "../fitter/Float64Evaluator.js";
+
+/** the native float64 evaluator, when its addon is built */
+function nativeAvailable(): string | null {
+  try {
+    const m = makeModel({ symmetric: true, poiMode: "linear", bb: false, systematicType: "log_normal" }, 1);
+    new Float64Evaluator(m.spec, { threads: 1 }).dispose();
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
 
 /** xorshift-style deterministic generator so every run tests the same points */
 function rng(seed: number): () => number {
@@ -267,6 +279,32 @@ for (const backend of ["cpu", "wasm"] as BackendName[]) {
     });
   });
 }
+
+const nativeProblem = nativeAvailable();
+if (nativeProblem) console.log(`skipping TfLikelihood vs Float64Evaluator: ${nativeProblem}`);
+
+describe.skipIf(nativeProblem !== null)("TfLikelihood agrees with the native Float64Evaluator", () => {
+  it.each(allOptions.map((o, i) => [label(o), o, i] as const))("%s", async (_l, opts, i) => {
+    await initBackend(i % 2 === 0 ? "cpu" : "wasm");
+    const m = makeModel(opts, 5000 + i);
+    const like = new TfLikelihood(m.spec);
+    const native = new Float64Evaluator(m.spec, { threads: 1 });
+    const rand = rng(300 + i);
+    for (let trial = 0; trial < 3; trial++) {
+      const x = randomPoint(m, rand);
+      const v = Float64Array.from({ length: x.length }, () => rand() - 0.5);
+      const ref = native.valueAndGradient(x);
+      const refHv = native.hessianVectorProduct(x, v);
+      const vg = await like.valueAndGradient(x);
+      const hv = await like.hessianVectorProduct(x, v);
+      expect(Math.abs(vg.value - ref.value)).toBeLessThan(2e-5 * Math.abs(ref.value) + 1e-3);
+      expect(maxAbsDiff(vg.gradient, ref.gradient)).toBeLessThan(1e-4 * maxAbs(ref.gradient) + 1e-3);
+      expect(maxAbsDiff(hv, refHv)).toBeLessThan(1e-4 * maxAbs(refHv) + 1e-3);
+    }
+    native.dispose();
+    like.dispose();
+  });
+});
 
 afterAll(async () => {
   await initBackend("cpu");
