@@ -286,6 +286,23 @@ describe.skipIf(!haveData)("CMS NanoAOD (baskets embedded in the tree record)", 
   });
 });
 
+describe.skipIf(!haveData)("branch names and default selection", () => {
+  it("index module re-exports the reader; iterate() without branches reads every readable branch", async () => {
+    const index = await import("../src/histmaker/root/index.js");
+    expect(index.RootFile).toBe(RootFile);
+    const rf = await index.RootFile.open(file("uproot-HZZ.root"));
+    const t = rf.tree("events");
+    expect(t.branchNames()).toEqual(t.branches().map((b) => b.name));
+    expect(t.readableBranchNames()).toHaveLength(51);
+    const first = await t.iterate({ chunkEntries: 10 }).next();
+    expect(first.done).toBe(false);
+    const chunk = first.value!;
+    expect(Object.keys(chunk.columns).sort()).toEqual([...t.readableBranchNames()].sort());
+    expect(chunk.length).toBe(10);
+    rf.close();
+  });
+});
+
 describe.skipIf(!haveData)("chunked reading", () => {
   it("yields chunks of the requested size with their start, covering [start, stop)", async () => {
     const rf = await RootFile.open(file("uproot-Zmumu-lz4.root"));

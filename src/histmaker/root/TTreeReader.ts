@@ -22,7 +22,8 @@ export interface BranchInfo {
 }
 
 export interface IterateOptions {
-  branches: string[];
+  /** branches to read (default: every branch that can be read as a column) */
+  branches?: string[];
   /** entries per chunk (default 100000) */
   chunkEntries?: number;
   start?: number;
@@ -101,6 +102,18 @@ export class TTreeReader {
   /** All branches (sub-branches included), with types as the reader delivers them. */
   branches(): BranchInfo[] {
     return [...this.byName.values()].map((b) => this.describe(b));
+  }
+
+  /** Names of all branches (sub-branches included). */
+  branchNames(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /** Names of the branches iterate() can deliver as columns. */
+  readableBranchNames(): string[] {
+    return this.branches()
+      .filter((b) => !b.type.endsWith("(unsupported)"))
+      .map((b) => b.name);
   }
 
   private describe(b: BranchMeta): BranchInfo {
@@ -237,7 +250,7 @@ export class TTreeReader {
     const chunkEntries = opts.chunkEntries ?? DEFAULT_CHUNK;
     if (!Number.isInteger(chunkEntries) || chunkEntries <= 0) throw new UserError(`${this.label()}: chunkEntries must be a positive integer, got ${chunkEntries}`);
     if (!Number.isInteger(start) || start < 0 || start > stop) throw new UserError(`${this.label()}: bad entry range ${start}..${stop}`);
-    const names = [...new Set(opts.branches)];
+    const names = [...new Set(opts.branches ?? this.readableBranchNames())];
     const plans = names.map((n) => this.plan(n));
     const cursors = plans.map((p) => new BranchCursor(p, (r) => this.decodeBasket(p, r), this.label(p.branch.name)));
     for (let cs = start; cs < stop; cs += chunkEntries) {
