@@ -43,7 +43,18 @@ const NPROC = 4;
 const NSIG = 2;
 const NSYST = 9;
 
-function makeSpec(o: ModelOptions): LikelihoodSpec {
+interface Sizes {
+  NBINS: number;
+  NMASKED: number;
+  NPROC: number;
+  NSIG: number;
+  NSYST: number;
+  density: number;
+}
+const SMALL: Sizes = { NBINS, NMASKED, NPROC, NSIG, NSYST, density: 0.45 };
+
+function makeSpec(o: ModelOptions, sizes: Sizes = SMALL): LikelihoodSpec {
+  const { NBINS, NMASKED, NPROC, NSIG, NSYST, density } = sizes;
   const r = rng(o.seed);
   const nbinsFull = NBINS + NMASKED;
   const nrows = nbinsFull * NPROC;
@@ -56,7 +67,7 @@ function makeSpec(o: ModelOptions): LikelihoodSpec {
   const vals: number[] = [];
   for (let row = 0; row < nrows; row++) {
     for (let c = 0; c < ncols; c++) {
-      if (r() < 0.45) {
+      if (r() < density) {
         cols.push(c);
         const scale = o.systematicType === "normal" ? 3 : 0.08;
         vals.push(scale * (2 * r() - 1));
@@ -100,7 +111,8 @@ function makeSpec(o: ModelOptions): LikelihoodSpec {
   };
 }
 
-function makeX(seed: number): Float64Array {
+function makeX(seed: number, NSIG_ = NSIG, NSYST_ = NSYST): Float64Array {
+  const [NSIG, NSYST] = [NSIG_, NSYST_];
   const r = rng(seed);
   const x = new Float64Array(NSIG + NSYST);
   for (let q = 0; q < NSIG; q++) x[q] = 0.8 + 0.4 * r();
@@ -313,6 +325,28 @@ describe("Float64Evaluator yield variances, data and theta0 updates", () => {
     expectClose(b.valueAndGradient(x).gradient, a.valueAndGradient(x).gradient, 1e-12, 1e-11);
     expectClose(b.hessianVectorProduct(x, v), a.hessianVectorProduct(x, v), 1e-12, 1e-11);
     expectClose(b.hessian(x), a.hessian(x), 1e-12, 1e-11);
+  });
+
+  it("dense-panel Hessian path (rows sharing many columns) agrees with HVP columns", () => {
+    // 40 nuisances with dense rows: the per-process groups are done as GEMMs, not rank-one updates
+    const sizes: Sizes = { NBINS: 150, NMASKED: 0, NPROC: 3, NSIG: 1, NSYST: 40, density: 0.9 };
+    for (const o of [combos[2], combos[11]]) {
+      const spec = makeSpec(o, sizes);
+      const ev = new Float64Evaluator(spec, { threads: 2 });
+      const n = ev.nparams;
+      const x = makeX(21, 1, 40);
+      const H = ev.hessian(x);
+      const r = rng(4);
+      const v = Float64Array.from({ length: n }, () => 2 * r() - 1);
+      const hv = ev.hessianVectorProduct(x, v);
+      const Hv = Float64Array.from({ length: n }, (_, i) => H.subarray(i * n, i * n + n).reduce((s, h, j) => s + h * v[j], 0));
+      expectClose(Hv, hv, 1e-9, 1e-7);
+      for (const j of [0, 1, 17, n - 1]) {
+        const col = ev.hessianVectorProduct(x, unit(n, j));
+        expectClose(Float64Array.from({ length: n }, (_, i) => H[i * n + j]), col, 1e-9, 1e-7);
+      }
+      ev.dispose();
+    }
   });
 
   it("rejects inputs of the wrong size", () => {
