@@ -12,6 +12,7 @@ import h5wasm from "h5wasm/node";
 import { UserError } from "../errors.js";
 import type { Column, EventChunk, JaggedColumn, NumericArray } from "./events.js";
 import { isJagged } from "./events.js";
+import { RootFile } from "./root/RootFile.js";
 
 export interface IterateOptions {
   /** branches to read (default: all) */
@@ -40,42 +41,23 @@ export async function openEventSource(path: string, tree = "Events"): Promise<Ev
 
 // ---- ROOT -------------------------------------------------------------------------------------
 
-/** The part of the ROOT reader (src/histmaker/root) the runner uses. */
-interface RootTreeLike {
-  numEntries?: number;
-  entries?: number;
-  branchNames?: string[] | (() => string[]);
-  iterate(opts: { branches?: string[]; chunkEntries?: number; start?: number; stop?: number }): AsyncGenerator<EventChunk>;
-}
-interface RootFileLike {
-  tree(name: string): RootTreeLike | Promise<RootTreeLike>;
-  close?: () => void;
-}
-interface RootModuleLike {
-  RootFile: { open(path: string): Promise<RootFileLike> | RootFileLike };
-}
-
-// Loaded lazily so that columnar-only runs never touch the ROOT reader.
-const ROOT_MODULE = "./root/index.js";
-
 async function openRootSource(path: string, tree: string): Promise<EventSource> {
-  let mod: RootModuleLike;
+  const file = await RootFile.open(path);
   try {
-    mod = (await import(ROOT_MODULE)) as RootModuleLike;
+    const t = file.tree(tree);
+    // branches the reader cannot decode (strings, unsupported classes) are not offered by default
+    const readable = t.branches().filter((b) => !b.type.includes("unsupported") && b.type !== "string").map((b) => b.name);
+    return {
+      path,
+      entries: t.entries,
+      branchNames: readable,
+      iterate: (opts) => t.iterate({ ...opts, branches: opts.branches ?? readable }),
+      close: () => file.close(),
+    };
   } catch (err) {
-    throw new Error(`ROOT reader unavailable: ${(err as Error).message}`);
+    file.close();
+    throw err;
   }
-  const file = await mod.RootFile.open(path);
-  const t = await file.tree(tree);
-  const entries = Number(t.numEntries ?? t.entries ?? Number.NaN);
-  const names = typeof t.branchNames === "function" ? t.branchNames() : (t.branchNames ?? []);
-  return {
-    path,
-    entries,
-    branchNames: names,
-    iterate: (opts) => t.iterate(opts),
-    close: () => file.close?.(),
-  };
 }
 
 // ---- columnar HDF5 ----------------------------------------------------------------------------
