@@ -5,6 +5,8 @@ import { UserError } from "../src/errors.js";
 import { readTensor } from "../src/tensor/TensorReader.js";
 import { writeTensor } from "../src/tensor/TensorWriter.js";
 import {
+  axisBins,
+  channelBins,
   checkedSparsePairs,
   checkFinite,
   checkHdf5File,
@@ -283,6 +285,14 @@ describe("validate.ts checks on their own", () => {
     expect(() => checkShape("f", "d", [6], [2, 3], "x")).toThrow("shape [6] does not match [2, 3] (x)");
     expect(() => checkIndexRange("f", "d", [0, 1.5], 3, "hsysts")).toThrow(/index 1.5 at position 1/);
     expect(() => checkNotEmpty("f", 1, 1)).not.toThrow();
+  });
+
+  it("channel bins: edges give len-1 (+2 with flow), categories len (+1 with flow), axes multiply", () => {
+    expect(axisBins({ name: "pt", edges: [0, 1, 2, 3] }, false)).toBe(3);
+    expect(axisBins({ name: "pt", edges: [0, 1, 2, 3] }, true)).toBe(5);
+    expect(axisBins({ name: "q", categories: [-1, 1] }, false)).toBe(2);
+    expect(axisBins({ name: "q", categories: [-1, 1] }, true)).toBe(3);
+    expect(channelBins([{ name: "eta", edges: [0, 1, 2] }, { name: "q", categories: ["a", "b", "c"] }], false)).toBe(6);
   });
 
   it("checkedSparsePairs narrows int64 pairs and accepts canonical order", () => {

@@ -173,6 +173,15 @@ describe("writeTensor layout", () => {
     expectSameModel(back, model);
   });
 
+  it("refuses a model whose channels do not tile the bins (the file could not be read back)", async () => {
+    const model = smallModel({ nmasked: 2 });
+    model.channels[0].size = 11;
+    await expect(writeTensor(path.join(tmp, "bad_channels.hdf5"), model)).rejects.toThrow(/channel ch_a has size 11 but its axes give 12 bins/);
+    const dropped = smallModel({ nmasked: 2 });
+    dropped.channels.pop();
+    await expect(writeTensor(path.join(tmp, "bad_channels.hdf5"), dropped)).rejects.toThrow(/masked channels have 0 bins, nbinsFull - nbins is 2/);
+  });
+
   it("writes atomically: no temporary file is left, and a failed write leaves nothing", async () => {
     const file = path.join(tmp, "atomic.hdf5");
     await writeTensor(file, smallModel());

@@ -28,6 +28,7 @@ import type {
   TensorModel,
 } from "./types.js";
 import {
+  channelBins,
   checkedSparsePairs,
   checkFinite,
   checkHdf5File,
@@ -582,7 +583,7 @@ export class TensorReader {
       const axesRaw = ch["axes"];
       if (!Array.isArray(axesRaw)) throw fail(`channel '${name}' has no axes list`);
       const axes: AxisInfo[] = axesRaw.map((a, i) => parseAxis(a, (what) => fail(`channel '${name}' axis ${i}: ${what}`)));
-      const size = axes.reduce((n, axis) => n * axisBins(axis, flow), 1);
+      const size = channelBins(axes, flow);
       const start = masked ? maskedStart : realStart;
       if (masked) maskedStart += size;
       else realStart += size;
@@ -620,12 +621,6 @@ function checkFiniteSlab(file: string, name: string, slab: Float64Array, offset:
   let acc = 0;
   for (let i = 0; i < slab.length; i++) acc += slab[i] - slab[i];
   if (acc !== 0) checkFinite(file, name, slab, offset);
-}
-
-/** Bins of one axis; with flow, a continuous axis has under- and overflow, a categorical one overflow. */
-function axisBins(axis: AxisInfo, flow: boolean): number {
-  if (axis.edges !== undefined) return axis.edges.length - 1 + (flow ? 2 : 0);
-  return (axis.categories?.length ?? 0) + (flow ? 1 : 0);
 }
 
 function parseAxis(raw: unknown, fail: (what: string) => UserError): AxisInfo {

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { absPath, BLOSC2_FILTER_ID, BLOSC2_LZ4_OPTS, H5, h5Ready, type Group, type H5File } from "./h5.js";
 import { patchVlenInt32, vlenInt32Placeholders } from "./h5VlenPatch.js";
 import type { ChannelInfo, LogKCsr, TensorModel } from "./types.js";
+import { channelBins } from "./validate.js";
 
 export type Compression = "gzip" | "blosc2" | "none";
 
@@ -284,6 +285,19 @@ function checkModel(m: TensorModel): void {
   if (logk.cols.length < nnz || logk.values.length < nnz) fail("logk cols/values shorter than rowPtr says");
   for (let k = 0; k < nnz; k++) {
     if (logk.cols[k] < 0 || logk.cols[k] >= logk.ncols) fail(`logk column ${logk.cols[k]} out of range`);
+  }
+  // channels must tile the bins as the reader will rebuild them from the axes
+  if (m.channels.length > 0) {
+    let real = 0;
+    let masked = 0;
+    for (const ch of m.channels) {
+      const bins = channelBins(ch.axes, ch.flow);
+      if (bins !== ch.size) fail(`channel ${ch.name} has size ${ch.size} but its axes give ${bins} bins`);
+      if (ch.masked) masked += bins;
+      else real += bins;
+    }
+    if (real !== m.nbins) fail(`the non-masked channels have ${real} bins, nbins is ${m.nbins}`);
+    if (masked !== m.nbinsFull - m.nbins) fail(`the masked channels have ${masked} bins, nbinsFull - nbins is ${m.nbinsFull - m.nbins}`);
   }
   for (const g of m.systGroups) {
     if (g.indices.some((i) => !Number.isInteger(i) || i < 0 || i >= nsyst)) fail(`group ${g.name} has an index out of range`);

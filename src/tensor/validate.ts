@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import { UserError } from "../errors.js";
+import type { AxisInfo } from "./types.js";
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -114,16 +115,27 @@ export function checkedSparsePairs(
   const cols = new Int32Array(nnz);
   const outOfRange = (k: number): UserError =>
     datasetError(file, dataset, `entry ${k} lies outside dense_shape [${nrows}, ${ncols}]`);
+  // Row-major order means key = row * ncols + col strictly increases; in float64 the key is exact
+  // for any realistic size (< 2^53), and one comparison per entry checks sorting and duplicates.
+  let prevKey = -1;
+  const unordered = (k: number): UserError =>
+    datasetError(
+      file,
+      dataset,
+      `indices are not in canonical order (sorted, no duplicates): entry ${k} (${rows[k]}, ${cols[k]}) follows (${rows[k - 1]}, ${cols[k - 1]})`,
+    );
   if (raw instanceof BigInt64Array) {
     const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
     for (let k = 0; k < nnz; k++) {
       const r = words[4 * k];
       const c = words[4 * k + 2];
-      if (words[4 * k + 1] !== 0 || words[4 * k + 3] !== 0 || r < 0 || c < 0 || r >= nrows || c >= ncols) {
-        throw outOfRange(k);
-      }
+      // high words must be 0; `>>> 0` turns negative low words into huge ones
+      if ((words[4 * k + 1] | words[4 * k + 3]) !== 0 || r >>> 0 >= nrows || c >>> 0 >= ncols) throw outOfRange(k);
       rows[k] = r;
       cols[k] = c;
+      const key = r * ncols + c;
+      if (key <= prevKey) throw unordered(k);
+      prevKey = key;
     }
   } else {
     for (let k = 0; k < nnz; k++) {
@@ -132,17 +144,21 @@ export function checkedSparsePairs(
       if (!Number.isInteger(r) || !Number.isInteger(c) || r < 0 || c < 0 || r >= nrows || c >= ncols) throw outOfRange(k);
       rows[k] = r;
       cols[k] = c;
-    }
-  }
-  for (let k = 1; k < nnz; k++) {
-    const prevRow = rows[k - 1];
-    if (rows[k] < prevRow || (rows[k] === prevRow && cols[k] <= cols[k - 1])) {
-      throw datasetError(
-        file,
-        dataset,
-        `indices are not in canonical order (sorted, no duplicates): entry ${k} (${rows[k]}, ${cols[k]}) follows (${prevRow}, ${cols[k - 1]})`,
-      );
+      const key = r * ncols + c;
+      if (key <= prevKey) throw unordered(k);
+      prevKey = key;
     }
   }
   return { rows, cols };
+}
+
+/** Bins of one axis; with flow, a continuous axis has under- and overflow, a categorical one overflow. */
+export function axisBins(axis: AxisInfo, flow: boolean): number {
+  if (axis.edges !== undefined) return axis.edges.length - 1 + (flow ? 2 : 0);
+  return (axis.categories?.length ?? 0) + (flow ? 1 : 0);
+}
+
+/** Bins of a channel: the product of its axes' bins (row-major). */
+export function channelBins(axes: readonly AxisInfo[], flow: boolean): number {
+  return axes.reduce((n, axis) => n * axisBins(axis, flow), 1);
 }
