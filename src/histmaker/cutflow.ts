@@ -99,7 +99,8 @@ export function cutflowTable(flows: Record<string, Cutflow>, scales: Record<stri
 }
 
 function fmt(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toPrecision(8);
+  // 10 significant digits without trailing zeros
+  return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(10)));
 }
 
 function csvField(s: string): string {
