@@ -283,7 +283,7 @@ export class Hist {
     return Hist.fromArrays(this.#axes, this.#options(), planes[0], planes[1]);
   }
 
-  /** The histogram summed over every axis not named (flow bins included), axes in the order given. */
+  /** The histogram summed over every axis not named (flow bins included), axes in the order given; the tensor axis is kept. */
   project(...axisNames: string[]): Hist {
     const positions = axisNames.map((n) => this.#axisIndex(n, "project"));
     if (new Set(positions).size !== positions.length) throw new UserError(`Hist.project: an axis is named twice (${axisNames.join(", ")})`);
