@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,8 +11,10 @@ import {
   HAS_H5PY,
   h5pyDump,
   loadDump,
+  PYTHON,
   rawDenseEntries,
   rawSparseEntries,
+  sharedDir,
   tempDir,
   writeRawTensor,
   type RawDataset,
@@ -237,5 +240,29 @@ describe("TensorReader channels from meta_json", () => {
     entries.meta_json = { values: [JSON.stringify({ channel_info: { a: { axes: [{ name: "x", edges: [0, 1, 2] }] } } })] };
     await writeRawTensor(file, entries);
     await expect(readTensor(file)).rejects.toThrow(/meta_json.*non-masked channels have 2 bins, hdata_obs has 4/);
+  });
+});
+
+const WMASS_MODEL = path.join(sharedDir, "reference", "wmass_model.py");
+const HAS_WMASS = HAS_H5PY && fs.existsSync(WMASS_MODEL);
+if (!HAS_WMASS) console.log(`skipping the W-mass-size read: needs h5py and ${WMASS_MODEL}`);
+
+describe("TensorReader at W-mass size", () => {
+  it.skipIf(!HAS_WMASS)("reads the 5.9M-entry sparse model with the generator's counts", async () => {
+    const file = path.join(tmp, "wmass_sparse.hdf5");
+    const gen = spawnSync(PYTHON, [WMASS_MODEL, file], { encoding: "utf8" });
+    expect(gen.status, gen.stderr).toBe(0);
+    const made = JSON.parse(gen.stdout.trim().split("\n").pop() ?? "{}") as { bins: number; procs: number; systs: number; nnz: number };
+    const t0 = performance.now();
+    const model = await readTensor(file);
+    console.log(`W-mass sparse model read in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    fs.rmSync(file);
+    expect(model.nbins).toBe(made.bins);
+    expect(model.procs.length).toBe(made.procs);
+    expect(model.systs.length).toBe(made.systs);
+    expect(model.logk.values.length).toBe(made.nnz);
+    expect(model.logk.rowPtr[model.logk.nrows]).toBe(made.nnz);
+    expect(model.noiIndices).toEqual([model.systs.indexOf("massShiftW100MeV")]);
+    expect(model.channels.map((c) => c.size)).toEqual([made.bins]);
   });
 });
