@@ -435,10 +435,19 @@ bool Cholesky::factor(const double* a, long n, int threads, const std::string& b
     if (ob->setThreads) ob->setThreads(threads_);
     int nn = static_cast<int>(n), info = 0;
     ob->potrf("L", &nn, l_.data(), &nn, &info);
-    return info == 0;
+    return info == 0 && diagonalFinite();
   }
   backend_ = "native";
-  return potrfRec(n, l_.data(), n, threads_);
+  return potrfRec(n, l_.data(), n, threads_) && diagonalFinite();
+}
+
+bool Cholesky::diagonalFinite() const {
+  // NaN input passes LAPACK's checks (NaN > 0 is never tested there) and poisons the whole factor.
+  for (long i = 0; i < n_; i++) {
+    double d = l_[i + i * n_];
+    if (!(d > 0) || !std::isfinite(d)) return false;
+  }
+  return true;
 }
 
 void Cholesky::solve(const double* b, double* x) const {

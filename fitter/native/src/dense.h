@@ -24,6 +24,7 @@ class Cholesky {
   const std::string& backendUsed() const { return backend_; }
 
  private:
+  bool diagonalFinite() const;
   long n_ = 0;
   int threads_ = 1;
   std::string backend_;
