@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UserError } from "../src/errors.js";
-import { type Axis, axisEdges, axisExtent, boolean, categoryInt, categoryStr, integer, regular, variable } from "../src/histmaker/axes.js";
+import { type Axis, axisEdges, axisExtent, axisFromJSON, boolean, categoryInt, categoryStr, integer, regular, variable } from "../src/histmaker/axes.js";
 import { Hist } from "../src/histmaker/Hist.js";
 
 /** Deterministic uniform numbers (mulberry32) so failures reproduce. */
@@ -378,5 +378,43 @@ describe("multi-dimensional fill, project, slice, rebin, add", () => {
     const b = new Hist([xAxis(), yAxis()], { storage: "weighted" });
     b.fillSync([Float64Array.from(xs), Int32Array.from(ys)], { weight: Float64Array.from(ws) });
     expect(Array.from(b.values({ flow: true }))).toEqual(Array.from(a.values({ flow: true })));
+  });
+});
+
+describe("construction helpers", () => {
+  it("fromArrays rebuilds a histogram from flow-included arrays and checks their length", () => {
+    const axes = [regular(2, 0, 2, { name: "x", underflow: false })];
+    const h = Hist.fromArrays(axes, { storage: "weighted" }, new Float64Array([1, 2, 3]), new Float64Array([4, 5, 6]));
+    expect(Array.from(h.values())).toEqual([1, 2]);
+    expect(Array.from(h.variances({ flow: true }))).toEqual([4, 5, 6]);
+    h.fillSync({ x: [1.5] });
+    expect(Array.from(h.values({ flow: true }))).toEqual([1, 3, 3]);
+    expect(() => Hist.fromArrays(axes, {}, new Float64Array(2))).toThrow(UserError);
+    expect(() => Hist.fromArrays(axes, { storage: "count" }, new Float64Array([1, 0.5, 0]))).toThrow(UserError);
+    const counts = Hist.fromArrays(axes, { storage: "count" }, new Float64Array([1, 7, 0]));
+    expect(Array.from(counts.values({ flow: true }))).toEqual([1, 7, 0]);
+  });
+
+  it("reports storage bytes and the atomic update mode", () => {
+    const axes = () => [regular(10, 0, 1, { name: "x" })];
+    expect(new Hist(axes()).storageBytes).toBe(12 * 8);
+    expect(new Hist(axes(), { storage: "weighted", tensor: { name: "t", size: 5 } }).storageBytes).toBe(2 * 12 * 5 * 8);
+    expect(new Hist(axes()).atomicMode).toBe("cas");
+    expect(new Hist(axes(), { tensor: { name: "t", size: 5 } }).atomicMode).toBe("bin-lock");
+    expect(new Hist(axes(), { tensor: { name: "t", size: 5 }, atomicMode: "cas" }).atomicMode).toBe("cas");
+    expect(() => new Hist(axes(), { atomicMode: "none" as "cas" })).toThrow(UserError);
+  });
+
+  it("axisFromJSON rebuilds every axis type and rejects unknown ones", () => {
+    const all: Axis[] = [
+      regular(3, -1, 2, { name: "a", label: "A", underflow: false }),
+      variable([0, 1, 5], { name: "b", overflow: false }),
+      integer(-2, 2, { name: "c" }),
+      boolean({ name: "d" }),
+      categoryInt([3, 1], { name: "e", growth: true }),
+      categoryStr(["x", "y"], { name: "f", overflow: false }),
+    ];
+    for (const ax of all) expect(axisFromJSON(JSON.parse(JSON.stringify(ax)), "test")).toEqual(ax);
+    expect(() => axisFromJSON({ type: "hexagonal", name: "h" }, "file.hdf5:/h axis 0")).toThrow(/unknown axis type/);
   });
 });
