@@ -292,6 +292,18 @@ describe("runAnalysis", () => {
     expect(res.datasets.sim.sumGenWeights).toBeCloseTo(exp.sumGen, 9);
   });
 
+  it("uses a given Σ generator weights, except when --max-files cuts the sample", async () => {
+    const def = analysis();
+    def.datasets[0] = { ...def.datasets[0], sumGenWeights: 12345 };
+    const full = await runAnalysis(def, {});
+    expect(full.datasets.sim.sumGenWeights).toBe(12345);
+    expect(full.datasets.sim.sumGenWeightsSource).toBe("given");
+    expect(full.scales.sim).toBeCloseTo((50 * full.luminosityPb!) / 12345, 12);
+    const part = await runAnalysis(def, { maxFiles: 1, log: () => undefined });
+    expect(part.datasets.sim.sumGenWeightsSource).toBe("files");
+    expect(part.datasets.sim.sumGenWeights).toBeCloseTo(expectSim([sim[0]], 10, true).sumGen, 9);
+  });
+
   it("retries a failing file, records it, and keeps nothing of it", async () => {
     const broken = path.join(dir, "broken.hdf5");
     writeFileSync(broken, "not an hdf5 file");

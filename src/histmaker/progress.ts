@@ -25,6 +25,7 @@ export class Progress {
   private events = 0;
   private currentFraction = 0;
   private lastDrawAt = -Infinity;
+  private lastLine = "";
 
   constructor(opts: ProgressOptions) {
     this.totalFiles = opts.totalFiles;
@@ -93,8 +94,11 @@ export class Progress {
     const every = tty ? 200 : this.logEveryMs;
     if (!force && t - this.lastDrawAt < every) return;
     if (!tty && force && t - this.lastDrawAt < 1000 && this.filesDone < this.totalFiles) return;
+    const line = this.line();
+    if (!tty && line === this.lastLine) return;
     this.lastDrawAt = t;
-    this.stream.write(tty ? `\r\x1b[K${this.line()}` : `${this.line()}\n`);
+    this.lastLine = line;
+    this.stream.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
   }
 }
 

@@ -241,6 +241,16 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
   }
   progress.finish();
 
+  // a given Σ generator weights is for the whole sample: with --max-files cutting the sample, the
+  // processed files' own sum is the right normalisation
+  const truncated = new Set(def.datasets.filter((d) => opts.maxFiles !== undefined && d.files.length > opts.maxFiles).map((d) => d.name));
+  for (const name of truncated) {
+    const dr = result.datasets[name];
+    if (dr.sumGenWeightsSource === "given") {
+      dr.sumGenWeightsSource = "files";
+      say(`warning: ${name}: --max-files processes part of the sample; normalising to the Σ generator weights of the processed files, not the given one`);
+    }
+  }
   finaliseLuminosity(def, result, blockSets, lumiTables, say);
   return result;
 }
@@ -258,7 +268,7 @@ export function finaliseLuminosity(
   for (const ds of def.datasets) {
     const dr = result.datasets[ds.name];
     if (ds.kind === "mc") {
-      if (ds.sumGenWeights !== undefined) dr.sumGenWeights = ds.sumGenWeights;
+      if (ds.sumGenWeights !== undefined && dr.sumGenWeightsSource === "given") dr.sumGenWeights = ds.sumGenWeights;
       continue;
     }
     const blocks = [...(blockSets.get(ds.name) ?? [])].sort((a, b) => a - b);
