@@ -29,7 +29,10 @@ export interface EngineInfo {
 export interface FitTiming {
   load_s: number;
   minimize_s: number;
+  /** Hessian, Cholesky factor and inverse together */
   covariance_s: number;
+  /** the exact Hessian alone (part of covariance_s) */
+  hessian_s: number;
   total_s: number;
 }
 
@@ -54,6 +57,8 @@ export interface FitResult {
   iterations: number;
   /** Hessian-vector products, all stages */
   hvps: number;
+  /** exact dense Hessians computed (1 unless the minimiser stopped short of EDM 1e-14) */
+  hessians: number;
   parameters: ParameterResult[];
   /** row-major n × n covariance in reported units (POIs as μ); zero rows/columns for frozen parameters */
   covariance: Float64Array;

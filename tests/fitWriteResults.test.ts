@@ -22,7 +22,7 @@ function table(nbins: number, nproc: number, scale: number): YieldTable {
 function syntheticResult(): FitResult {
   const cov = new Float64Array([0.04, 0.01, 0, 0.01, 0.25, 0, 0, 0, 0]);
   return {
-    status: "converged", message: "", nll: 12.5, chi2: 25, ndf: 3, pvalue: 1e-5, edm: 1e-20, iterations: 7, hvps: 30,
+    status: "converged", message: "", nll: 12.5, chi2: 25, ndf: 3, pvalue: 1e-5, edm: 1e-20, iterations: 7, hvps: 30, hessians: 1,
     parameters: [
       { name: "sig", kind: "poi", value: 1.1, error: 0.2, prefit: 1, prefitError: null, frozen: false },
       { name: "lumi", kind: "nuisance", value: 0.3, error: 0.5, prefit: 0, prefitError: 1, frozen: false },
@@ -32,7 +32,7 @@ function syntheticResult(): FitResult {
     data: new Float64Array([5, 6, 7, 8, 9, 10]), dataSource: "observed",
     prefitYields: table(7, 2, 1), postfitYields: table(7, 2, 1.5),
     engine: { backend: "native", precision: "float64", device: "cpu" },
-    timing: { load_s: 0.1, minimize_s: 0.2, covariance_s: 0.05, total_s: 0.4 },
+    timing: { load_s: 0.1, minimize_s: 0.2, covariance_s: 0.05, hessian_s: 0.03, total_s: 0.4 },
   };
 }
 
@@ -68,7 +68,7 @@ describe("fitResultsJson", () => {
     expect(Object.keys(p).sort()).toEqual(["error", "kind", "name", "prefit", "prefitError", "value"]);
     expect((j.parameters as Record<string, unknown>[])[2].frozen).toBe(true);
     expect(j.engine).toEqual({ backend: "native", precision: "float64", device: "cpu" });
-    expect(Object.keys(j.timing as object).sort()).toEqual(["covariance_s", "load_s", "minimize_s", "total_s"]);
+    expect(Object.keys(j.timing as object).sort()).toEqual(["covariance_s", "hessian_s", "load_s", "minimize_s", "total_s"]);
   });
   it("writes a non-finite p-value as null", () => {
     const r = syntheticResult();

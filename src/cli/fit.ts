@@ -1,0 +1,186 @@
+/**
+ * `fit INPUT`: maximum-likelihood fit of a tensor file; writes fitresults.json and fitresults.hdf5
+ * into the output folder and prints a summary. Exit codes: 0 converged, 1 fit failed (results are
+ * still written, with status "failed"), 2 user error (nothing written).
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { Command, Option } from "commander";
+import { UserError, runCli } from "../errors.js";
+import { readTensor } from "../tensor/TensorReader.js";
+import { FIT_BACKENDS, fit, type FitBackend } from "../../fitter/fit.js";
+import { formatFitSummary } from "../../fitter/results.js";
+import { initBackend } from "../../fitter/tfBackends.js";
+import { writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
+
+interface FitCliOptions {
+  output?: string;
+  poiMode: string;
+  bbb: boolean;
+  asimov: boolean;
+  expectSignal?: string;
+  pseudodata?: string;
+  freeze?: string;
+  backend?: string;
+  gpu: boolean;
+  threads?: string;
+  maxIter?: string;
+  verbose: boolean;
+  html: boolean;
+}
+
+/** The package root: the nearest folder above this module holding package.json. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
+
+function packageVersion(root: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version?: string }).version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+function gitHash(root: string): string {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+function positiveInt(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < 1) {
+    throw new UserError(`${name}: must be a positive integer, got "${text}"`);
+  }
+  return v;
+}
+
+function finiteNumber(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === "" || !Number.isFinite(v)) throw new UserError(`${name}: must be a number, got "${text}"`);
+  return v;
+}
+
+/** --gpu: WebGPU when an adapter exists, else TensorFlow (tfjs-node-gpu). */
+async function pickGpuBackend(threads: number | undefined): Promise<FitBackend> {
+  try {
+    await initBackend("webgpu", { threads });
+    return "webgpu";
+  } catch (errWebGpu) {
+    try {
+      const info = await initBackend("tensorflow", { threads });
+      if (info.device === "gpu") return "tensorflow";
+    } catch {
+      // fall through to the error below
+    }
+    const why = errWebGpu instanceof Error ? errWebGpu.message : String(errWebGpu);
+    throw new UserError(`--gpu: no GPU backend available (${why}; @tensorflow/tfjs-node-gpu not usable either)`);
+  }
+}
+
+async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<void> {
+  const tStart = performance.now();
+  if (o.poiMode !== "linear" && o.poiMode !== "square") {
+    throw new UserError(`--poi-mode: must be linear or square, got "${o.poiMode}"`);
+  }
+  const threads = positiveInt("--threads", o.threads);
+  const maxIter = positiveInt("--max-iter", o.maxIter);
+  const expectSignal = finiteNumber("--expect-signal", o.expectSignal);
+  if (o.backend !== undefined && !FIT_BACKENDS.includes(o.backend as FitBackend)) {
+    throw new UserError(`--backend: unknown backend "${o.backend}" (choose one of ${FIT_BACKENDS.join(", ")})`);
+  }
+  if (o.gpu && o.backend !== undefined && o.backend !== "webgpu" && o.backend !== "tensorflow") {
+    throw new UserError(`--gpu conflicts with --backend ${o.backend}`);
+  }
+  if (o.asimov && o.pseudodata !== undefined) throw new UserError("--asimov and --pseudodata: choose one of them");
+  if (!existsSync(input)) throw new UserError(`${input}: no such file`);
+  if (!statSync(input).isFile()) throw new UserError(`${input}: not a file`);
+  const outDir = resolve(o.output ?? join("outputs", basename(input, extname(input))));
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UserError(`-o ${o.output}: exists and is not a folder`);
+
+  const backend: FitBackend = o.gpu && o.backend === undefined ? await pickGpuBackend(threads) : ((o.backend as FitBackend | undefined) ?? "native");
+
+  const model = await readTensor(input);
+  const loadSeconds = (performance.now() - tStart) / 1000;
+  const showProgress = o.verbose || process.stderr.isTTY === true;
+  const result = await fit(model, {
+    poiMode: o.poiMode,
+    bbb: o.bbb ? undefined : false,
+    asimov: o.asimov,
+    expectSignal,
+    pseudodata: o.pseudodata,
+    freeze: o.freeze,
+    backend,
+    threads,
+    maxIter,
+    verbose: showProgress,
+    log: (line) => process.stderr.write(`${line}\n`),
+    loadSeconds,
+  });
+
+  const root = packageRoot();
+  const meta: RunMeta = {
+    command: ["fit", ...argv.slice(2)].join(" "),
+    version: packageVersion(root),
+    git_hash: gitHash(root),
+    time: new Date().toISOString(),
+    input: resolve(input),
+    input_sha256: await sha256File(input),
+  };
+  const written = await writeFitResults(outDir, result, meta, {
+    procs: model.procs,
+    channels: model.channels,
+    nbins: model.nbins,
+    nbinsFull: model.nbinsFull,
+  });
+  process.stdout.write(`${formatFitSummary(result)}\n`);
+  process.stdout.write(`wrote ${written.json}\n      ${written.hdf5}\n`);
+  if (result.status !== "converged") process.exitCode = 1;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await runCli(async () => {
+    const program = new Command("fit")
+      .description("maximum-likelihood fit of a tensor file (float64 results)")
+      .argument("<input>", "tensor file (HDF5, rabbit layout)")
+      .option("-o, --output <dir>", "output folder (default: outputs/<input name without extension>/)")
+      .addOption(
+        new Option("--poi-mode <mode>", "signal strengths enter as r = μ (linear) or r = x², μ = x² (square; rabbit's default)").default("linear"),
+      )
+      .option("--no-bbb", "switch off Barlow–Beeston-lite MC statistics (on by default when the input has sumw2)")
+      .option("--asimov", "fit the Asimov data set (expected yields at μ = expect-signal, θ = 0)", false)
+      .option("--expect-signal <mu>", "prefit signal strength for --asimov and the starting point (default 1)")
+      .option("--pseudodata <name>", "fit the named pseudo-data set of the input")
+      .option("--freeze <list|regex>", "hold parameters at their prefit values: comma-separated names or a regular expression")
+      .option("--backend <name>", `native (float64 only, default) or a tfjs backend for a float32 first stage: ${FIT_BACKENDS.slice(1).join(", ")}`)
+      .option("--gpu", "float32 first stage on the GPU (webgpu, else tensorflow via tfjs-node-gpu)", false)
+      .option("--threads <n>", "worker threads (default: all cores)")
+      .option("--max-iter <n>", "iteration limit of the minimiser (default 500)")
+      .option("--verbose", "one progress line per iteration (default when stderr is a terminal)", false)
+      .option("--no-html", "do not write the HTML report")
+      .exitOverride()
+      .action(async (input: string, o: FitCliOptions) => runFit(input, o, argv));
+    await program.parseAsync(argv);
+  });
+}
