@@ -74,6 +74,12 @@ beforeAll(async () => {
   writeFileSync(path.join(work, "good.mjs"), moduleText({ sig: ["ev0.hdf5"], bkg: ["ev1.hdf5"] }));
   writeFileSync(path.join(work, "bad.mjs"), moduleText({ sig: ["ev0.hdf5"], bkg: ["ev1.hdf5", "broken.hdf5"] }));
   writeFileSync(path.join(work, "rebinned.mjs"), moduleText({ sig: ["ev0.hdf5"], bkg: ["ev1.hdf5"] }, 8));
+  // the same analysis as TypeScript (type annotations are stripped on loading)
+  writeFileSync(
+    path.join(work, "typed.ts"),
+    "interface Named { name: string }\nconst tag: Named = { name: 'typed' };\n" +
+      moduleText({ sig: ["ev0.hdf5"], bkg: ["ev1.hdf5"] }).replace('name: "cli-test"', "name: tag.name").replace("(c) => c.x.map((v) =>", "(c: any) => c.x.map((v: number) =>"),
+  );
 });
 
 describe("histmaker run", () => {
@@ -90,6 +96,15 @@ describe("histmaker run", () => {
     expect(info.scales.sig).toBeCloseTo(0.05, 15);
     expect(info.luminositySource).toBe("analysis");
     expect(hists.sig.x.sum()).toBe(pass);
+  });
+
+  it("runs a .ts analysis module", async () => {
+    const out = path.join(work, "typed.hdf5");
+    const r = await cli(["run", path.join(work, "typed.ts"), "-o", out, "--no-progress"]);
+    expect(r.code, r.err).toBe(0);
+    const { info, hists } = await readRunOutput(out);
+    expect(info.analysis).toBe("typed");
+    expect(hists.sig.x.sum()).toBe(xs[0].filter((v) => v > 0.25).length);
   });
 
   it("exits non-zero and writes nothing when a file fails, listing every failure", async () => {
@@ -142,7 +157,10 @@ describe("histmaker merge and tensor", () => {
       cfg,
       JSON.stringify({
         inputs: ["good.hdf5"],
-        channels: [{ name: "ch", histogram: "x" }],
+        channels: [
+          { name: "ch", histogram: "x" },
+          { name: "sigOnly", histogram: "x", masked: true, processes: ["sig"] },
+        ],
         processes: { sig: { datasets: ["sig"], signal: true }, bkg: { datasets: ["bkg"] } },
         systematics: [
           { type: "norm", name: "bkgNorm", processes: ["bkg"], size: 0.1 },
@@ -156,6 +174,12 @@ describe("histmaker merge and tensor", () => {
     expect(r.code, r.err).toBe(0);
     const m = await readTensor(out);
     expect(m.procs).toEqual(["sig", "bkg"]);
+    expect(m.nbins).toBe(4);
+    expect(m.nbinsFull).toBe(8);
+    expect(m.channels.map((c) => [c.name, c.masked])).toEqual([
+      ["ch", false],
+      ["sigOnly", true],
+    ]);
     expect(m.systs.sort()).toEqual(["bkgNorm", "each0", "slope"].sort());
     // expected sig yields: 0.05 per event in 4 bins of x above the 0.25 cut
     const sig = [0, 0, 0, 0];
@@ -166,6 +190,9 @@ describe("histmaker merge and tensor", () => {
       expect(m.norm[b * 2]).toBeCloseTo(sig[b], 12);
       expect(m.norm[b * 2 + 1]).toBeCloseTo(bkg[b], 12);
       expect(m.dataObs[b]).toBeCloseTo(sig[b] + bkg[b], 12);
+      // the masked channel holds the signal alone
+      expect(m.norm[(4 + b) * 2]).toBeCloseTo(sig[b], 12);
+      expect(m.norm[(4 + b) * 2 + 1]).toBe(0);
     }
     // slope: up = Σ(1 + 0.1x), down = Σ(1 − 0.1x); average symmetrisation: ½(log(up/nom) − log(down/nom))
     const slope = m.systs.indexOf("slope");
