@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -81,7 +81,7 @@ describe("saveHists / loadHists", () => {
     }
     const hists = sampleHists();
     const file = path.join(dir, "py.hdf5");
-    await saveHists(file, hists);
+    await saveHists(file, hists, { gzip: 4 });
     const script = `
 import h5py, json, sys
 out = {}
@@ -112,6 +112,22 @@ print(json.dumps(out))
     }
     expect(got.weighted.meta.axes[0].edges).toEqual([20, 25, 30, 35, 40, 45, 50, 55, 60]);
     expect(got.tensor.meta.tensor?.labels).toEqual(["nominal", "up", "down"]);
+  });
+
+  it("writes gzip-compressed chunked datasets that read back identically", async () => {
+    const h = new Hist([regular(200, 0, 1, { name: "x" }), integer(0, 10, { name: "y" })], { storage: "weighted", tensor: { name: "t", size: 100 } });
+    const r = rng(3);
+    const n = 500;
+    h.fillSync({ x: Float64Array.from({ length: n }, r), y: Int32Array.from({ length: n }, () => Math.floor(r() * 10)) }, { tensorWeights: Float64Array.from({ length: n * 100 }, r) });
+    const plain = path.join(dir, "plain.hdf5");
+    const packed = path.join(dir, "packed.hdf5");
+    await saveHists(plain, { h });
+    await saveHists(packed, { h }, { gzip: 6 });
+    expect(statSync(packed).size).toBeLessThan(statSync(plain).size / 2);
+    const back = (await loadHists(packed)).h;
+    expect(Array.from(back.values({ flow: true }))).toEqual(Array.from(h.values({ flow: true })));
+    expect(Array.from(back.variances({ flow: true }))).toEqual(Array.from(h.variances({ flow: true })));
+    await expect(saveHists(packed, { h }, { gzip: 12 })).rejects.toThrow(UserError);
   });
 
   it("reports unreadable files and bad names as one-line UserErrors", async () => {

@@ -57,9 +57,29 @@ function metaOf(h: Hist): HistMeta {
   };
 }
 
+export interface SaveOptions {
+  /** gzip (deflate) level 1-9 for values/variances, stored in ~1 MiB chunks; default: uncompressed */
+  gzip?: number;
+}
+
+/** Chunk shape of at most ~1 MiB of float64: the leading dimensions are cut first. */
+function chunkShape(shape: readonly number[]): number[] {
+  const limit = 1 << 17; // elements
+  const chunk = shape.map((d) => Math.max(1, d));
+  for (let i = 0; i < chunk.length; i++) {
+    const total = chunk.reduce((a, b) => a * b, 1);
+    if (total <= limit) break;
+    const rest = total / chunk[i];
+    chunk[i] = Math.max(1, Math.floor(limit / rest));
+  }
+  return chunk;
+}
+
 /** Writes every histogram as one group; replaces `file` atomically. */
-export async function saveHists(file: string, hists: Record<string, Hist>): Promise<void> {
+export async function saveHists(file: string, hists: Record<string, Hist>, opts: SaveOptions = {}): Promise<void> {
   await h5();
+  const gzip = opts.gzip;
+  if (gzip !== undefined && !(Number.isInteger(gzip) && gzip >= 1 && gzip <= 9)) throw new UserError(`${file}: gzip level must be an integer 1-9, got ${gzip}`);
   const target = path.resolve(file);
   const tmp = `${target}.tmp-${process.pid}`;
   for (const name of Object.keys(hists)) {
@@ -70,8 +90,9 @@ export async function saveHists(file: string, hists: Record<string, Hist>): Prom
     for (const [name, h] of Object.entries(hists)) {
       const g = out.create_group(name);
       const shape = h.flowShape;
-      g.create_dataset({ name: "values", data: h.values({ flow: true }), shape, dtype: "<d" });
-      if (h.storage === "weighted") g.create_dataset({ name: "variances", data: h.variances({ flow: true }), shape, dtype: "<d" });
+      const packing = gzip !== undefined && shape.every((d) => d > 0) ? { chunks: chunkShape(shape), compression: gzip } : {};
+      g.create_dataset({ name: "values", data: h.values({ flow: true }), shape, dtype: "<d", ...packing });
+      if (h.storage === "weighted") g.create_dataset({ name: "variances", data: h.variances({ flow: true }), shape, dtype: "<d", ...packing });
       g.create_attribute("meta_json", JSON.stringify(metaOf(h)));
     }
     out.close();
