@@ -357,6 +357,45 @@ describe("errors name the file and what is wrong", () => {
     await expect(RootFile.open(copy2)).rejects.toThrow(/bad2\.root: TTree 'events'/);
   });
 
+  it.skipIf(!haveData)("survives seeded random corruption with nothing but UserErrors", async () => {
+    // deterministic "fuzzing": scrambled bytes anywhere, in the tree record, and truncations
+    let seed = 12345;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const sources = ["uproot-Zmumu-uncompressed.root", "nanoAOD_2015_CMS_Open_Data_ttbar.root", "uproot-HZZ.root", "uproot-Zmumu-lz4.root"].map((f) => readFileSync(file(f)));
+    const path = join(work, "fuzz.root");
+    let userErrors = 0;
+    for (let it = 0; it < 80; it++) {
+      const src = Buffer.from(sources[it % sources.length]);
+      let bytes: Buffer = src;
+      if (it % 3 === 0) {
+        for (let k = 0; k < 10; k++) src[Math.floor(rnd() * src.length)] = Math.floor(rnd() * 256);
+      } else if (it % 3 === 1) {
+        for (let k = 0; k < 3; k++) src[src.length - 1 - Math.floor(rnd() * Math.min(150000, src.length - 1))] = Math.floor(rnd() * 256);
+      } else {
+        bytes = src.subarray(0, Math.floor(rnd() * src.length));
+      }
+      writeFileSync(path, bytes);
+      let rf: RootFile | null = null;
+      try {
+        rf = await RootFile.open(path);
+        for (const t of rf.trees()) {
+          const tree = rf.tree(t.name);
+          for await (const chunk of tree.iterate({ branches: tree.readableBranchNames().slice(0, 60), chunkEntries: 700 })) void chunk;
+        }
+      } catch (err) {
+        if (!(err instanceof UserError)) throw new Error(`iteration ${it}: ${(err as Error).stack}`);
+        expect((err as Error).message).toContain("fuzz.root");
+        userErrors++;
+      } finally {
+        rf?.close();
+      }
+    }
+    expect(userErrors).toBeGreaterThan(20);
+  });
+
   it.skipIf(!haveData)("names unknown trees and branches", async () => {
     const rf = await RootFile.open(file("uproot-HZZ.root"));
     expect(() => rf.tree("Events")).toThrow(/uproot-HZZ\.root: no TTree named 'Events' \(trees: events\)/);

@@ -46,6 +46,8 @@ interface DecodedBasket {
   data: Uint8Array;
   /** entry start offsets into data (n+1), or null when every entry has the same size */
   byteOffsets: Int32Array | null;
+  /** set once byteOffsets were checked to be in order and inside data */
+  offsetsChecked?: boolean;
 }
 
 /** What a branch's leaf needs for reading. */
@@ -296,6 +298,10 @@ class BranchCursor {
     const n = ce - cs;
     if (!variable) {
       const entryBytes = size * fixedLen;
+      // check every piece fits its basket before allocating (a corrupt fLen must not allocate gigabytes)
+      for (const b of baskets) {
+        if ((b.entryStop - b.entryStart) * entryBytes > b.data.length) throw new UserError(`${this.label}: basket data shorter than its entries; the file is corrupt`);
+      }
       const values = allocateValues(type.kind, n * fixedLen);
       let filled = 0;
       for (const b of baskets) {
@@ -303,7 +309,6 @@ class BranchCursor {
         const to = Math.min(ce, b.entryStop);
         const byteFrom = (from - b.entryStart) * entryBytes;
         const count = (to - from) * fixedLen;
-        if (byteFrom + count * size > b.data.length) throw new UserError(`${this.label}: basket data shorter than its entries; the file is corrupt`);
         decodeInto(values, filled, b.data, byteFrom, count, size);
         filled += count;
       }
@@ -358,12 +363,14 @@ class BranchCursor {
       const to = Math.min(ce, b.entryStop) - b.entryStart;
       for (let i = from; i < to; i++) {
         let p = bo[i];
+        if (p >= bo[i + 1]) throw new UserError(`${this.label}: string entry ${b.entryStart + i} has no length byte; the file is corrupt`);
         let len = b.data[p++];
         if (len === 255) {
+          if (p + 4 > bo[i + 1]) throw new UserError(`${this.label}: string entry ${b.entryStart + i} is cut short; the file is corrupt`);
           len = new DataView(b.data.buffer, b.data.byteOffset + p, 4).getInt32(0);
           p += 4;
         }
-        if (p + len > bo[i + 1]) throw new UserError(`${this.label}: string entry ${b.entryStart + i} overruns its bytes; the file is corrupt`);
+        if (len < 0 || p + len > bo[i + 1]) throw new UserError(`${this.label}: string entry ${b.entryStart + i} overruns its bytes; the file is corrupt`);
         parts.push(b.data.subarray(p, p + len));
         total += len;
         offsets[++e] = total;
@@ -379,7 +386,18 @@ class BranchCursor {
   }
 
   private offsetsOf(b: DecodedBasket): Int32Array {
-    if (b.byteOffsets) return b.byteOffsets;
+    if (b.byteOffsets) {
+      if (!b.offsetsChecked) {
+        const o = b.byteOffsets;
+        for (let i = 0; i + 1 < o.length; i++) {
+          if (o[i] < 0 || o[i + 1] < o[i] || o[i + 1] > b.data.length) {
+            throw new UserError(`${this.label}: basket entry offsets are out of order or out of range near entry ${b.entryStart + i}; the file is corrupt`);
+          }
+        }
+        b.offsetsChecked = true;
+      }
+      return b.byteOffsets;
+    }
     // a variable-size branch whose basket happens to have equal-size entries
     const n = b.entryStop - b.entryStart;
     const per = n > 0 ? b.data.length / n : 0;
@@ -387,6 +405,7 @@ class BranchCursor {
     const o = new Int32Array(n + 1);
     for (let i = 0; i <= n; i++) o[i] = i * per;
     b.byteOffsets = o;
+    b.offsetsChecked = true;
     return o;
   }
 }
