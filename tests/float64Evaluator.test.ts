@@ -189,6 +189,48 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel
   }
 }
 
+/** A random SPD covariance and J C Jᵀ diagonals with J from central differences of the naive yields. */
+function expectedVariances(spec: LikelihoodSpec, x: Float64Array) {
+  const n = spec.nsig + spec.nsyst;
+  // a random SPD covariance
+  const r = rng(99);
+  const A = Float64Array.from({ length: n * n }, () => r() - 0.5);
+  const C = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = i === j ? 0.05 : 0;
+      for (let k = 0; k < n; k++) s += A[i * n + k] * A[j * n + k];
+      C[i * n + j] = s;
+    }
+  // Jacobian of the yields by central differences of the naive yields
+  const nrows = spec.nbinsFull * spec.nproc;
+  const J = new Float64Array(nrows * n);
+  const h = 1e-6;
+  for (let j = 0; j < n; j++) {
+    const yp = naiveYields(spec, shifted(x, unit(n, j), h));
+    const ym = naiveYields(spec, shifted(x, unit(n, j), -h));
+    for (let row = 0; row < nrows; row++) J[row * n + j] = (yp[row] - ym[row]) / (2 * h);
+  }
+  const quad = (g: Float64Array) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s += g[i] * C[i * n + j] * g[j];
+    return s;
+  };
+  const wantRow = new Float64Array(nrows);
+  const wantBin = new Float64Array(spec.nbinsFull);
+  for (let b = 0; b < spec.nbinsFull; b++) {
+    const jb = new Float64Array(n);
+    for (let p = 0; p < spec.nproc; p++) {
+      const row = (b * spec.nproc + p) * n;
+      const jr = J.subarray(row, row + n);
+      wantRow[b * spec.nproc + p] = quad(jr);
+      for (let i = 0; i < n; i++) jb[i] += jr[i];
+    }
+    wantBin[b] = quad(jb);
+  }
+  return { C, wantRow, wantBin };
+}
+
 const combos: ModelOptions[] = [];
 let seed = 11;
 for (const symmetric of [true, false])
@@ -252,42 +294,7 @@ describe("Float64Evaluator yield variances, data and theta0 updates", () => {
       const ev = new Float64Evaluator(spec, { threads: 2 });
       const n = ev.nparams;
       const x = makeX(3);
-      // a random SPD covariance
-      const r = rng(99);
-      const A = Float64Array.from({ length: n * n }, () => r() - 0.5);
-      const C = new Float64Array(n * n);
-      for (let i = 0; i < n; i++)
-        for (let j = 0; j < n; j++) {
-          let s = i === j ? 0.05 : 0;
-          for (let k = 0; k < n; k++) s += A[i * n + k] * A[j * n + k];
-          C[i * n + j] = s;
-        }
-      // Jacobian of the yields by central differences of the naive yields
-      const nrows = spec.nbinsFull * spec.nproc;
-      const J = new Float64Array(nrows * n);
-      const h = 1e-6;
-      for (let j = 0; j < n; j++) {
-        const yp = naiveYields(spec, shifted(x, unit(n, j), h));
-        const ym = naiveYields(spec, shifted(x, unit(n, j), -h));
-        for (let row = 0; row < nrows; row++) J[row * n + j] = (yp[row] - ym[row]) / (2 * h);
-      }
-      const quad = (g: Float64Array) => {
-        let s = 0;
-        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s += g[i] * C[i * n + j] * g[j];
-        return s;
-      };
-      const wantRow = new Float64Array(nrows);
-      const wantBin = new Float64Array(spec.nbinsFull);
-      for (let b = 0; b < spec.nbinsFull; b++) {
-        const jb = new Float64Array(n);
-        for (let p = 0; p < spec.nproc; p++) {
-          const row = (b * spec.nproc + p) * n;
-          const jr = J.subarray(row, row + n);
-          wantRow[b * spec.nproc + p] = quad(jr);
-          for (let i = 0; i < n; i++) jb[i] += jr[i];
-        }
-        wantBin[b] = quad(jb);
-      }
+      const { C, wantRow, wantBin } = expectedVariances(spec, x);
       const got = ev.yieldVariances(x, C);
       expectClose(got.perProcess, wantRow, 1e-6, 1e-6);
       expectClose(got.total, wantBin, 1e-6, 1e-6);
@@ -327,7 +334,7 @@ describe("Float64Evaluator yield variances, data and theta0 updates", () => {
     expectClose(b.hessian(x), a.hessian(x), 1e-12, 1e-11);
   });
 
-  it("dense-panel Hessian path (rows sharing many columns) agrees with HVP columns", () => {
+  it("dense-panel Hessian and yield-variance path (rows sharing many columns) agrees with HVP columns", () => {
     // 40 nuisances with dense rows: the per-process groups are done as GEMMs, not rank-one updates
     const sizes: Sizes = { NBINS: 150, NMASKED: 0, NPROC: 3, NSIG: 1, NSYST: 40, density: 0.9 };
     for (const o of [combos[2], combos[11]]) {
@@ -345,6 +352,11 @@ describe("Float64Evaluator yield variances, data and theta0 updates", () => {
         const col = ev.hessianVectorProduct(x, unit(n, j));
         expectClose(Float64Array.from({ length: n }, (_, i) => H[i * n + j]), col, 1e-9, 1e-7);
       }
+      // the yield variances take the same dense-panel route here
+      const { C, wantRow, wantBin } = expectedVariances(spec, x);
+      const got = ev.yieldVariances(x, C);
+      expectClose(got.perProcess, wantRow, 1e-6, 1e-6);
+      expectClose(got.total, wantBin, 1e-6, 1e-6);
       ev.dispose();
     }
   });

@@ -495,6 +495,61 @@ void Evaluator::yields(const double* x, double* out) {
   ThreadPool::instance().run(threads_, [&](int t) { forwardRows(pt, split[t], split[t + 1], out + split[t], m.data() + split[t]); });
 }
 
+// Writes g_iᵀ C g_i for each row of a group to out[i] (C full symmetric n×n row-major). Dense groups:
+// gather C over the union U of the group's columns, Y = P C_UU by GEMM, q_i = Σ_a P_ia Y_ia.
+static void groupQuadForms(const RowGroup& g, const double* cov, int n, std::vector<int32_t>& loc, int threads,
+                           const std::vector<double*>& out) {
+  size_t nrows = g.rows();
+  if (nrows == 0) return;
+  std::vector<int32_t> U;
+  double sparseCost = 0;
+  for (size_t r = 0; r < nrows; r++) {
+    double len = g.ptr[r + 1] - g.ptr[r];
+    sparseCost += len * len;
+  }
+  for (int32_t j : g.idx)
+    if (loc[j] < 0) {
+      loc[j] = 0;
+      U.push_back(j);
+    }
+  std::sort(U.begin(), U.end());
+  const long nu = static_cast<long>(U.size());
+  for (long a = 0; a < nu; a++) loc[U[a]] = static_cast<int32_t>(a);
+  const long k = static_cast<long>(nrows);
+  if (static_cast<double>(k) * nu * nu <= 4 * sparseCost && nu >= 16) {
+    std::vector<double> P(k * nu, 0.0), Cs(nu * nu), Y(k * nu, 0.0);
+    for (long r = 0; r < k; r++)
+      for (int32_t e = g.ptr[r]; e < g.ptr[r + 1]; e++) P[r + loc[g.idx[e]] * k] = g.val[e];
+    auto split = evenSplit(nu, threads);
+    ThreadPool::instance().run(threads, [&](int t) {
+      for (long b = split[t]; b < split[t + 1]; b++) {
+        const double* crow = cov + static_cast<size_t>(U[b]) * n;  // row U_b = column U_b
+        double* dst = Cs.data() + b * nu;
+        for (long a = 0; a < nu; a++) dst[a] = crow[U[a]];
+      }
+    });
+    gemm(false, false, k, nu, nu, 1.0, P.data(), k, Cs.data(), nu, Y.data(), k, threads);
+    for (long r = 0; r < k; r++) {
+      double q = 0;
+      for (long a = 0; a < nu; a++) q += P[r + a * k] * Y[r + a * k];
+      *out[r] = q;
+    }
+  } else {
+    for (long r = 0; r < k; r++) {
+      double q = 0;
+      int32_t e0 = g.ptr[r], e1 = g.ptr[r + 1];
+      for (int32_t e = e0; e < e1; e++) {
+        const double* ci = cov + static_cast<size_t>(g.idx[e]) * n;
+        double inner = 0;
+        for (int32_t f = e + 1; f < e1; f++) inner += ci[g.idx[f]] * g.val[f];
+        q += g.val[e] * (g.val[e] * ci[g.idx[e]] + 2 * inner);
+      }
+      *out[r] = q;
+    }
+  }
+  for (int32_t j : U) loc[j] = -1;
+}
+
 void Evaluator::yieldVariances(const double* x, const double* cov, double* perRow, double* perBin) {
   const ModelData& M = model_;
   const int n = nparams();
@@ -504,33 +559,43 @@ void Evaluator::yieldVariances(const double* x, const double* cov, double* perRo
   std::vector<double> nu(nrows), m(nrows);
   auto split = evenSplit(nrows, threads_);
   ThreadPool::instance().run(threads_, [&](int t) { forwardRows(pt, split[t], split[t + 1], nu.data() + split[t], m.data() + split[t]); });
-  // Jᵀ C J for a sorted sparse J, using only C's upper triangle entries C_ij (i ≤ j).
-  auto quad = [&](const SparseVec& v) {
-    double s = 0;
-    size_t nz = v.idx.size();
-    for (size_t a = 0; a < nz; a++) {
-      const double* ci = cov + static_cast<size_t>(v.idx[a]) * n;
-      double inner = 0;
-      for (size_t b = a + 1; b < nz; b++) inner += ci[v.idx[b]] * v.val[b];
-      s += v.val[a] * (v.val[a] * ci[v.idx[a]] + 2 * inner);
+  std::fill(perRow, perRow + nrows, 0.0);
+  std::fill(perBin, perBin + M.nbinsFull, 0.0);
+  // Rows of one process over a block of bins share most columns: group them (see groupQuadForms).
+  std::vector<int32_t> loc(n, -1);
+  std::vector<double> acc(n, 0.0);
+  std::vector<char> mark(n, 0);
+  std::vector<SparseVec> rowJ(M.nproc);
+  SparseVec jb;
+  std::vector<RowGroup> procGroups(M.nproc);
+  std::vector<std::vector<double*>> procOut(M.nproc);
+  RowGroup binGroup;
+  std::vector<double*> binOut;
+  const int blockBins = 128;
+  for (int b0 = 0; b0 < M.nbinsFull; b0 += blockBins) {
+    int b1 = std::min(M.nbinsFull, b0 + blockBins);
+    for (int p = 0; p < M.nproc; p++) {
+      procGroups[p].clear();
+      procOut[p].clear();
     }
-    return s;
-  };
-  std::atomic<int> next{0};
-  ThreadPool::instance().run(threads_, [&](int) {
-    std::vector<double> acc(n, 0.0);
-    std::vector<char> mark(n, 0);
-    std::vector<SparseVec> rowJ(M.nproc);
-    SparseVec jb;
-    for (;;) {
-      int b = next.fetch_add(1);
-      if (b >= M.nbinsFull) break;
+    binGroup.clear();
+    binOut.clear();
+    for (int b = b0; b < b1; b++) {
       long r0 = static_cast<long>(b) * M.nproc;
       binJacobian(pt, &nu[r0], &m[r0], b, acc, mark, jb, &rowJ, true);
-      for (int p = 0; p < M.nproc; p++) perRow[r0 + p] = quad(rowJ[p]);
-      perBin[b] = quad(jb);
+      for (int p = 0; p < M.nproc; p++)
+        if (!rowJ[p].idx.empty()) {
+          procGroups[p].add(rowJ[p], 1.0);
+          procOut[p].push_back(perRow + r0 + p);
+        }
+      if (!jb.idx.empty()) {
+        binGroup.add(jb, 1.0);
+        binOut.push_back(perBin + b);
+      }
     }
-  });
+    for (int p = 0; p < M.nproc; p++) groupQuadForms(procGroups[p], cov, n, loc, threads_, procOut[p]);
+    groupQuadForms(binGroup, cov, n, loc, threads_, binOut);
+  }
 }
 
 }  // namespace fitter
