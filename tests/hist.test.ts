@@ -351,6 +351,25 @@ describe("multi-dimensional fill, project, slice, rebin, add", () => {
     expect(() => h.add(new Hist([xAxis(), yAxis()]))).toThrow(UserError);
   });
 
+  it("add merges growth category axes by value", () => {
+    const axes = () => [categoryStr([], { name: "ds", growth: true }), regular(2, 0, 2, { name: "x", underflow: false, overflow: false })];
+    const a = new Hist(axes(), { storage: "weighted" });
+    a.fillSync({ ds: ["W", "Z", "W"], x: [0.5, 0.5, 1.5] });
+    const b = new Hist(axes(), { storage: "weighted" });
+    b.fillSync({ ds: ["top", "W", "top"], x: [1.5, 0.5, 0.5] }, { weight: new Float64Array([2, 3, 4]) });
+    a.add(b);
+    const ax = a.axes[0];
+    expect(ax.type === "category_str" && ax.categories).toEqual(["W", "Z", "top"]);
+    // rows: W, Z, top; columns: x bins
+    expect(Array.from(a.values())).toEqual([1 + 3, 1, 1, 0, 4, 2]);
+    expect(Array.from(a.variances())).toEqual([1 + 9, 1, 1, 0, 16, 4]);
+    expect(() => a.add(new Hist([categoryStr(["W"], { name: "ds" }), axes()[1]], { storage: "weighted" }))).toThrow(UserError);
+  });
+
+  it("validates hand-made axis objects through the factories", () => {
+    expect(() => new Hist([{ type: "regular", name: "x", label: "x", bins: 0, lower: 0, upper: 1, underflow: true, overflow: true }])).toThrow(UserError);
+  });
+
   it("copy is independent; toJSON carries the schema", () => {
     const h = make();
     const c = h.copy();

@@ -9,7 +9,7 @@
  * statistics of unweighted fills and return the values.
  */
 import { UserError } from "../errors.js";
-import { type Axis, axisBins, axisExtent, categoryInt, categoryStr, integer, regular, sameBinning, variable } from "./axes.js";
+import { type Axis, axisBins, axisExtent, axisFromJSON, categoryInt, categoryStr, integer, regular, sameBinning, variable } from "./axes.js";
 import { loadHistmakerNative, type NativeAxisSpec, type NativeColumn, type NativeHistHandle } from "./nativeAddon.js";
 
 export type StorageType = "double" | "weighted" | "count";
@@ -161,7 +161,8 @@ export class Hist {
     } else {
       this.tensor = null;
     }
-    this.#axes = axes.map((a) => structuredClone(a));
+    // re-built through the factories: validates hand-made axis objects and normalises them
+    this.#axes = axes.map((a, i) => axisFromJSON(a, `Hist axis ${i} ("${a.name}")`));
     this.#allocate();
   }
 
@@ -235,13 +236,12 @@ export class Hist {
 
   /** Σw (or counts) in the flow shape (flow: true) or without flow bins (default). */
   values(opts: { flow?: boolean } = {}): Float64Array {
-    return this.#withoutFlow(this.#planes()[0], opts.flow ?? false);
+    return this.#withoutFlow(this.#plane(0), opts.flow ?? false);
   }
 
   /** Σw² for weighted storage; the values for double and count storage (Poisson, unweighted fills). */
   variances(opts: { flow?: boolean } = {}): Float64Array {
-    const planes = this.#planes();
-    return this.#withoutFlow(planes[1] ?? planes[0], opts.flow ?? false);
+    return this.#withoutFlow(this.#plane(this.#sumw2 ? 1 : 0), opts.flow ?? false);
   }
 
   /** Sum of all values (all tensor entries together); flow bins included only with flow: true. */
@@ -260,20 +260,41 @@ export class Hist {
     return out;
   }
 
-  /** Adds `other` (same axes, storage and tensor axis) into this histogram; returns this. */
+  /**
+   * Adds `other` (same axes, storage and tensor axis) into this histogram; returns this. Growth
+   * category axes may differ in their categories: this one grows to the union and the other's
+   * contents are matched by category value.
+   */
   add(other: Hist): this {
     if (other.storage !== this.storage) throw new UserError(`Hist.add: storage ${other.storage} cannot be added to ${this.storage}`);
     if (other.tensorSize !== this.tensorSize) throw new UserError(`Hist.add: tensor sizes differ (${other.tensorSize} vs ${this.tensorSize})`);
-    if (other.#axes.length !== this.#axes.length || other.#axes.some((a, i) => !sameBinning(a, this.#axes[i])))
-      throw new UserError("Hist.add: the histograms have different axes");
-    const pairs: [Float64Array | BigUint64Array | null, Float64Array | BigUint64Array | null][] = [
-      [this.#sumw, other.#sumw],
-      [this.#sumw2, other.#sumw2],
-    ];
-    for (const [dst, src] of pairs) {
-      if (dst instanceof Float64Array && src instanceof Float64Array) for (let i = 0; i < dst.length; i++) dst[i] += src[i];
+    if (other.#axes.length !== this.#axes.length) throw new UserError("Hist.add: the histograms have different axes");
+    let src: Hist = other;
+    for (let a = 0; a < this.#axes.length; a++) {
+      const mine = this.#axes[a];
+      const theirs = src.#axes[a];
+      if (sameBinning(mine, theirs)) continue;
+      const growable =
+        (mine.type === "category_int" || mine.type === "category_str") &&
+        theirs.type === mine.type &&
+        mine.growth &&
+        theirs.growth &&
+        mine.name === theirs.name &&
+        mine.overflow === theirs.overflow;
+      if (!growable) throw new UserError(`Hist.add: the histograms have different axes ("${mine.name}" vs "${theirs.name}")`);
+      const theirCats = (theirs as { categories: (number | string)[] }).categories;
+      const known = new Set<number | string>((mine as { categories: (number | string)[] }).categories);
+      const fresh = theirCats.filter((c) => !known.has(c));
+      if (this.#inflight.size > 0 && fresh.length > 0) throw new UserError("Hist.add: cannot grow a category axis while an async fill is running");
+      if (fresh.length > 0) this.#grow(a, fresh);
+      const grown = this.#axes[a] as { categories: (number | string)[] };
+      const position = new Map(grown.categories.map((c, i) => [c, i]));
+      const map = Int32Array.from({ length: axisExtent(theirs) }, (_, i) => (i < theirCats.length ? (position.get(theirCats[i]) as number) : grown.categories.length));
+      src = src.#remapAxis(a, this.#axes[a], map);
     }
-    if (this.#count && other.#count) for (let i = 0; i < this.#count.length; i++) this.#count[i] += other.#count[i];
+    if (this.#sumw && src.#sumw) for (let i = 0; i < this.#sumw.length; i++) this.#sumw[i] += src.#sumw[i];
+    if (this.#sumw2 && src.#sumw2) for (let i = 0; i < this.#sumw2.length; i++) this.#sumw2[i] += src.#sumw2[i];
+    if (this.#count && src.#count) for (let i = 0; i < this.#count.length; i++) this.#count[i] += src.#count[i];
     return this;
   }
 
@@ -408,9 +429,13 @@ export class Hist {
 
   /** Float64 copies of the storage: [Σw or counts, Σw² (weighted only)]. */
   #planes(): [Float64Array, Float64Array?] {
-    if (this.#count) return [Float64Array.from(this.#count, (c) => Number(c))];
-    const sumw = Float64Array.from(this.#sumw as Float64Array);
-    return this.#sumw2 ? [sumw, Float64Array.from(this.#sumw2)] : [sumw];
+    return this.#sumw2 ? [this.#plane(0), this.#plane(1)] : [this.#plane(0)];
+  }
+
+  /** Float64 copy of Σw or counts (0) or Σw² (1). */
+  #plane(which: 0 | 1): Float64Array {
+    if (this.#count) return Float64Array.from(this.#count, (c) => Number(c));
+    return Float64Array.from((which === 0 ? this.#sumw : this.#sumw2) as Float64Array);
   }
 
   #setPlanes(values: Float64Array, variances: Float64Array | null): void {
