@@ -230,6 +230,25 @@ describe("runAnalysis", () => {
     expect(res.hists.data.y.sum()).toBe(passing);
   });
 
+  it("run periods: only runs inside them are kept, luminosity reported per period", async () => {
+    const def = analysis();
+    def.datasets[1] = { ...def.datasets[1], runPeriods: { A: [1, 1], C: [3, 9] } };
+    const res = await runAnalysis(def, {});
+    let lumiA = 0;
+    const blocks = new Set<string>();
+    let kept = 0;
+    for (const f of data)
+      for (let i = 0; i < f.x.length; i++)
+        if (f.run[i] === 1 && f.lumi[i] <= 3) {
+          kept++;
+          blocks.add(`1:${f.lumi[i]}`);
+        }
+    for (const b of blocks) lumiA += lumiUb[b] * 1e-6;
+    expect(res.cutflows.data.raw[1]).toBe(kept);
+    expect(res.datasets.data.lumiPb).toBeCloseTo(lumiA, 15);
+    expect(res.datasets.data.lumiPerPeriodPb).toEqual({ A: expect.closeTo(lumiA, 15), C: 0 });
+  });
+
   it("gives the same result whatever the chunk size", async () => {
     const a = await runAnalysis(analysis({ chunkEntries: 7 }), {});
     const b = await runAnalysis(analysis({ chunkEntries: 100000 }), {});

@@ -70,21 +70,31 @@ export class Certification {
   }
 
   /**
-   * 1 for certified events, 0 otherwise, over a whole chunk. Consecutive events of one run share
-   * the run's range lookup, so the cost is one binary search per event.
+   * 1 for certified events, 0 otherwise, over a whole chunk. Consecutive events of one run share the
+   * run's range lookup and consecutive events of one block share the answer.
    */
   mask(run: NumericArray, lumi: NumericArray): Uint8Array {
     const n = run.length;
     const out = new Uint8Array(n);
     let lastRun = Number.NaN;
+    let lastLumi = Number.NaN;
+    let lastKeep = 0;
     let ranges: Int32Array | undefined;
     for (let i = 0; i < n; i++) {
       const r = Number(run[i]);
+      const l = Number(lumi[i]);
+      // events come grouped by block: one lookup per block, not per event
+      if (l === lastLumi && r === lastRun) {
+        out[i] = lastKeep;
+        continue;
+      }
       if (r !== lastRun) {
         lastRun = r;
         ranges = this.inPeriod(r) ? this.ranges.get(r) : undefined;
       }
-      if (ranges !== undefined && inRanges(ranges, Number(lumi[i]))) out[i] = 1;
+      lastLumi = l;
+      lastKeep = ranges !== undefined && inRanges(ranges, l) ? 1 : 0;
+      out[i] = lastKeep;
     }
     return out;
   }

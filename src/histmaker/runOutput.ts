@@ -15,7 +15,7 @@ import { Cutflow, type CutflowJson } from "./cutflow.js";
 import { h5 } from "./eventSources.js";
 import { Hist } from "./Hist.js";
 import { loadHists, saveHists } from "./histIO.js";
-import { applyScales, type DatasetResult, type FileFailure, type RunResult, type Shard } from "./runner.js";
+import { applyScales, lumiPerPeriod, type DatasetResult, type FileFailure, type RunResult, type Shard } from "./runner.js";
 
 export const RUN_SCHEMA = "hepfit.histmaker-run";
 export const HIST_SEPARATOR = "::";
@@ -221,6 +221,7 @@ export function mergeRunOutputs(inputs: { file: string; output: RunOutput }[], m
     d.lumiBlockPb = keys.map((k) => m.get(k)!);
     if (d.lumiPb !== null) {
       d.lumiPb = d.lumiBlockPb.reduce((a, b) => a + b, 0);
+      d.lumiPerPeriodPb = lumiPerPeriod(d);
       dataLumi = (dataLumi ?? 0) + d.lumiPb;
     }
   }

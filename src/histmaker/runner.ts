@@ -70,6 +70,24 @@ export interface DatasetResult {
   lumiPb: number | null;
   /** blocks certified and processed but absent from the lumi CSV */
   missingLumiBlocks: number;
+  /** the dataset's run periods, and the recorded luminosity (/pb) processed in each (with a lumi CSV) */
+  runPeriods: Record<string, [number, number]> | null;
+  lumiPerPeriodPb: Record<string, number> | null;
+}
+
+/** Luminosity per run period from the processed blocks. */
+export function lumiPerPeriod(d: Pick<DatasetResult, "lumiBlocks" | "lumiBlockPb" | "runPeriods">): Record<string, number> | null {
+  if (d.runPeriods == null) return null;
+  const out: Record<string, number> = {};
+  for (const [name, [lo, hi]] of Object.entries(d.runPeriods)) {
+    let s = 0;
+    d.lumiBlocks.forEach((k, i) => {
+      const run = splitBlockKey(k)[0];
+      if (run >= lo && run <= hi) s += d.lumiBlockPb[i] ?? 0;
+    });
+    out[name] = s;
+  }
+  return out;
 }
 
 export interface RunResult {
@@ -196,6 +214,8 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
       lumiBlockPb: [],
       lumiPb: null,
       missingLumiBlocks: 0,
+      runPeriods: ds.runPeriods ?? null,
+      lumiPerPeriodPb: null,
     };
     result.hists[ds.name] = Object.fromEntries(histogramsFor(def, ds).map((h) => [h.name, newHist(h)]));
     result.cutflows[ds.name] = new Cutflow(cutflowSteps(def, ds));
@@ -278,6 +298,7 @@ export function finaliseLuminosity(
       const { lumiPb, missing } = table.sum(blocks);
       dr.lumiBlockPb = blocks.map((k) => table.recordedPb.get(k) ?? 0);
       dr.lumiPb = lumiPb;
+      dr.lumiPerPeriodPb = lumiPerPeriod(dr);
       dr.missingLumiBlocks = missing.length;
       if (missing.length > 0) {
         const [r, l] = splitBlockKey(missing[0]);

@@ -101,7 +101,12 @@ export function registerRun(program: Command): void {
         if (d.kind === "data")
           lines.push(
             `${d.name}: ${d.files.length} files, ${d.events} events, ${d.lumiBlocks.length} certified lumi blocks` +
-              (d.lumiPb !== null ? `, ${d.lumiPb.toPrecision(6)} /pb recorded` : ""),
+              (d.lumiPb !== null ? `, ${d.lumiPb.toPrecision(6)} /pb recorded` : "") +
+              (d.lumiPerPeriodPb
+                ? ` (${Object.entries(d.lumiPerPeriodPb)
+                    .map(([p, l]) => `${p} ${l.toPrecision(6)}`)
+                    .join(", ")})`
+                : ""),
           );
         else
           lines.push(
