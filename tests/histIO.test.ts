@@ -9,6 +9,9 @@ import { Hist } from "../src/histmaker/Hist.js";
 import { loadHists, saveHists } from "../src/histmaker/histIO.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "histio-"));
+const PY = "/usr/bin/python3";
+const h5pyMissing = !existsSync(PY) || spawnSync(PY, ["-c", "import h5py, numpy"], { encoding: "utf8" }).status !== 0;
+if (h5pyMissing) console.log(`skipping the h5py check: ${PY} with h5py and numpy is not available`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function rng(seed: number): () => number {
@@ -71,14 +74,8 @@ describe("saveHists / loadHists", () => {
     expect(chAxis.type === "category_str" && chAxis.categories).toEqual(["mu", "e", "tau", "new"]);
   });
 
-  it("is readable with h5py: shapes, values and meta_json", async (ctx) => {
-    const py = "/usr/bin/python3";
-    const probe = existsSync(py) ? spawnSync(py, ["-c", "import h5py, numpy"], { encoding: "utf8" }) : null;
-    if (!probe || probe.status !== 0) {
-      console.log(`skipping h5py check: ${py} with h5py and numpy not available`);
-      ctx.skip();
-      return;
-    }
+  it.skipIf(h5pyMissing)("is readable with h5py: shapes, values and meta_json", async () => {
+    const py = PY;
     const hists = sampleHists();
     const file = path.join(dir, "py.hdf5");
     await saveHists(file, hists, { gzip: 4 });
