@@ -368,3 +368,71 @@ describe("Float64Evaluator yield variances, data and theta0 updates", () => {
     expect(() => new Float64Evaluator({ ...spec, data: new Float64Array(2) })).toThrow(/data/);
   });
 });
+
+// ---- agreement with the float64 reference (shared/reference/ref_fit.py's Model) on fixture files
+
+const refDir = resolve(sharedDir, "reference");
+const python = "/usr/bin/python3";
+const havePython =
+  existsSync(python) &&
+  existsSync(resolve(refDir, "ref_fit.py")) &&
+  spawnSync(python, ["-c", "import h5py, numpy, scipy"]).status === 0;
+if (!havePython) console.log("skipping ref_fit.py comparisons: /usr/bin/python3 with h5py or shared/reference missing");
+
+const REF_SCRIPT = `
+import sys, json
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from ref_fit import load, Model
+inp = json.load(sys.stdin)
+m = load(inp["file"])
+out = []
+for case in inp["cases"]:
+    model = Model(m, case["bbb"], case["mode"])
+    v, g, H = model.grad_hess(np.array(case["x"], dtype=float))
+    out.append({"nll": float(v), "grad": g.tolist(), "hess": H.reshape(-1).tolist()})
+print(json.dumps(out))
+`;
+
+interface RefCase {
+  bbb: boolean;
+  mode: PoiMode;
+  x: number[];
+}
+
+function refGradHess(file: string, cases: RefCase[]): { nll: number; grad: number[]; hess: number[] }[] {
+  const r = spawnSync(python, ["-c", REF_SCRIPT, refDir], { input: JSON.stringify({ file, cases }), encoding: "utf8", maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`ref_fit.py failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe("Float64Evaluator against ref_fit.py", () => {
+  for (const name of ["h3_asym_bbb.hdf5", "h3_sparse.hdf5"]) {
+    it.skipIf(!havePython)(`${name}: NLL, gradient and Hessian at two points, linear/square POIs, BB on/off`, async () => {
+      const { readTensor } = await import("../src/tensor/TensorReader.js");
+      const { buildLikelihoodSpec } = await import("../fitter/likelihoodSpec.js");
+      const file = resolve(fixturesDir, name);
+      const model = await readTensor(file);
+      const nsig = model.signals.length;
+      const n = nsig + model.systs.length;
+      const x0 = Array.from({ length: n }, (_, i) => (i < nsig ? 1 : 0));
+      const x1 = Array.from({ length: n }, (_, i) => (i < nsig ? 0.9 + 0.1 * i : 0.9 * Math.sin(3 * i)));
+      const cases: RefCase[] = [];
+      for (const mode of ["linear", "square"] as PoiMode[])
+        for (const bbb of [false, true]) for (const x of [x0, x1]) cases.push({ bbb, mode, x });
+      const ref = refGradHess(file, cases);
+      cases.forEach((c, i) => {
+        const ev = new Float64Evaluator(buildLikelihoodSpec(model, { poiMode: c.mode, bbb: c.bbb }), { threads: 2 });
+        const x = Float64Array.from(c.x);
+        const { value, gradient } = ev.valueAndGradient(x);
+        expect(Math.abs(value - ref[i].nll)).toBeLessThan(1e-9 * Math.max(1, Math.abs(ref[i].nll)));
+        const gscale = Math.max(1, ...ref[i].grad.map(Math.abs));
+        expectClose(gradient, ref[i].grad, 1e-9, 1e-10 * gscale);
+        const H = ev.hessian(x);
+        const hscale = Math.max(1, ...ref[i].hess.map(Math.abs));
+        expectClose(H, ref[i].hess, 1e-9, 1e-11 * hscale);
+        ev.dispose();
+      });
+    });
+  }
+});
