@@ -14,6 +14,8 @@ interface InspectOptions {
 export interface TreeListing {
   name: string;
   entries: number;
+  /** compression of the first stored basket: "zlib", "lz4", "lzma", "zstd", "none", or "embedded" (all data in the tree record) */
+  compression: string;
   branches: BranchInfo[];
 }
 
@@ -22,10 +24,21 @@ export async function inspectRootFile(path: string, only?: string): Promise<Tree
   const file = await RootFile.open(path);
   try {
     const names = only !== undefined ? [only] : file.trees().map((t) => t.name);
-    return names.map((name) => {
+    const out: TreeListing[] = [];
+    for (const name of names) {
       const t = file.tree(name);
-      return { name, entries: t.entries, branches: t.branches() };
-    });
+      const branches = t.branches();
+      let compression = "embedded";
+      for (const b of t.readableBranchNames()) {
+        const c = await t.compression(b);
+        if (c !== "embedded") {
+          compression = c === "none" ? c : [...new Set(c)].join("+");
+          break;
+        }
+      }
+      out.push({ name, entries: t.entries, compression, branches });
+    }
+    return out;
   } finally {
     file.close();
   }
@@ -40,7 +53,7 @@ export function formatListing(path: string, trees: TreeListing[]): string {
   const lines: string[] = [path];
   if (trees.length === 0) lines.push("  (no TTrees)");
   for (const t of trees) {
-    lines.push("", `TTree ${t.name}: ${t.entries} entries, ${t.branches.length} branches`);
+    lines.push("", `TTree ${t.name}: ${t.entries} entries, ${t.branches.length} branches, baskets ${t.compression}`);
     const rows = t.branches.map((b) => [b.name, b.type, b.countBranch ?? "", clip(b.title ?? "", 70)]);
     const head = ["branch", "type", "count", "title"];
     // a few very long names (NanoAOD trigger bits) overflow their cell instead of widening every row
