@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { AnalysisDefinition, ColumnSet } from "../src/histmaker/analysis.js";
 import { validateAnalysis } from "../src/histmaker/analysis.js";
 import type { JaggedColumn } from "../src/histmaker/events.js";
-import { openEventSource, writeColumnarEvents } from "../src/histmaker/eventSources.js";
+import { openEventSource, writeColumnarEvents, writeColumnarTrees } from "../src/histmaker/eventSources.js";
 import { planFiles, runAnalysis } from "../src/histmaker/runner.js";
 import { mergeRunOutputs, readRunOutput, toRunInfo, writeRunOutput } from "../src/histmaker/runOutput.js";
 import { loadUserModule } from "../src/histmaker/loadModule.js";
@@ -321,6 +321,20 @@ describe("runAnalysis", () => {
     const part = await runAnalysis(def, { maxFiles: 1, log: () => undefined });
     expect(part.datasets.sim.sumGenWeightsSource).toBe("files");
     expect(part.datasets.sim.sumGenWeights).toBeCloseTo(expectSim([sim[0]], 10, true).sumGen, 9);
+  });
+
+  it("takes Σ generator weights from a per-run tree when told (skimmed files)", async () => {
+    const skim = path.join(dir, "skim.hdf5");
+    await writeColumnarTrees(skim, {
+      Events: { x: sim[0].x, genWeight: sim[0].genWeight, vals: sim[0].vals, w3: sim[0].w3 },
+      Runs: { run: Uint32Array.from([1, 2]), genEventSumw: Float64Array.from([1000.5, 2000.25]) },
+    });
+    const def = analysis({}, [skim]);
+    def.datasets[0] = { ...def.datasets[0], sumGenWeightsFrom: { tree: "Runs", branch: "genEventSumw" } };
+    const res = await runAnalysis(def, {});
+    expect(res.datasets.sim.sumGenWeights).toBe(3000.75);
+    // the events' own weights still make the histograms and the cutflow
+    expect(res.cutflows.sim.weighted[0]).toBeCloseTo(expectSim([sim[0]], 10, true).sumGen, 9);
   });
 
   it("retries a failing file, records it, and keeps nothing of it", async () => {

@@ -27,6 +27,11 @@ export interface DatasetSpec {
   xsec?: number;
   /** simulation: Σ generator weights of the whole sample; when absent it is summed over the processed files */
   sumGenWeights?: number;
+  /**
+   * simulation: take each file's Σ generator weights from a per-run tree instead of summing the events'
+   * weights (for skimmed files), e.g. NanoAOD's {tree: "Runs", branch: "genEventSumw"}
+   */
+  sumGenWeightsFrom?: { tree: string; branch: string };
   /** simulation: per-event generator-weight column (default "genWeight"; absent column → weight 1) */
   genWeightColumn?: string;
   /** data: certification ("golden") JSON of run → [[firstLumi, lastLumi], ...] */

@@ -148,28 +148,34 @@ export interface WriteEventsOptions {
 
 /** Writes columns (all of the same event count) as a columnar event file, atomically. */
 export async function writeColumnarEvents(path: string, columns: Record<string, Column>, opts: WriteEventsOptions = {}): Promise<void> {
+  await writeColumnarTrees(path, { [opts.tree ?? "Events"]: columns }, opts);
+}
+
+/** Writes several trees (e.g. "Events" and a per-run "Runs" summary) into one columnar file, atomically. */
+export async function writeColumnarTrees(path: string, trees: Record<string, Record<string, Column>>, opts: { gzip?: number } = {}): Promise<void> {
   const lib = await h5();
-  const tree = opts.tree ?? "Events";
-  let entries = -1;
-  for (const [name, col] of Object.entries(columns)) {
-    const n = isJagged(col) ? col.offsets.length - 1 : col.length;
-    if (entries >= 0 && n !== entries) throw new UserError(`${path}: column "${name}" has ${n} events, others ${entries}`);
-    entries = n;
-  }
-  if (entries < 0) throw new UserError(`${path}: no columns to write`);
   const tmp = `${path}.tmp-${process.pid}`;
   const file = new lib.File(tmp, "w");
   try {
-    const group = file.create_group(tree);
-    group.create_attribute("format", "histmaker-events");
-    group.create_attribute("version", 1);
-    group.create_attribute("entries", entries);
-    for (const [name, col] of Object.entries(columns)) {
-      if (isJagged(col)) {
-        const g = group.create_group(name);
-        writeArray(g, "offsets", col.offsets, opts.gzip);
-        writeArray(g, "values", col.values, opts.gzip);
-      } else writeArray(group, name, col, opts.gzip);
+    for (const [tree, columns] of Object.entries(trees)) {
+      let entries = -1;
+      for (const [name, col] of Object.entries(columns)) {
+        const n = isJagged(col) ? col.offsets.length - 1 : col.length;
+        if (entries >= 0 && n !== entries) throw new UserError(`${path}: column "${tree}/${name}" has ${n} entries, others ${entries}`);
+        entries = n;
+      }
+      if (entries < 0) throw new UserError(`${path}: tree "${tree}" has no columns to write`);
+      const group = file.create_group(tree);
+      group.create_attribute("format", "histmaker-events");
+      group.create_attribute("version", 1);
+      group.create_attribute("entries", entries);
+      for (const [name, col] of Object.entries(columns)) {
+        if (isJagged(col)) {
+          const g = group.create_group(name);
+          writeArray(g, "offsets", col.offsets, opts.gzip);
+          writeArray(g, "values", col.values, opts.gzip);
+        } else writeArray(group, name, col, opts.gzip);
+      }
     }
   } catch (err) {
     file.close();
@@ -178,6 +184,22 @@ export async function writeColumnarEvents(path: string, columns: Record<string, 
   }
   file.close();
   renameSync(tmp, path);
+}
+
+/** Σ of a flat branch over a whole tree (e.g. genEventSumw in NanoAOD's "Runs" tree). */
+export async function sumBranch(path: string, tree: string, branch: string): Promise<number> {
+  const src = await openEventSource(path, tree);
+  try {
+    let s = 0;
+    for await (const chunk of src.iterate({ branches: [branch] })) {
+      const c = chunk.columns[branch];
+      if (isJagged(c)) throw new UserError(`${path}: ${tree}/${branch} is jagged; expected one value per entry`);
+      for (let i = 0; i < c.length; i++) s += Number(c[i]);
+    }
+    return s;
+  } finally {
+    src.close();
+  }
 }
 
 function writeArray(g: H5Group, name: string, data: NumericArray, gzip?: number): H5Dataset {

@@ -18,7 +18,7 @@ import { Certification, LumiTable, collectBlocks, splitBlockKey } from "./certif
 import { Cutflow } from "./cutflow.js";
 import type { Column, EventChunk, JaggedColumn, NumericArray } from "./events.js";
 import { isJagged } from "./events.js";
-import { openEventSource } from "./eventSources.js";
+import { openEventSource, sumBranch } from "./eventSources.js";
 import { Progress } from "./progress.js";
 import { Hist } from "./Hist.js";
 import * as axes from "./axes.js";
@@ -374,6 +374,8 @@ async function processFile(def: AnalysisDefinition, ds: DatasetSpec, file: strin
   } finally {
     source.close();
   }
+  if (ds.kind === "mc" && ds.sumGenWeightsFrom !== undefined)
+    part.sumGenWeights = await sumBranch(file, ds.sumGenWeightsFrom.tree, ds.sumGenWeightsFrom.branch);
   return part;
 }
 
