@@ -96,6 +96,8 @@ export function registerRun(program: Command): void {
       writeFileSync(tmp, cutflowCsv(result.cutflows, result.scales));
       renameSync(tmp, csvPath);
 
+      const elapsed = (Date.now() - t0) / 1000;
+      const totalEvents = Object.values(result.datasets).reduce((a, d) => a + d.events, 0);
       const lines = [cutflowTable(result.cutflows, result.scales)];
       for (const d of Object.values(result.datasets)) {
         if (d.kind === "data")
@@ -118,7 +120,7 @@ export function registerRun(program: Command): void {
           ? `simulation scaled to ${result.luminosityPb.toPrecision(6)} /pb (${result.luminositySource === "data" ? "certified data processed" : "analysis luminosity"})` +
               (shard ? "; for a shard this is provisional: `histmaker merge` recomputes it" : "")
           : "simulation unscaled: no luminosity (no lumi CSV processed and no analysis `luminosity`)",
-        `wrote ${o.output} and ${csvPath} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+        `wrote ${o.output} and ${csvPath}: ${totalEvents} events in ${elapsed.toFixed(1)} s (${Math.round(totalEvents / Math.max(elapsed, 1e-3))} events/s)`,
       );
       process.stdout.write(lines.join("\n") + "\n");
     });
