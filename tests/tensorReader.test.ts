@@ -163,6 +163,17 @@ describe("TensorReader on rabbit-style files without meta_json", () => {
     expect(model.storage).toBe("sparse");
     expectSameFloats(model.norm, expectedNorm, "norm");
     expectSameFloats(denseLogk(model), expectedLogk, "logk");
+    // contiguous datasets: slabs of 1, 3 or 7 elements split (row, col) pairs between slabs
+    const reader = await TensorReader.open(file);
+    try {
+      for (const chunkElements of [1, 3, 7]) {
+        const sliced = reader.read({ chunkElements });
+        expectSameFloats(sliced.norm, expectedNorm, `norm, slabs of ${chunkElements}`);
+        expectSameFloats(denseLogk(sliced), expectedLogk, `logk, slabs of ${chunkElements}`);
+      }
+    } finally {
+      reader.close();
+    }
   });
 
   it("also accepts sparse log κ whose rows are bin*nproc+proc (dense_shape [nbinsfull*nproc, nsyst])", async () => {

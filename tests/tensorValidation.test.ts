@@ -14,6 +14,7 @@ import {
   checkNonNegative,
   checkNotEmpty,
   checkShape,
+  SparsePairCollector,
 } from "../src/tensor/validate.js";
 import {
   rawDenseEntries,
@@ -302,5 +303,20 @@ describe("validate.ts checks on their own", () => {
     expect(Array.from(cols)).toEqual([1, 2, 0]);
     expect(() => checkedSparsePairs("f", "d", Int32Array.of(1, 0, 0, 0), [4, 3])).toThrow(/canonical order/);
     expect(() => checkedSparsePairs("f", "d", Int32Array.of(0, 3), [4, 3])).toThrow(/outside dense_shape \[4, 3\]/);
+  });
+
+  it("SparsePairCollector takes pieces that split pairs, and counts them", () => {
+    const c = new SparsePairCollector("f", "d", 3, [4, 3]);
+    c.add(BigInt64Array.of(0n));
+    c.add(BigInt64Array.of(1n, 0n, 2n));
+    c.add(BigInt64Array.of(3n, 0n));
+    const { rows, cols } = c.finish();
+    expect(Array.from(rows)).toEqual([0, 0, 3]);
+    expect(Array.from(cols)).toEqual([1, 2, 0]);
+    const short = new SparsePairCollector("f", "d", 2, [4, 3]);
+    short.add(Int32Array.of(0, 1, 2));
+    expect(() => short.finish()).toThrow("f: dataset 'd': holds 1 complete (row, col) pairs, expected 2");
+    const long = new SparsePairCollector("f", "d", 1, [4, 3]);
+    expect(() => long.add(Int32Array.of(0, 1, 2, 0))).toThrow(/holds more than 1 \(row, col\) pairs/);
   });
 });

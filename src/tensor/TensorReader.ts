@@ -29,7 +29,6 @@ import type {
 } from "./types.js";
 import {
   channelBins,
-  checkedSparsePairs,
   checkFinite,
   checkHdf5File,
   checkIndexRange,
@@ -38,10 +37,11 @@ import {
   checkShape,
   datasetError,
   missingDataset,
+  SparsePairCollector,
 } from "./validate.js";
 
 export interface ReadOptions {
-  /** elements per slab when streaming a dense log κ (default 4M = 32 MB of float64) */
+  /** elements per slab when streaming log κ and the sparse datasets (default 4M = 32 MB of float64) */
   chunkElements?: number;
 }
 
@@ -172,7 +172,7 @@ export class TensorReader {
       logk = res.logk;
       symmetric = res.symmetric;
     } else {
-      const res = this.readSparse(nproc, nsyst);
+      const res = this.readSparse(nproc, nsyst, chunkElements);
       nbinsFull = res.nbinsFull;
       norm = res.norm;
       logk = res.logk;
@@ -361,23 +361,23 @@ export class TensorReader {
   }
 
   /**
-   * Calls `visit` with consecutive pieces of a dataset in flat (row-major) order. A 1-D dataset is cut
-   * into whole HDF5 chunks (each compressed chunk is then decompressed once); an N-D one along axis 0.
+   * Calls `visit` with consecutive pieces of a dataset in flat (row-major) order, as h5wasm returns
+   * them (typed arrays). A 1-D dataset is cut into whole HDF5 chunks (each compressed chunk is then
+   * decompressed once); an N-D one along axis 0. Only one piece sits in wasm memory at a time.
    */
-  private forEachSlab(
+  private forEachRawSlab(
     ds: Dataset,
     name: string,
     chunkElements: number,
-    visit: (slab: Float64Array, flatOffset: number) => void,
+    visit: (slab: unknown, flatOffset: number) => void,
   ): void {
     const stored = ds.shape ?? [];
     const total = shapeSize(stored);
     if (total === 0) return;
-    const read = (ranges: [number, number][]): Float64Array => {
+    const read = (ranges: [number, number][]): unknown => {
       try {
-        return toFloat64(this.path, name, ds.slice(ranges));
+        return ds.slice(ranges);
       } catch (err) {
-        if (err instanceof UserError) throw err;
         throw datasetError(this.path, name, `cannot be read (${h5ErrorLine(err)})`);
       }
     };
@@ -398,9 +398,32 @@ export class TensorReader {
     }
   }
 
+  /** forEachRawSlab with the pieces as float64. */
+  private forEachSlab(
+    ds: Dataset,
+    name: string,
+    chunkElements: number,
+    visit: (slab: Float64Array, flatOffset: number) => void,
+  ): void {
+    this.forEachRawSlab(ds, name, chunkElements, (raw, offset) => visit(toFloat64(this.path, name, raw), offset));
+  }
+
+  /** A float64 dataset read piece by piece into one array (finite values checked on the way). */
+  private readFloat64Streamed(name: string, chunkElements: number): { values: Float64Array; shape: number[] } {
+    const ds = this.dataset(name);
+    const shape = this.logicalShape(ds, name);
+    const values = new Float64Array(shapeSize(shape));
+    this.forEachSlab(ds, name, chunkElements, (slab, offset) => {
+      checkFiniteSlab(this.path, name, slab, offset);
+      values.set(slab, offset);
+    });
+    return { values, shape };
+  }
+
   private readSparse(
     nproc: number,
     nsyst: number,
+    chunkElements: number,
   ): { nbinsFull: number; norm: Float64Array; logk: LogKCsr; symmetric: boolean } {
     const file = this.path;
     const normGroup = this.group("hnorm_sparse");
@@ -409,8 +432,8 @@ export class TensorReader {
     if (nprocStored !== nproc) {
       throw datasetError(file, "hnorm_sparse", `dense_shape [${normShape.join(", ")}] has ${nprocStored} processes, hprocs has ${nproc}`);
     }
-    const normIdx = this.readSparseIndices("hnorm_sparse/indices", normShape);
-    const normVals = this.readFloat64("hnorm_sparse/values", true).values;
+    const normIdx = this.readSparseIndices("hnorm_sparse/indices", normShape, chunkElements);
+    const normVals = this.readFloat64Streamed("hnorm_sparse/values", chunkElements).values;
     const nnz = normIdx.rows.length;
     if (normVals.length !== nnz) {
       throw datasetError(file, "hnorm_sparse/values", `has ${normVals.length} values for ${nnz} indices`);
@@ -445,8 +468,8 @@ export class TensorReader {
         `dense_shape [${logkShape.join(", ")}]: ${logkRows} rows match neither the ${nnz} hnorm_sparse entries nor nbinsfull*nproc = ${nrows}`,
       );
     }
-    const logkIdx = this.readSparseIndices("hlogk_sparse/indices", logkShape);
-    const values = this.readFloat64("hlogk_sparse/values", true).values;
+    const logkIdx = this.readSparseIndices("hlogk_sparse/indices", logkShape, chunkElements);
+    const values = this.readFloat64Streamed("hlogk_sparse/values", chunkElements).values;
     const nnzk = logkIdx.rows.length;
     if (values.length !== nnzk) {
       throw datasetError(file, "hlogk_sparse/values", `has ${values.length} values for ${nnzk} indices`);
@@ -473,20 +496,23 @@ export class TensorReader {
     return [shape[0], shape[1]];
   }
 
-  private readSparseIndices(name: string, denseShape: [number, number]): { rows: Int32Array; cols: Int32Array } {
+  private readSparseIndices(
+    name: string,
+    denseShape: [number, number],
+    chunkElements: number,
+  ): { rows: Int32Array; cols: Int32Array } {
     const ds = this.dataset(name);
     const shape = this.logicalShape(ds, name);
     const n = shapeSize(shape);
     if (!(shape.length === 2 && shape[1] === 2) && !(shape.length === 1 && n === 0)) {
       throw datasetError(this.path, name, `shape [${shape.join(", ")}] is not [nnz, 2]`);
     }
-    if (n === 0) return { rows: new Int32Array(0), cols: new Int32Array(0) };
-    const raw = this.readValue(ds, name);
-    let pairs: BigInt64Array | Int32Array | Float64Array;
-    if (raw instanceof BigInt64Array || raw instanceof Int32Array || raw instanceof Float64Array) pairs = raw;
-    else if (isNumericArray(raw)) pairs = Float64Array.from(raw as ArrayLike<number | bigint>, Number);
-    else throw datasetError(this.path, name, "is not an integer dataset");
-    return checkedSparsePairs(this.path, name, pairs, denseShape);
+    const collector = new SparsePairCollector(this.path, name, n / 2, denseShape);
+    this.forEachRawSlab(ds, name, chunkElements, (raw) => {
+      if (!isNumericArray(raw)) throw datasetError(this.path, name, "is not an integer dataset");
+      collector.add(raw as ArrayLike<number | bigint>);
+    });
+    return collector.finish();
   }
 
   // ---- the small datasets ----

@@ -97,59 +97,96 @@ export interface SparsePairs {
 }
 
 /**
- * Narrows [nnz, 2] int64 (row, col) pairs to Int32Arrays, checking that every index is inside
+ * Collects [nnz, 2] (row, col) index pairs, fed in flat order in pieces of any size (a piece may end
+ * between a row and its column), narrowing them to Int32Arrays. Checks that every index lies inside
  * dense_shape and that the pairs are in canonical order (row-major, strictly increasing).
  * int64 values are read as their two 32-bit halves: a valid index has a zero high word and a
  * non-negative low word, which avoids a BigInt per element.
  */
+export class SparsePairCollector {
+  readonly rows: Int32Array;
+  readonly cols: Int32Array;
+  private count = 0;
+  private pendingRow = -2;
+  private prevKey = -1;
+  private readonly nrows: number;
+  private readonly ncols: number;
+
+  constructor(
+    private readonly file: string,
+    private readonly dataset: string,
+    private readonly nnz: number,
+    denseShape: readonly [number, number],
+  ) {
+    [this.nrows, this.ncols] = denseShape;
+    this.rows = new Int32Array(nnz);
+    this.cols = new Int32Array(nnz);
+  }
+
+  /** The next values of the flat index list. */
+  add(piece: ArrayLike<number | bigint>): void {
+    if (piece instanceof BigInt64Array) {
+      const words = new Int32Array(piece.buffer, piece.byteOffset, piece.length * 2);
+      for (let i = 0; i < piece.length; i++) {
+        const lo = words[2 * i];
+        this.take(words[2 * i + 1] === 0 && lo >= 0 ? lo : -1);
+      }
+    } else {
+      for (let i = 0; i < piece.length; i++) {
+        const v = Number(piece[i]);
+        this.take(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff ? v : -1);
+      }
+    }
+  }
+
+  /** One index; -1 stands for any value that cannot be an index. */
+  private take(v: number): void {
+    if (this.pendingRow === -2) {
+      this.pendingRow = v;
+      return;
+    }
+    const k = this.count;
+    const r = this.pendingRow;
+    this.pendingRow = -2;
+    if (k >= this.nnz) throw datasetError(this.file, this.dataset, `holds more than ${this.nnz} (row, col) pairs`);
+    if (r < 0 || v < 0 || r >= this.nrows || v >= this.ncols) {
+      throw datasetError(this.file, this.dataset, `entry ${k} lies outside dense_shape [${this.nrows}, ${this.ncols}]`);
+    }
+    this.rows[k] = r;
+    this.cols[k] = v;
+    // key = row * ncols + col is exact in float64 for any realistic size (< 2^53): one comparison
+    // per entry checks both sorting and duplicates.
+    const key = r * this.ncols + v;
+    if (key <= this.prevKey) {
+      throw datasetError(
+        this.file,
+        this.dataset,
+        `indices are not in canonical order (sorted, no duplicates): entry ${k} (${r}, ${v}) follows (${this.rows[k - 1]}, ${this.cols[k - 1]})`,
+      );
+    }
+    this.prevKey = key;
+    this.count = k + 1;
+  }
+
+  finish(): SparsePairs {
+    if (this.count !== this.nnz || this.pendingRow !== -2) {
+      throw datasetError(this.file, this.dataset, `holds ${this.count} complete (row, col) pairs, expected ${this.nnz}`);
+    }
+    return { rows: this.rows, cols: this.cols };
+  }
+}
+
+/** All [nnz, 2] pairs at once; see SparsePairCollector. */
 export function checkedSparsePairs(
   file: string,
   dataset: string,
   raw: BigInt64Array | Int32Array | Float64Array,
   denseShape: readonly [number, number],
 ): SparsePairs {
-  const [nrows, ncols] = denseShape;
-  const nnz = raw.length / 2;
-  if (!Number.isInteger(nnz)) throw datasetError(file, dataset, `has ${raw.length} values, not (row, col) pairs`);
-  const rows = new Int32Array(nnz);
-  const cols = new Int32Array(nnz);
-  const outOfRange = (k: number): UserError =>
-    datasetError(file, dataset, `entry ${k} lies outside dense_shape [${nrows}, ${ncols}]`);
-  // Row-major order means key = row * ncols + col strictly increases; in float64 the key is exact
-  // for any realistic size (< 2^53), and one comparison per entry checks sorting and duplicates.
-  let prevKey = -1;
-  const unordered = (k: number): UserError =>
-    datasetError(
-      file,
-      dataset,
-      `indices are not in canonical order (sorted, no duplicates): entry ${k} (${rows[k]}, ${cols[k]}) follows (${rows[k - 1]}, ${cols[k - 1]})`,
-    );
-  if (raw instanceof BigInt64Array) {
-    const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
-    for (let k = 0; k < nnz; k++) {
-      const r = words[4 * k];
-      const c = words[4 * k + 2];
-      // high words must be 0; `>>> 0` turns negative low words into huge ones
-      if ((words[4 * k + 1] | words[4 * k + 3]) !== 0 || r >>> 0 >= nrows || c >>> 0 >= ncols) throw outOfRange(k);
-      rows[k] = r;
-      cols[k] = c;
-      const key = r * ncols + c;
-      if (key <= prevKey) throw unordered(k);
-      prevKey = key;
-    }
-  } else {
-    for (let k = 0; k < nnz; k++) {
-      const r = raw[2 * k];
-      const c = raw[2 * k + 1];
-      if (!Number.isInteger(r) || !Number.isInteger(c) || r < 0 || c < 0 || r >= nrows || c >= ncols) throw outOfRange(k);
-      rows[k] = r;
-      cols[k] = c;
-      const key = r * ncols + c;
-      if (key <= prevKey) throw unordered(k);
-      prevKey = key;
-    }
-  }
-  return { rows, cols };
+  if (raw.length % 2 !== 0) throw datasetError(file, dataset, `has ${raw.length} values, not (row, col) pairs`);
+  const collector = new SparsePairCollector(file, dataset, raw.length / 2, denseShape);
+  collector.add(raw);
+  return collector.finish();
 }
 
 /** Bins of one axis; with flow, a continuous axis has under- and overflow, a categorical one overflow. */
