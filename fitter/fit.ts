@@ -18,6 +18,7 @@ import { Float64Evaluator } from "./Float64Evaluator.js";
 import { buildLikelihoodSpec, type LikelihoodSpec, type PoiMode } from "./likelihoodSpec.js";
 import type { Objective } from "./objective.js";
 import { newtonPolish } from "./newtonCg.js";
+import { prefitYieldVariances } from "./prefitVariances.js";
 import { FrozenObjective, describeParameters, prefitPoint, selectFrozen } from "./parameters.js";
 import { goodnessOfFit, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
 import { initBackend, type BackendName } from "./tfBackends.js";
@@ -132,17 +133,6 @@ function yieldTable(evaluator: Float64Evaluator, spec: LikelihoodSpec, x: Float6
   };
 }
 
-/** Prefit covariance in the minimiser's coordinates: 1/cw on the diagonal of constrained systematics. */
-function prefitCovariance(spec: LikelihoodSpec): Float64Array {
-  const n = spec.nsig + spec.nsyst;
-  const cov = new Float64Array(n * n);
-  for (let s = 0; s < spec.nsyst; s++) {
-    const cw = spec.constraintWeights[s];
-    if (cw > 0) cov[(spec.nsig + s) * (n + 1)] = 1 / cw;
-  }
-  return cov;
-}
-
 function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
@@ -191,7 +181,16 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
       spec = { ...spec, data: asimov };
       evaluator.setData(asimov);
     }
-    if (!skipYields) prefitYields = yieldTable(evaluator, spec, x0, prefitCovariance(spec));
+    if (!skipYields) {
+      const perProcess = evaluator.yields(x0);
+      const variances = prefitYieldVariances(spec, perProcess);
+      prefitYields = {
+        perProcess,
+        perProcessVariance: variances.perProcess,
+        total: totalsOverProcesses(perProcess, spec.nbinsFull, spec.nproc),
+        totalVariance: variances.total,
+      };
+    }
 
     const reduced = frozen.length > 0 ? new FrozenObjective(evaluator, x0, frozen) : null;
     const toFull = (xr: Float64Array): Float64Array => (reduced ? reduced.expand(xr) : xr);
