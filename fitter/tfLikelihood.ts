@@ -122,6 +122,40 @@ function expTwice(x: tf.Tensor): tf.Tensor {
   return op(x);
 }
 
+/** expm1 with a gradient (dy·exp(x)) that is itself differentiable, like expTwice. */
+function expm1Twice(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
+    (save as tf.GradSaveFunc)([input as tf.Tensor]);
+    return {
+      value: tf.expm1(input as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, expTwice(saved[0])),
+    };
+  });
+  return op(x);
+}
+
+/**
+ * log1p accurate to a few ulp on every backend (the wasm kernel computes log(1 + u), which loses
+ * all digits for |u| ≲ 1e-7): Goldberg's log(w)·u/(w − 1) with w = 1 + u rounded. The forward
+ * pass of a custom op is not taped, so the branch on w = 1 costs no differentiability; the
+ * gradient dy/(1 + u) is made of differentiable ops.
+ */
+function log1pAccurate(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
+    const u = input as tf.Tensor;
+    (save as tf.GradSaveFunc)([u]);
+    const w = tf.add(u, 1);
+    const wm1 = tf.sub(w, 1);
+    const exact = tf.equal(wm1, 0);
+    const safe = tf.where(exact, tf.onesLike(wm1), wm1);
+    return {
+      value: tf.where(exact, u, tf.div(tf.mul(tf.log(w), u), safe)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.div(dy, tf.add(saved[0], 1)),
+    };
+  });
+  return op(x);
+}
+
 /** stand-in for n + k in bins without β: d/m ≈ 0 keeps the (masked) BB term finite, never NaN */
 const NO_BB_SCALE = 1e30;
 
@@ -129,6 +163,8 @@ const NO_BB_SCALE = 1e30;
 interface DataTensors {
   /** counts n_b */
   n: tf.Tensor1D;
+  /** Σ_p norm_bp − n_b, computed in float64 */
+  nominalMinusData: tf.Tensor1D;
   /** n_b, or 1 where n_b = 0 (there n·log1p(d/n) is 0 and must not produce NaN) */
   nSafe: tf.Tensor1D;
   /** n_b + k_b for BB bins; elsewhere (masked out) a huge value, so log1p(d/m) stays finite for any d */
@@ -155,6 +191,7 @@ export class TfLikelihood implements Objective {
   private readonly constraintWeights: tf.Tensor1D;
   private theta0: tf.Tensor1D;
   private readonly backgroundOnes: tf.Tensor1D | null;
+  private readonly backgroundZeros: tf.Tensor1D | null;
   private dataTensors: DataTensors;
   private disposed = false;
 
@@ -197,16 +234,21 @@ export class TfLikelihood implements Objective {
     this.constraintWeights = tf.tensor1d(Float32Array.from(spec.constraintWeights));
     this.theta0 = tf.tensor1d(Float32Array.from(spec.theta0));
     this.backgroundOnes = nproc > nsig ? tf.ones([nproc - nsig]) : null;
+    this.backgroundZeros = nproc > nsig ? tf.zeros([nproc - nsig]) : null;
     this.dataTensors = this.makeDataTensors(spec.data);
   }
 
   private makeDataTensors(data: Float64Array): DataTensors {
-    const { nbins, bbK } = this.spec;
+    const { nbins, nproc, bbK, norm } = this.spec;
     const n = new Float32Array(nbins);
+    const nominalMinusData = new Float32Array(nbins);
     const nSafe = new Float32Array(nbins);
     const bbM = bbK ? new Float32Array(nbins) : null;
     for (let b = 0; b < nbins; b++) {
       n[b] = data[b];
+      let nominal = 0;
+      for (let p = 0; p < nproc; p++) nominal += norm[b * nproc + p];
+      nominalMinusData[b] = nominal - data[b];
       nSafe[b] = data[b] > 0 ? data[b] : 1;
       if (bbM && bbK) {
         const m = data[b] + bbK[b];
@@ -214,7 +256,7 @@ export class TfLikelihood implements Objective {
         bbM[b] = !Number.isFinite(bbK[b]) ? NO_BB_SCALE : m > 0 ? m : 1e-30;
       }
     }
-    return { n: tf.tensor1d(n), nSafe: tf.tensor1d(nSafe), bbM: bbM ? tf.tensor1d(bbM) : null };
+    return { n: tf.tensor1d(n), nominalMinusData: tf.tensor1d(nominalMinusData), nSafe: tf.tensor1d(nSafe), bbM: bbM ? tf.tensor1d(bbM) : null };
   }
 
   /** Replaces the observed counts (toys, Asimov); length ≥ nbins. */
@@ -236,11 +278,19 @@ export class TfLikelihood implements Objective {
   }
 
   /** Expected yields per (bin, process) of the NLL bins, [nbins, nproc]; inside a tidy. */
-  private yields(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Tensor2D {
+  /**
+   * ν_bp − norm_bp for the NLL bins, [nbins, nproc]; inside a tidy. Working with deviations keeps
+   * the float32 rounding relative to ν − norm (about √n) instead of ν itself: for log_normal
+   * ν_bp − norm_bp = norm_bp·((r_p − 1) + r_p·expm1(s_bp)).
+   */
+  private yieldDeviations(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Tensor2D {
     const { nsig, nsyst, nproc, nbins, poiMode, symmetric, systematicType } = this.spec;
     const mu = x.slice(0, nsig);
     const r = poiMode === "square" ? tf.square(mu) : mu;
+    // r − 1, as (μ − 1)(μ + 1) in square mode so that it stays exact near μ = 1
+    const rm1 = poiMode === "square" ? tf.mul(tf.sub(mu, 1), tf.add(mu, 1)) : tf.sub(mu, 1);
     const scale = this.backgroundOnes ? tf.concat([r, this.backgroundOnes]) : r;
+    const scaleM1 = this.backgroundZeros ? tf.concat([rm1, this.backgroundZeros]) : rm1;
     let shift: tf.Tensor2D | null = null;
     if (this.logkCols && this.logkRows && this.logkValues) {
       const theta = x.slice(nsig, nsyst);
@@ -259,25 +309,25 @@ export class TfLikelihood implements Objective {
       shift = this.logkRows.scatterAdd(entries).reshape([nbins, nproc]) as tf.Tensor2D;
     }
     if (systematicType === "log_normal") {
-      const base = shift ? tf.mul(this.norm, expTwice(shift)) : this.norm;
-      return tf.mul(base, scale);
+      const rel = shift ? tf.add(scaleM1, tf.mul(scale, expm1Twice(shift))) : scaleM1;
+      return tf.mul(this.norm, rel);
     }
-    const base = tf.mul(this.norm, scale) as tf.Tensor2D;
+    const base = tf.mul(this.norm, scaleM1) as tf.Tensor2D;
     return shift ? tf.add(base, shift) : base;
   }
 
   /** The NLL as a scalar tensor; Σ_b f(n_b, ν_b − n_b) (− BB part) + Gaussian constraints. */
   private nllTensor(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Scalar {
     const { nsig, nsyst } = this.spec;
-    const { n, nSafe, bbM } = this.dataTensors;
-    const nu = tf.sum(this.yields(x, step), 1);
+    const { n, nSafe, bbM, nominalMinusData } = this.dataTensors;
     // ν − n − n·log(ν/n) written as d − n·log1p(d/n) with d = ν − n: both parts come from the
-    // same d, so the float32 cancellation is relative to d rather than to n
-    const d = tf.sub(nu, n);
-    let perBin = tf.sub(d, tf.mul(n, tf.log1p(tf.div(d, nSafe))));
+    // same d, so the float32 cancellation is relative to d rather than to n; d itself is
+    // (Σ_p norm − n, exact in float64) + Σ_p (ν_bp − norm_bp)
+    const d = tf.add(nominalMinusData, tf.sum(this.yieldDeviations(x, step), 1));
+    let perBin = tf.sub(d, tf.mul(n, log1pAccurate(tf.div(d, nSafe))));
     if (bbM && this.bbMask) {
       // profiled BB: term = f(n, d) − f(n + k, d) with f(m, d) = d − m·log1p(d/m)
-      const bbPart = tf.sub(d, tf.mul(bbM, tf.log1p(tf.div(d, bbM))));
+      const bbPart = tf.sub(d, tf.mul(bbM, log1pAccurate(tf.div(d, bbM))));
       perBin = tf.sub(perBin, tf.mul(this.bbMask, bbPart));
     }
     let total = tf.sum(perBin);
@@ -360,6 +410,7 @@ export class TfLikelihood implements Objective {
       this.constraintWeights,
       this.theta0,
       this.backgroundOnes,
+      this.backgroundZeros,
     ];
     for (const t of owned) t?.dispose();
     disposeData(this.dataTensors);
@@ -372,6 +423,7 @@ export class TfLikelihood implements Objective {
 
 function disposeData(d: DataTensors): void {
   d.n.dispose();
+  d.nominalMinusData.dispose();
   d.nSafe.dispose();
   d.bbM?.dispose();
 }

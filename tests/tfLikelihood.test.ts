@@ -238,6 +238,41 @@ for (const backend of ["cpu", "wasm"] as BackendName[]) {
       like.dispose();
     });
 
+    it("large yields: the float32 NLL is smooth near the minimum (noise far below one unit of NLL)", async () => {
+      await initBackend(backend);
+      // 1e6 events per bin: a naive float32 ν − n − n·log(ν/n) would jitter by ~0.1 per bin
+      const m = makeModel({ symmetric: true, poiMode: "linear", bb: true, systematicType: "log_normal" }, 777);
+      const norm = m.spec.norm.map((v) => v * 3000);
+      const x0 = new Float64Array(m.spec.nsig + m.spec.nsyst).fill(0.01);
+      x0[0] = 1;
+      x0[1] = 1;
+      const asimov = new Float64Array(m.spec.nbins);
+      const spec0 = { ...m.spec, norm, data: asimov };
+      // data = ν(x0) rounded: the minimum is near x0
+      const probe = new TfLikelihood({ ...spec0, data: new Float64Array(m.spec.nbins).fill(1) });
+      probe.dispose();
+      for (let b = 0; b < m.spec.nbins; b++) {
+        let nu = 0;
+        for (let p = 0; p < m.spec.nproc; p++) {
+          let sum = 0;
+          for (let c = 0; c < m.ncols; c++) sum += x0[m.spec.nsig + c] * m.logkDense[(b * m.spec.nproc + p) * m.ncols + c];
+          nu += norm[b * m.spec.nproc + p] * Math.exp(sum);
+        }
+        asimov[b] = Math.round(nu * 1.0003);
+      }
+      const mm: TestModel = { ...m, spec: spec0 };
+      const like = new TfLikelihood(spec0);
+      const residuals: number[] = [];
+      const dir = Float64Array.from({ length: x0.length }, (_, i) => Math.sin(i + 1));
+      for (let k = 0; k < 25; k++) {
+        const x = x0.map((v, i) => v + 1e-4 * k * dir[i]);
+        residuals.push((await like.nll(x)) - referenceNll(mm, x));
+      }
+      const spread = Math.max(...residuals) - Math.min(...residuals);
+      expect(spread).toBeLessThan(3e-3);
+      like.dispose();
+    });
+
     it("masked bins do not enter the NLL; setData replaces the counts", async () => {
       await initBackend(backend);
       const m = makeModel({ symmetric: false, poiMode: "linear", bb: true, systematicType: "log_normal" }, 4242);
