@@ -279,10 +279,19 @@ describe.skipIf(!haveData)("CMS NanoAOD (baskets embedded in the tree record)", 
     const n = num(flat(whole.nLHEPdfWeight));
     for (let i = 0; i < 200; i++) expect(w.offsets[i + 1] - w.offsets[i]).toBe(n[i]);
     // chunk boundaries that cut through baskets (they hold entries 0-75, 76-151, 152-199), and a sub-range
-    const pieces = await readAll(nano, "Events", ["LHEPdfWeight"], { chunkEntries: 7, start: 13, stop: 190 });
+    const pieces = await readAll(nano, "Events", ["LHEPdfWeight", "nLHEPdfWeight", "Muon_pt"], { chunkEntries: 7, start: 13, stop: 190 });
     const p = jag(pieces.LHEPdfWeight);
     expect(p.offsets.length).toBe(178);
     expect(num(p.values)).toEqual(num(w.values.subarray(w.offsets[13], w.offsets[190]) as NumericArray));
+    // every chunk's jagged offsets agree with the count branch read in the same chunk
+    const rf = await RootFile.open(nano);
+    for await (const ch of rf.tree("Events").iterate({ branches: ["nLHEPdfWeight", "LHEPdfWeight"], chunkEntries: 11, start: 5 })) {
+      const counts = num(flat(ch.columns.nLHEPdfWeight));
+      const o = jag(ch.columns.LHEPdfWeight).offsets;
+      expect(o[0]).toBe(0);
+      counts.forEach((c, i) => expect(o[i + 1] - o[i]).toBe(c));
+    }
+    rf.close();
   });
 });
 
