@@ -99,7 +99,7 @@ describe("writeFitResults", () => {
       expect(Number.isNaN(pe[0])).toBe(true);
       expect(pe[1]).toBe(1);
       expect((f.get("covariance") as InstanceType<typeof h5wasm.Dataset>).shape).toEqual([3, 3]);
-      expect((get("correlation") as Float64Array)[1]).toBeCloseTo(0.1, 14);
+      expect((get("correlation") as Float32Array)[1]).toBeCloseTo(0.1, 7);
       // channel b holds bins 4..5: yields rows 4,5 of the [7, 2] table
       const yb = get("channels/b/postfit/yields") as Float64Array;
       expect(Array.from(yb)).toEqual(Array.from(r.postfitYields!.perProcess.subarray(8, 12)));
