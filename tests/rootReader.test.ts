@@ -412,6 +412,7 @@ describe("errors name the file and what is wrong", () => {
     await expect(t.iterate({ branches: ["Muon_Pt"] }).next()).rejects.toThrow(/tree 'events': no branch named 'Muon_Pt'/);
     await expect(t.iterate({ branches: ["NMuon"], chunkEntries: 0 }).next()).rejects.toThrow(/chunkEntries/);
     rf.close();
+    await expect(t.iterate({ branches: ["NMuon"] }).next()).rejects.toThrow(/uproot-HZZ\.root: file already closed/);
   });
 });
 
