@@ -62,6 +62,8 @@ class Evaluator {
   void setParams(const double* x, Point& pt) const;
   void evalPoint(const double* x, bool wantGrad);
   void forwardRows(const Point& pt, long r0, long r1, double* nu, double* m) const;
+  template <class Index>
+  void forwardRowsT(const Point& pt, long r0, long r1, double* nu, double* m, const Index* ci) const;
   double binTerm(int b, double nub, double& w, double& c) const;
   double constraintTerm(const double* x) const;
   /// ∂ν/∂x of bin b (rows summed) as a sparse vector over parameters; rowJ gets each row's too when non-null.
@@ -71,6 +73,7 @@ class Evaluator {
   ModelData model_;
   int threads_;
   Point pt_;
+  std::vector<uint16_t> cols16_;  // copy of model_.cols when every column index fits in 16 bits
   std::vector<long> binSplit_;  // balanced bin ranges per thread (by non-zeros)
   std::vector<std::vector<double>> scratchCols_, scratchPoi_;
 };
