@@ -249,6 +249,21 @@ describe("runAnalysis", () => {
     expect(res.datasets.data.lumiPerPeriodPb).toEqual({ A: expect.closeTo(lumiA, 15), C: 0 });
   });
 
+  it("warns about certified blocks missing from the lumi CSV and counts them as 0", async () => {
+    const partial = path.join(dir, "lumi-partial.csv");
+    const lines = ["#run:fill,ls,time,beamstatus,E(GeV),delivered(/ub),recorded(/ub),avgpu,source"];
+    for (const [k, v] of Object.entries(lumiUb)) if (k !== "2:2") lines.push(`${k.replace(":", ":10,")}:${k.split(":")[1]},t,STABLE BEAMS,6800,${v},${v},20,HFOC`);
+    writeFileSync(partial, lines.join("\n") + "\n");
+    const def = analysis();
+    def.datasets[1] = { ...def.datasets[1], lumiCsv: partial };
+    const logs: string[] = [];
+    const res = await runAnalysis(def, { log: (m) => logs.push(m) });
+    const full = await runAnalysis(analysis(), {});
+    expect(res.datasets.data.missingLumiBlocks).toBe(1);
+    expect(logs.join("\n")).toMatch(/1 certified blocks are not in .*lumi-partial.csv \(first: run 2 block 2\)/);
+    expect(res.datasets.data.lumiPb!).toBeCloseTo(full.datasets.data.lumiPb! - 210e-6, 15);
+  });
+
   it("gives the same result whatever the chunk size", async () => {
     const a = await runAnalysis(analysis({ chunkEntries: 7 }), {});
     const b = await runAnalysis(analysis({ chunkEntries: 100000 }), {});

@@ -4,6 +4,7 @@
  * `.mjs` beside the source (so its relative imports still resolve), imported, then removed.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { UserError } from "../errors.js";
@@ -33,8 +34,15 @@ export async function loadUserModule(file: string): Promise<unknown> {
       fileName: abs,
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
     });
-    temp = path.join(path.dirname(abs), `.${path.basename(abs, ext)}.tmp-${process.pid}-${Date.now()}.mjs`);
-    writeFileSync(temp, out.outputText);
+    const name = `.${path.basename(abs, ext)}.tmp-${process.pid}-${Date.now()}.mjs`;
+    temp = path.join(path.dirname(abs), name);
+    try {
+      writeFileSync(temp, out.outputText);
+    } catch {
+      // a read-only folder: the temp dir still works for modules without relative imports
+      temp = path.join(tmpdir(), name);
+      writeFileSync(temp, out.outputText);
+    }
     target = temp;
   } else if (ext !== ".mjs" && ext !== ".js") {
     throw new UserError(`${file}: expected a .ts, .mts, .mjs or .js module`);
