@@ -72,8 +72,9 @@ const tGrad = timeIt(12, (r) => ev.valueAndGradient(xs[(r + 6) % 12].map((v) => 
 ev.valueAndGradient(x);
 const vs = Array.from({ length: 4 }, (_, r) => Float64Array.from({ length: n }, (_, i) => Math.sin(i * (r + 1))));
 const tHvp = timeIt(nhvp, (r) => ev.hessianVectorProduct(x, vs[r % 4]));
-// one fused pass reads each non-zero once (8 B value + 4 B column) plus the row pointers
-const bytes = nnz * 12 + spec.logk.rowPtr.length * 4;
+// one fused pass reads each non-zero once (8 B value + a 2 B column index when the columns fit in
+// 16 bits, else 4 B) plus the row pointers
+const bytes = nnz * (8 + (spec.logk.ncols <= 65536 ? 2 : 4)) + spec.logk.rowPtr.length * 4;
 const hvpGBs = bytes / (tHvp.median * 1e6);
 console.log(`nll: ${tNll.median.toFixed(2)} ms   value+gradient: ${tGrad.median.toFixed(2)} ms (new x each call)`);
 console.log(
