@@ -247,6 +247,14 @@ describe("runAnalysis", () => {
     expect(res.cutflows.data.raw[1]).toBe(kept);
     expect(res.datasets.data.lumiPb).toBeCloseTo(lumiA, 15);
     expect(res.datasets.data.lumiPerPeriodPb).toEqual({ A: expect.closeTo(lumiA, 15), C: 0 });
+    // periods without a certification JSON still filter (and make the "certified" step)
+    const def2 = analysis();
+    def2.datasets[1] = { name: "data", kind: "data", files: dataPaths, runPeriods: { B: [2, 2] } };
+    const res2 = await runAnalysis(def2, {});
+    let run2 = 0;
+    for (const f of data) for (const r of f.run) if (r === 2) run2++;
+    expect(res2.cutflows.data.steps[1]).toBe("certified");
+    expect(res2.cutflows.data.raw[1]).toBe(run2);
   });
 
   it("warns about certified blocks missing from the lumi CSV and counts them as 0", async () => {

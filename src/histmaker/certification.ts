@@ -17,12 +17,18 @@ export function splitBlockKey(key: number): [number, number] {
 }
 
 export class Certification {
-  /** run → flat [lo0, hi0, lo1, hi1, ...] sorted ranges (inclusive) */
-  private readonly ranges: Map<number, Int32Array>;
+  /** run → flat [lo0, hi0, lo1, hi1, ...] sorted ranges (inclusive); null: every block (periods only) */
+  private readonly ranges: Map<number, Int32Array> | null;
   private readonly periods: [number, number][] | null;
 
-  constructor(golden: Record<string, number[][]>, periods?: Record<string, [number, number]>, source = "certification") {
-    this.ranges = new Map();
+  constructor(golden: Record<string, number[][]> | null, periods?: Record<string, [number, number]>, source = "certification") {
+    this.periods = periods ? Object.values(periods) : null;
+    if (golden === null) {
+      this.ranges = null;
+      return;
+    }
+    const ranges = new Map<number, Int32Array>();
+    this.ranges = ranges;
     for (const [runText, list] of Object.entries(golden)) {
       const run = Number(runText);
       if (!Number.isInteger(run) || !Array.isArray(list))
@@ -39,9 +45,8 @@ export class Certification {
         flat[2 * i] = r[0];
         flat[2 * i + 1] = r[1];
       });
-      this.ranges.set(run, flat);
+      ranges.set(run, flat);
     }
-    this.periods = periods ? Object.values(periods) : null;
   }
 
   static fromFile(path: string, periods?: Record<string, [number, number]>): Certification {
@@ -59,6 +64,7 @@ export class Certification {
   /** Whether (run, lumi) is certified (and inside a run period when periods are given). */
   contains(run: number, lumi: number): boolean {
     if (!this.inPeriod(run)) return false;
+    if (this.ranges === null) return true;
     const r = this.ranges.get(run);
     return r !== undefined && inRanges(r, lumi);
   }
@@ -80,6 +86,11 @@ export class Certification {
     let lastLumi = Number.NaN;
     let lastKeep = 0;
     let ranges: Int32Array | undefined;
+    if (this.ranges === null) {
+      for (let i = 0; i < n; i++) out[i] = this.inPeriod(Number(run[i])) ? 1 : 0;
+      return out;
+    }
+    const table = this.ranges;
     for (let i = 0; i < n; i++) {
       const r = Number(run[i]);
       const l = Number(lumi[i]);
@@ -90,7 +101,7 @@ export class Certification {
       }
       if (r !== lastRun) {
         lastRun = r;
-        ranges = this.inPeriod(r) ? this.ranges.get(r) : undefined;
+        ranges = this.inPeriod(r) ? table.get(r) : undefined;
       }
       lastLumi = l;
       lastKeep = ranges !== undefined && inRanges(ranges, l) ? 1 : 0;

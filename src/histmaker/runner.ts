@@ -37,9 +37,8 @@ export interface RunOptions {
   /** at most this many files per dataset */
   maxFiles?: number;
   shard?: Shard;
-  /** extra attempts for a failing file (default 1) */
+  /** extra attempts for a failing file (default 1); files failing after them end up in `failures` */
   retries?: number;
-  allowFailures?: boolean;
   progress?: boolean;
   /** messages (warnings, retries); default: stderr */
   log?: (message: string) => void;
@@ -166,7 +165,7 @@ export function newHist(spec: HistogramSpec): Hist {
 /** Steps of a dataset's cutflow. */
 export function cutflowSteps(def: AnalysisDefinition, ds: DatasetSpec): string[] {
   const steps = ["all"];
-  if (ds.kind === "data" && ds.certification !== undefined) steps.push("certified");
+  if (ds.kind === "data" && (ds.certification !== undefined || ds.runPeriods !== undefined)) steps.push("certified");
   for (const s of def.selections ?? []) steps.push(s.name);
   return steps;
 }
@@ -184,7 +183,7 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
     if (ds.kind !== "data") continue;
     if (ds.certification !== undefined)
       certs.set(ds.name, Certification.fromFile(resolvePath(ds.certification, opts.baseDir), ds.runPeriods));
-    else if (ds.runPeriods !== undefined) certs.set(ds.name, new Certification({}, ds.runPeriods));
+    else if (ds.runPeriods !== undefined) certs.set(ds.name, new Certification(null, ds.runPeriods));
     if (ds.lumiCsv !== undefined) lumiTables.set(ds.name, LumiTable.fromFile(resolvePath(ds.lumiCsv, opts.baseDir)));
   }
 
@@ -240,7 +239,7 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
           },
         });
         // the file is complete: fold it into the totals
-        for (const [name, h] of Object.entries(part.hists)) await result.hists[ds.name][name].add(h);
+        for (const [name, h] of Object.entries(part.hists)) result.hists[ds.name][name].add(h);
         result.cutflows[ds.name].add(part.cutflow, `${ds.name}`);
         const dr = result.datasets[ds.name];
         dr.sumGenWeights += part.sumGenWeights;

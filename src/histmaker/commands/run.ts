@@ -68,7 +68,6 @@ export function registerRun(program: Command): void {
           maxFiles,
           shard,
           retries,
-          allowFailures: o.allowFailures ?? false,
           progress: o.progress,
         });
       } catch (err) {
