@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { UserError } from "../src/errors.js";
 import { H5, h5Ready } from "../src/tensor/h5.js";
 import { readTensor } from "../src/tensor/TensorReader.js";
 import { TensorWriter, writeTensor, type Compression } from "../src/tensor/TensorWriter.js";
@@ -190,7 +191,9 @@ describe("writeTensor layout", () => {
     broken.systGroups = [{ name: "bad", indices: [99] }];
     await expect(writeTensor(path.join(tmp, "broken.hdf5"), broken)).rejects.toThrow(/group bad has an index out of range/);
     expect(fs.readdirSync(tmp).filter((n) => n.startsWith("broken"))).toEqual([]);
-    await expect(writeTensor(path.join(tmp, "no_such_dir", "x.hdf5"), smallModel())).rejects.toThrow();
+    const missingDir = path.join(tmp, "no_such_dir", "x.hdf5");
+    await expect(writeTensor(missingDir, smallModel())).rejects.toThrow(UserError);
+    await expect(writeTensor(missingDir, smallModel())).rejects.toThrow(`${missingDir}: cannot write the output: folder`);
     expect(fs.existsSync(path.join(tmp, "no_such_dir"))).toBe(false);
   });
 });

@@ -8,7 +8,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { absPath, BLOSC2_FILTER_ID, BLOSC2_LZ4_OPTS, H5, h5Ready, type Group, type H5File } from "./h5.js";
+import { UserError } from "../errors.js";
+import { absPath, BLOSC2_FILTER_ID, BLOSC2_LZ4_OPTS, H5, h5ErrorLine, h5Ready, type Group, type H5File } from "./h5.js";
 import { patchVlenInt32, vlenInt32Placeholders } from "./h5VlenPatch.js";
 import type { ChannelInfo, LogKCsr, TensorModel } from "./types.js";
 import { channelBins } from "./validate.js";
@@ -69,18 +70,30 @@ export class TensorWriter {
     await h5Ready();
     const target = absPath(file);
     const tmp = `${target}.tmp-${process.pid}`;
-    let h5: H5File | null = null;
+    const dir = path.dirname(target);
+    try {
+      fs.accessSync(dir, fs.constants.W_OK);
+    } catch {
+      throw new UserError(`${file}: cannot write the output: folder ${dir} is missing or not writable`);
+    }
+    let h5: H5File;
     try {
       h5 = new H5.File(tmp, "w");
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw new UserError(`${file}: cannot create the output (${h5ErrorLine(err)})`);
+    }
+    let open = true;
+    try {
       this.writeAll(h5);
+      open = false;
       h5.close();
-      h5 = null;
       const groups = this.model.systGroups.map((g) => g.indices);
       patchVlenInt32(tmp, "hsystgroupidxs", groups);
       verifyGroups(tmp, groups);
       fs.renameSync(tmp, target);
     } catch (err) {
-      if (h5 !== null) {
+      if (open) {
         try {
           h5.close();
         } catch {
