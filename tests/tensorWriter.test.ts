@@ -165,6 +165,18 @@ describe("writeTensor layout", () => {
     expect(Array.from(denseLogk(back))).toEqual(Array.from(expected));
   });
 
+  it("keeps an asymmetric model without systematics asymmetric (dense by shape, sparse by meta_json)", async () => {
+    for (const storage of storages) {
+      const model = smallModel({ nsyst: 0, symmetric: false });
+      model.systGroups = [];
+      const file = path.join(tmp, `nosyst_${storage}.hdf5`);
+      await writeTensor(file, model, { storage });
+      const back = await readTensor(file);
+      expect(back.symmetric).toBe(false);
+      expect(back.logk.ncols).toBe(0);
+    }
+  });
+
   it("streams a log κ bigger than one write piece (4M elements) and reads it back exactly", async () => {
     const model = smallModel({ nbins: 700, nproc: 5, nsyst: 1300, density: 0.002, seed: 3 });
     const file = path.join(tmp, "big_dense.hdf5");
@@ -191,6 +203,11 @@ describe("writeTensor layout", () => {
     broken.systGroups = [{ name: "bad", indices: [99] }];
     await expect(writeTensor(path.join(tmp, "broken.hdf5"), broken)).rejects.toThrow(/group bad has an index out of range/);
     expect(fs.readdirSync(tmp).filter((n) => n.startsWith("broken"))).toEqual([]);
+    // a failure half-way through writing (grad values of the wrong length) removes the temporary file
+    const halfway = smallModel({ extras: true });
+    halfway.externalTerms[0].gradValues = Float64Array.of(1);
+    await expect(writeTensor(path.join(tmp, "halfway.hdf5"), halfway)).rejects.toThrow(/grad_values has 1 values/);
+    expect(fs.readdirSync(tmp).filter((n) => n.startsWith("halfway"))).toEqual([]);
     const missingDir = path.join(tmp, "no_such_dir", "x.hdf5");
     await expect(writeTensor(missingDir, smallModel())).rejects.toThrow(UserError);
     await expect(writeTensor(missingDir, smallModel())).rejects.toThrow(`${missingDir}: cannot write the output: folder`);

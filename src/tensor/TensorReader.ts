@@ -199,6 +199,8 @@ export class TensorReader {
     const externalTerms = this.readExternalTerms();
 
     const metaJson = this.readMetaJson();
+    // Without systematics the tensor shape cannot tell; meta_json says what the writer meant.
+    if (nsyst === 0 && !dense && metaJson?.["symmetric_tensor"] === false) symmetric = false;
     const channels = metaJson !== null ? this.channelsFromMeta(metaJson, nbins, nbinsFull) : fallbackChannels(nbins, nbinsFull);
     const systematicType = parseSystematicType(file, metaJson);
 
