@@ -21,15 +21,15 @@ interface FitCliOptions {
   output?: string;
   poiMode: string;
   bbb: boolean;
-  asimov: boolean;
+  asimov?: boolean;
   expectSignal?: string;
   pseudodata?: string;
   freeze?: string;
   backend?: string;
-  gpu: boolean;
+  gpu?: boolean;
   threads?: string;
   maxIter?: string;
-  verbose: boolean;
+  verbose?: boolean;
   html: boolean;
 }
 
@@ -123,11 +123,11 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
 
   const model = await readTensor(input);
   const loadSeconds = (performance.now() - tStart) / 1000;
-  const showProgress = o.verbose || process.stderr.isTTY === true;
+  const showProgress = o.verbose === true || process.stderr.isTTY === true;
   const result = await fit(model, {
     poiMode: o.poiMode,
     bbb: o.bbb ? undefined : false,
-    asimov: o.asimov,
+    asimov: o.asimov === true,
     expectSignal,
     pseudodata: o.pseudodata,
     freeze: o.freeze,
@@ -169,15 +169,15 @@ export async function main(argv: string[]): Promise<void> {
         new Option("--poi-mode <mode>", "signal strengths enter as r = μ (linear) or r = x², μ = x² (square; rabbit's default)").default("linear"),
       )
       .option("--no-bbb", "switch off Barlow–Beeston-lite MC statistics (on by default when the input has sumw2)")
-      .option("--asimov", "fit the Asimov data set (expected yields at μ = expect-signal, θ = 0)", false)
+      .option("--asimov", "fit the Asimov data set (expected yields at μ = expect-signal, θ = 0)")
       .option("--expect-signal <mu>", "prefit signal strength for --asimov and the starting point (default 1)")
       .option("--pseudodata <name>", "fit the named pseudo-data set of the input")
       .option("--freeze <list|regex>", "hold parameters at their prefit values: comma-separated names or a regular expression")
       .option("--backend <name>", `native (float64 only, default) or a tfjs backend for a float32 first stage: ${FIT_BACKENDS.slice(1).join(", ")}`)
-      .option("--gpu", "float32 first stage on the GPU (webgpu, else tensorflow via tfjs-node-gpu)", false)
+      .option("--gpu", "float32 first stage on the GPU (webgpu, else tensorflow via tfjs-node-gpu)")
       .option("--threads <n>", "worker threads (default: all cores)")
       .option("--max-iter <n>", "iteration limit of the minimiser (default 500)")
-      .option("--verbose", "one progress line per iteration (default when stderr is a terminal)", false)
+      .option("--verbose", "one progress line per iteration (default when stderr is a terminal)")
       .option("--no-html", "do not write the HTML report")
       .exitOverride()
       .action(async (input: string, o: FitCliOptions) => runFit(input, o, argv));
