@@ -92,6 +92,21 @@ describe("fit --asimov", () => {
   });
 });
 
+describe("fit --pseudodata", () => {
+  it("fits the named column of hpseudodata", async () => {
+    const model = await readTensor(join(fixtures, "ref_pseudo.hdf5"));
+    const result = await fit(model, { pseudodata: "obs_copy" });
+    expect(result.dataSource).toBe("pseudodata:obs_copy");
+    const dev = compareToReference(result, expected("ref_dense.expected.json"));
+    expect(dev.value).toBeLessThan(1e-5);
+    expect(dev.error).toBeLessThan(1e-5);
+    expect(dev.nll).toBeLessThan(1e-6);
+    const scaled = await fit(model, { pseudodata: "scaled" });
+    expect(Array.from(scaled.data)).toEqual(Array.from(model.pseudodata!.values.filter((_, i) => i % 2 === 0)));
+    await expect(fit(model, { pseudodata: "nope" })).rejects.toThrow(/--pseudodata nope.*scaled, obs_copy/);
+  });
+});
+
 describe("fit --freeze", () => {
   it("holds frozen parameters at prefit with zero error and minimises the rest", async () => {
     const model = await readTensor(join(fixtures, "ref_dense.hdf5"));
