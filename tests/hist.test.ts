@@ -189,6 +189,10 @@ describe("variable, integer, boolean and category axes", () => {
     expect(ax.type === "category_str" && ax.categories).toEqual(["a", "b", "c"]);
     expect(Array.from(g.values())).toEqual([1 + 1, 1, 0, 1, 1, 0]);
     expect(() => h.fillSync({ ch: new Int32Array([0]) })).toThrow(UserError);
+    expect(() => g.fillSync({ ch: [1, 2] as unknown as string[], x: [0.5, 0.5] })).toThrow(UserError);
+    expect(() => g.fillSync({ ch: ["d"], x: [0.5, 0.5] })).toThrow(UserError);
+    const gAxis = g.axes[0];
+    expect(gAxis.type === "category_str" && gAxis.categories).toEqual(["a", "b", "c"]);
   });
 });
 

@@ -509,7 +509,8 @@ export class Hist {
       if (ax.type === "category_str") {
         const codes = this.#stringCodes[a] as Map<string, number>;
         const seen = new Set<string>();
-        for (const s of col as readonly string[]) if (!codes.has(s) && !seen.has(s)) (seen.add(s), fresh.push(s));
+        // non-strings are left for #prepare to reject, never added as categories
+        if (!isNumericTyped(col)) for (const s of col as readonly unknown[]) if (typeof s === "string" && !codes.has(s) && !seen.has(s)) (seen.add(s), fresh.push(s));
       } else {
         const known = new Set<number>(ax.categories);
         const values = col as ArrayLike<number | bigint>;
@@ -546,33 +547,21 @@ export class Hist {
     this.#stringCodes = moved.#stringCodes;
   }
 
-  #prepare(columns: FillColumns, opts: FillOptions) {
-    for (const [a, fresh] of this.#newCategories(columns)) this.#grow(a, fresh);
+  /** Checks columns, weights and threads before anything changes (a rejected fill must not grow axes). */
+  #validate(columns: FillColumns, opts: FillOptions): { n: number; threads: number } {
     let n = -1;
-    const native: NativeColumn[] = this.#axes.map((ax, a) => {
+    for (const ax of this.#axes) {
       const col = this.#column(columns, ax);
-      let out: NativeColumn;
       if (ax.type === "category_str") {
-        if (isNumericTyped(col)) throw new UserError(`Hist.fill: axis "${ax.name}" takes strings, got a typed array`);
-        const codes = this.#stringCodes[a] as Map<string, number>;
-        const strs = col as readonly unknown[];
-        out = new Int32Array(strs.length);
-        for (let i = 0; i < strs.length; i++) {
-          if (typeof strs[i] !== "string") throw new UserError(`Hist.fill: axis "${ax.name}" takes strings, entry ${i} is ${typeof strs[i]}`);
-          out[i] = codes.get(strs[i] as string) ?? -1;
-        }
-      } else if (isNumericTyped(col)) {
-        out = col;
-      } else if (Array.isArray(col) && col.every((v) => typeof v === "number")) {
-        out = Float64Array.from(col as number[]);
-      } else {
+        if (isNumericTyped(col) || !Array.isArray(col)) throw new UserError(`Hist.fill: axis "${ax.name}" takes an array of strings`);
+        const bad = (col as readonly unknown[]).findIndex((v) => typeof v !== "string");
+        if (bad >= 0) throw new UserError(`Hist.fill: axis "${ax.name}" takes strings, entry ${bad} is ${typeof (col as readonly unknown[])[bad]}`);
+      } else if (!isNumericTyped(col) && !(Array.isArray(col) && col.every((v) => typeof v === "number"))) {
         throw new UserError(`Hist.fill: column "${ax.name}" must be a typed array or an array of numbers`);
       }
-      if (n < 0) n = out.length;
-      else if (out.length !== n) throw new UserError(`Hist.fill: column "${ax.name}" has ${out.length} entries, expected ${n}`);
-      return out;
-    });
-    if (n < 0) n = opts.weight?.length ?? (opts.tensorWeights ? opts.tensorWeights.length / this.tensorSize : 0);
+      if (n < 0) n = col.length;
+      else if (col.length !== n) throw new UserError(`Hist.fill: column "${ax.name}" has ${col.length} entries, expected ${n}`);
+    }
     const threads = opts.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UserError(`Hist.fill: threads must be an integer in 1..256, got ${threads}`);
     if (this.storage === "count" && (opts.weight || opts.tensorWeights)) throw new UserError("Hist.fill: count storage takes no weights");
@@ -584,6 +573,24 @@ export class Hist {
     } else if (opts.tensorWeights) {
       throw new UserError("Hist.fill: tensorWeights given but the histogram has no tensor axis");
     }
+    return { n, threads };
+  }
+
+  /** Validates, grows category axes, and converts the columns for the addon. */
+  #prepare(columns: FillColumns, opts: FillOptions) {
+    const { n, threads } = this.#validate(columns, opts);
+    for (const [a, fresh] of this.#newCategories(columns)) this.#grow(a, fresh);
+    const native: NativeColumn[] = this.#axes.map((ax, a) => {
+      const col = this.#column(columns, ax);
+      if (ax.type === "category_str") {
+        const codes = this.#stringCodes[a] as Map<string, number>;
+        const strs = col as readonly string[];
+        const out = new Int32Array(strs.length);
+        for (let i = 0; i < strs.length; i++) out[i] = codes.get(strs[i]) ?? -1;
+        return out;
+      }
+      return isNumericTyped(col) ? col : Float64Array.from(col as number[]);
+    });
     return { n, columns: native, weight: opts.weight ?? null, tensorWeights: opts.tensorWeights ?? null, threads };
   }
 }
