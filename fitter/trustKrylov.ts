@@ -185,6 +185,8 @@ export interface SubproblemSolution {
   /** model value γ₀h₁ + ½hᵀTh */
   model: number;
   interior: boolean;
+  /** smallest eigenvalue of T */
+  lamMin: number;
 }
 
 /** Model value γ₀h₁ + ½hᵀTh. */
@@ -211,7 +213,7 @@ export function solveTridiagonalSubproblem(t: Tridiagonal, gamma0: number, radiu
   const lamMin = smallestEigenvalue(t);
   if (lamMin > 0) {
     const sol = solveShifted(t, 0, rhs);
-    if (sol && norm2(sol.h) <= radius) return { h: sol.h, lambda: 0, model: modelValue(t, gamma0, sol.h), interior: true };
+    if (sol && norm2(sol.h) <= radius) return { h: sol.h, lambda: 0, model: modelValue(t, gamma0, sol.h), interior: true, lamMin };
   }
   // boundary: find λ > max(0, −λmin) with ‖h(λ)‖ = radius; ‖h(λ)‖ ≤ γ₀/(λ + λmin) bounds it above
   const lo0 = Math.max(0, -lamMin);
@@ -230,7 +232,7 @@ export function solveTridiagonalSubproblem(t: Tridiagonal, gamma0: number, radiu
     const candidates = [-hz + disc, -hz - disc].map((tau) => h.map((v, i) => v + tau * z[i]));
     const models = candidates.map((c) => modelValue(t, gamma0, c));
     const best = models[0] <= models[1] ? 0 : 1;
-    return { h: candidates[best], lambda: lo0, model: models[best], interior: false };
+    return { h: candidates[best], lambda: lo0, model: models[best], interior: false, lamMin };
   }
   let lambda = near ? lo0 + tiny : 0.5 * (lo + hi);
   let best: Float64Array | null = null;
@@ -261,21 +263,29 @@ export function solveTridiagonalSubproblem(t: Tridiagonal, gamma0: number, radiu
     // cannot happen for λ above −λmin; fall back to a steepest-descent step on the boundary
     const h = new Float64Array(m);
     h[0] = -Math.sign(gamma0 || 1) * radius;
-    return { h, lambda: hi, model: modelValue(t, gamma0, h), interior: false };
+    return { h, lambda: hi, model: modelValue(t, gamma0, h), interior: false, lamMin };
   }
   const hn = norm2(best);
   // polish the norm to the boundary exactly (scaling changes the model by O(tolerance))
   if (hn > radius) best = best.map((v) => (v * radius) / hn);
-  return { h: best, lambda, model: modelValue(t, gamma0, best), interior: false };
+  return { h: best, lambda, model: modelValue(t, gamma0, best), interior: false, lamMin };
 }
 
-/** ½ γ₀² (T⁻¹)₁₁ when T is positive definite, else +∞. */
-function newtonEdm(t: Tridiagonal, gamma0: number): number {
-  const e1 = new Float64Array(t.diag.length);
+/**
+ * EDM from the Krylov space: ½ γ₀² (T⁻¹)₁₁ (a lower estimate, the CG energy, increasing with k)
+ * and that plus ½‖r‖²/λmin(T) with r the Newton residual γ₀ β |(T⁻¹e₁)_k| (what the remaining
+ * directions can add, with the Ritz value standing in for λmin(H)). +∞ when T is not positive
+ * definite.
+ */
+function newtonEdm(t: Tridiagonal, gamma0: number, beta: number, lamMin: number): { edm: number; upper: number } {
+  const m = t.diag.length;
+  const e1 = new Float64Array(m);
   e1[0] = 1;
-  const sol = solveShifted(t, 0, e1);
-  if (!sol) return Number.POSITIVE_INFINITY;
-  return 0.5 * gamma0 * gamma0 * sol.h[0];
+  const sol = lamMin > 0 ? solveShifted(t, 0, e1) : null;
+  if (!sol) return { edm: Number.POSITIVE_INFINITY, upper: Number.POSITIVE_INFINITY };
+  const edm = 0.5 * gamma0 * gamma0 * sol.h[0];
+  const residual = gamma0 * beta * Math.abs(sol.h[m - 1]);
+  return { edm, upper: edm + (0.5 * residual * residual) / lamMin };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,15 +348,21 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
   };
 
   /** Lanczos until the subproblem residual is small; returns the basis and the subproblem solution. */
-  const krylov = async (): Promise<{ state: KrylovState; sub: SubproblemSolution }> => {
+  const krylov = async (edmPrevious: number): Promise<{ state: KrylovState; sub: SubproblemSolution }> => {
     const gs = g.map((gi, i) => gi * scale[i]);
     const gamma0 = norm2(gs);
-    const eta = Math.max(1e-10, Math.min(krylovTolerance, Math.sqrt(gamma0)));
+    // inexact Newton forcing: η ≤ √‖g‖ for superlinear convergence, and near the end tight
+    // enough that the next point should already pass the EDM test (the EDM drops by ~η²)
+    // (only when that needs η ≥ 1e-3: farther out the quadratic model is not worth solving finely)
+    const etaWanted = edmPrevious > 0 ? Math.sqrt((0.1 * edmTolerance) / edmPrevious) : 1;
+    const etaEnd = Number.isFinite(etaWanted) && etaWanted >= 1e-3 ? etaWanted : 1;
+    const eta = Math.max(1e-8, Math.min(krylovTolerance, Math.sqrt(gamma0), etaEnd));
     const basis: Float64Array[] = [gs.map((v) => v / gamma0)];
     const diag: number[] = [];
     const off: number[] = [0];
     let sub: SubproblemSolution | null = null;
     let t: Tridiagonal = sliceTridiagonal([0], [0]);
+    let edmEstimate = { edm: Number.POSITIVE_INFINITY, upper: Number.POSITIVE_INFINITY };
     for (let k = 0; k < maxKrylov; k++) {
       const q = basis[k];
       const w = await scaledHvp(q);
@@ -366,12 +382,15 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
       sub = solveTridiagonalSubproblem(t, gamma0, radius);
       const tnorm = Math.max(...diag.map(Math.abs), ...off.map(Math.abs), 1e-300);
       const residual = beta * Math.abs(sub.h[k]);
+      edmEstimate = newtonEdm(t, gamma0, beta, sub.lamMin);
       if (residual <= eta * gamma0 || beta <= 1e-12 * tnorm || k + 1 === maxKrylov || k + 1 === n) break;
+      // already certain enough that this point passes: no need for the full Newton step
+      if (k >= 2 && edmEstimate.upper < 0.5 * edmTolerance) break;
       off.push(beta);
       basis.push(w.map((v) => v / beta));
     }
     if (!sub) throw new Error("trustKrylov: empty Krylov space");
-    return { state: { basis, t, gamma0, edm: newtonEdm(t, gamma0), steps: diag.length }, sub };
+    return { state: { basis, t, gamma0, edm: edmEstimate.edm, steps: diag.length }, sub };
   };
 
   const noiseOf = (value: number): number => opts.valueNoise ?? 1e-6 * Math.max(1, Math.abs(value));
@@ -393,7 +412,7 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
         sub = solveTridiagonalSubproblem(state.t, state.gamma0, radius);
       } else {
         const before = hvps;
-        ({ state, sub } = await krylov());
+        ({ state, sub } = await krylov(edm));
         krylovSteps = hvps - before;
       }
       edm = state.edm;
