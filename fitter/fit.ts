@@ -240,7 +240,10 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
     let value = r64.value;
     let gradient = Float64Array.from(r64.gradient);
     if (r64.status !== "converged" && r64.message) messages.push(`minimiser: ${r64.message}`);
-    if (Number.isFinite(value) && gradient.every((v) => Number.isFinite(v))) {
+    // Newton-CG polish only when the trust region stopped short of its tolerance (NLL noise,
+    // radius collapse, iteration limit); after a converged trust region it would be wasted HVPs
+    const stoppedShort = !(r64.status === "converged" && r64.edm < edmTolerance);
+    if (stoppedShort && Number.isFinite(value) && gradient.every((v) => Number.isFinite(v))) {
       const polished = await newtonPolish(obj64, xr, value, gradient, { maxSteps: 1, tolerance: 1e-2, maxCg: Math.min(m, 100) });
       hvps += polished.hvps;
       xr = Float64Array.from(polished.x);
