@@ -10,7 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import h5wasm from "h5wasm/node";
 import { main } from "../src/cli/fit.js";
+import { readTensor } from "../src/tensor/TensorReader.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
@@ -80,6 +82,35 @@ describe("fit CLI", () => {
     expect(j.meta.input_sha256).toBe(createHash("sha256").update(readFileSync(fixture)).digest("hex"));
     expect(j.meta.version).toBe(JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version);
     expect(j.pvalue).toBeGreaterThan(0);
+    // the HDF5 results agree with the JSON and with themselves
+    await h5wasm.ready;
+    const f = new h5wasm.File(join(out, "fitresults.hdf5"), "r");
+    try {
+      const get = (p: string) => (f.get(p) as InstanceType<typeof h5wasm.Dataset>).value as Float64Array;
+      const n = j.parameters.length;
+      const cov = get("covariance");
+      const errors = get("parameters/errors");
+      for (let i = 0; i < n; i++) {
+        expect(errors[i]).toBe(j.parameters[i].error);
+        expect(Math.sqrt(cov[i * n + i])).toBeCloseTo(errors[i], 12);
+      }
+      const yields = get("channels/ch0/postfit/yields");
+      const total = get("channels/ch0/postfit/total");
+      const nproc = yields.length / total.length;
+      expect(nproc).toBe(3);
+      for (let b = 0; b < total.length; b++) {
+        let s = 0;
+        for (let p = 0; p < nproc; p++) s += yields[b * nproc + p];
+        expect(s).toBeCloseTo(total[b], 8);
+      }
+      expect(Math.min(...get("channels/ch0/postfit/total_err"))).toBeGreaterThan(0);
+      expect(Math.min(...get("channels/ch0/prefit/total_err"))).toBeGreaterThan(0);
+      const data = get("data_obs");
+      const model = await readTensor(fixture);
+      expect(Array.from(data)).toEqual(Array.from(model.dataObs));
+    } finally {
+      f.close();
+    }
     expect(r.stdout).toMatch(/POI\s+sig0/);
     expect(r.stdout).toMatch(/chi2\/ndf/);
   });
