@@ -47,7 +47,7 @@ function errorText(err: unknown): string {
 }
 
 /** tfjs prints a "Hi there, install tfjs-node" banner and other debug chatter unless in prod mode. */
-function silenceTfjs(): void {
+export function silenceTfjs(): void {
   tf.env().set("PROD", true);
 }
 

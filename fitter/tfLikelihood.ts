@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LikelihoodSpec } from "./likelihoodSpec.js";
 import type { Objective, ValueAndGradient } from "./objective.js";
+import { silenceTfjs } from "./tfBackends.js";
 
 /**
  * A map i ↦ idx[i] from N entries into M slots, with the two linear ops it defines: gather
@@ -204,6 +205,7 @@ export class TfLikelihood implements Objective {
     if (logk.ncols !== expectedCols && logk.rowPtr[logk.nrows] > 0) {
       throw new Error(`TfLikelihood: logk has ${logk.ncols} columns, expected ${expectedCols}`);
     }
+    silenceTfjs(); // also when the caller never picked a backend (the default cpu one greets in Node)
     this.spec = spec;
     this.nparams = nsig + nsyst;
     this.norm = tf.tensor2d(Float32Array.from(spec.norm.subarray(0, nbins * nproc)), [nbins, nproc]);
