@@ -25,7 +25,10 @@ export interface BackendInfo {
 }
 
 export interface BackendOptions {
-  /** wasm only: number of worker threads (ignored when the wasm build has no thread support) */
+  /**
+   * wasm only: number of worker threads. tfjs disables wasm threads in Node (tfjs issue #3830),
+   * so there this has no effect; see wasmThreadsInUse().
+   */
   threads?: number;
 }
 

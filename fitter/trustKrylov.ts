@@ -52,9 +52,9 @@ export interface TrustKrylovOptions {
   /** positive diagonal (e.g. the Hessian diagonal); the trust region becomes ‖M^½ s‖ ≤ Δ */
   preconditioner?: Float64Array;
   /**
-   * Absolute noise of the objective value; steps predicted to gain less than this are not
-   * resolvable. Default 1e-6 · max(1, |f|), fit for float32 objectives; a float64 objective that
-   * is smooth never triggers it because its small steps are not rejected.
+   * Absolute noise of the objective value; a rejected step predicted to gain less than this
+   * ends the minimisation as converged at the noise level. Default 1e-6 · max(1, |f|) when the
+   * values are float32 numbers (a tfjs objective), else 1e-13 · max(1, |f|).
    */
   valueNoise?: number;
   onIteration?: (info: TrustKrylovIteration) => void;
@@ -393,7 +393,10 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
     return { state: { basis, t, gamma0, edm: edmEstimate.edm, steps: diag.length }, sub };
   };
 
-  const noiseOf = (value: number): number => opts.valueNoise ?? 1e-6 * Math.max(1, Math.abs(value));
+  // a float32 objective (tfjs) returns values that are exact float32 numbers; anything else is
+  // taken as float64
+  const noiseOf = (value: number): number =>
+    opts.valueNoise ?? (Math.fround(value) === value ? 1e-6 : 1e-13) * Math.max(1, Math.abs(value));
 
   let edm = Number.NaN;
   let iteration = 0;
