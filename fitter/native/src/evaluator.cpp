@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <limits>
 #include <stdexcept>
 
@@ -389,19 +391,27 @@ struct RowGroup {
 
 }  // namespace
 
-// Adds Σ ω_i G_i G_iᵀ of a group to the full (both triangles) n×n row-major h. Rows of a group share
-// most columns (one process over a block of bins), so the group is made a dense panel P over the
-// union U of its columns and Pᵀ diag(ω) P is one GEMM; a group too sparse for that is done as
-// rank-one updates.
-static void addGroup(const RowGroup& g, int n, double* h, std::vector<int32_t>& loc, int threads) {
+// Σ ω_i G_i G_iᵀ of a group, computed without touching H. Rows of a group share most columns (one
+// process over a block of bins), so the group is made a dense panel P over the union U of its
+// columns and Pᵀ diag(ω) P is one GEMM; a group too sparse for that is left to rank-one updates.
+struct GroupProduct {
+  const RowGroup* group = nullptr;
+  std::vector<int32_t> U;
+  std::vector<double> C;  // |U|×|U| symmetric, or empty for the rank-one route
+};
+
+static void groupProduct(const RowGroup& g, std::vector<int32_t>& loc, GroupProduct& out) {
+  out.group = &g;
+  out.U.clear();
+  out.C.clear();
   size_t nrows = g.rows();
   if (nrows == 0) return;
-  std::vector<int32_t> U;
   double sparseCost = 0;
   for (size_t r = 0; r < nrows; r++) {
     double len = g.ptr[r + 1] - g.ptr[r];
     sparseCost += len * len;
   }
+  std::vector<int32_t>& U = out.U;
   for (int32_t j : g.idx)
     if (loc[j] < 0) {
       loc[j] = 0;
@@ -410,36 +420,42 @@ static void addGroup(const RowGroup& g, int n, double* h, std::vector<int32_t>& 
   std::sort(U.begin(), U.end());
   const long nu = static_cast<long>(U.size());
   for (long a = 0; a < nu; a++) loc[U[a]] = static_cast<int32_t>(a);
-  double denseCost = static_cast<double>(nrows) * nu * nu;
-  if (denseCost <= 6 * sparseCost && nu >= 16) {
+  if (static_cast<double>(nrows) * nu * nu <= 6 * sparseCost && nu >= 16) {
     const long k = static_cast<long>(nrows);
-    std::vector<double> P(k * nu, 0.0), Pw(k * nu, 0.0), C(nu * nu, 0.0);
+    std::vector<double> P(k * nu, 0.0), Pw(k * nu, 0.0);
+    out.C.assign(nu * nu, 0.0);
     for (long r = 0; r < k; r++)
       for (int32_t e = g.ptr[r]; e < g.ptr[r + 1]; e++) {
         long a = loc[g.idx[e]];
         P[r + a * k] = g.val[e];
         Pw[r + a * k] = g.weight[r] * g.val[e];
       }
-    gemm(true, false, nu, nu, k, 1.0, Pw.data(), k, P.data(), k, C.data(), nu, threads);
-    auto split = evenSplit(nu, threads);
-    ThreadPool::instance().run(threads, [&](int t) {
-      for (long a = split[t]; a < split[t + 1]; a++) {
-        double* hrow = h + static_cast<size_t>(U[a]) * n;
-        const double* ccol = C.data() + a * nu;  // C symmetric: column a = row a
-        for (long b = 0; b < nu; b++) hrow[U[b]] += ccol[b];
-      }
-    });
-  } else {
-    for (size_t r = 0; r < nrows; r++) {
-      int32_t e0 = g.ptr[r], e1 = g.ptr[r + 1];
-      for (int32_t e = e0; e < e1; e++) {
-        double f = g.weight[r] * g.val[e];
-        double* hrow = h + static_cast<size_t>(g.idx[e]) * n;
-        for (int32_t q = e0; q < e1; q++) hrow[g.idx[q]] += f * g.val[q];
-      }
-    }
+    gemm(true, false, nu, nu, k, 1.0, Pw.data(), k, P.data(), k, out.C.data(), nu, 1);
   }
   for (int32_t j : U) loc[j] = -1;
+}
+
+// Adds a group's product to the full (both triangles) n×n row-major h.
+static void scatterGroup(const GroupProduct& gp, int n, double* h) {
+  const RowGroup& g = *gp.group;
+  if (g.rows() == 0) return;
+  if (!gp.C.empty()) {
+    const long nu = static_cast<long>(gp.U.size());
+    for (long a = 0; a < nu; a++) {
+      double* hrow = h + static_cast<size_t>(gp.U[a]) * n;
+      const double* ccol = gp.C.data() + a * nu;  // C symmetric: column a = row a
+      for (long b = 0; b < nu; b++) hrow[gp.U[b]] += ccol[b];
+    }
+    return;
+  }
+  for (size_t r = 0; r < g.rows(); r++) {
+    int32_t e0 = g.ptr[r], e1 = g.ptr[r + 1];
+    for (int32_t e = e0; e < e1; e++) {
+      double f = g.weight[r] * g.val[e];
+      double* hrow = h + static_cast<size_t>(g.idx[e]) * n;
+      for (int32_t q = e0; q < e1; q++) hrow[g.idx[q]] += f * g.val[q];
+    }
+  }
 }
 
 void Evaluator::hessian(const double* x, double* h) {
@@ -450,46 +466,64 @@ void Evaluator::hessian(const double* x, double* h) {
   // H = Σ_b c_b J_b J_bᵀ + Σ_r w_b ν_r D_r D_rᵀ (log_normal: ∂²ν_r/∂θ∂θ = ν_r D_r D_rᵀ)
   //     + POI terms + diagonal (ε_s Σ_r w_b g_r L_r,nsyst+s and the constraints).
   std::fill(h, h + static_cast<size_t>(n) * n, 0.0);
-  std::vector<double> poiTheta(static_cast<size_t>(M.nsig) * n, 0.0);
-  std::vector<int32_t> loc(n, -1);
-  std::vector<double> acc(n, 0.0);
-  std::vector<char> mark(n, 0);
-  std::vector<SparseVec> rowJ(M.nproc);
-  SparseVec jb, dOnly;
-  std::vector<RowGroup> procGroups(M.nproc);
-  RowGroup binGroup;
+  // Blocks of bins go to the threads; each computes its groups' products, then adds them to H in
+  // block order (a ticket), so the result does not depend on the scheduling.
   const int blockBins = 128;
-  for (int b0 = 0; b0 < M.nbins; b0 += blockBins) {
-    int b1 = std::min(M.nbins, b0 + blockBins);
-    for (auto& g : procGroups) g.clear();
-    binGroup.clear();
-    for (int b = b0; b < b1; b++) {
-      long r0 = static_cast<long>(b) * M.nproc;
-      binJacobian(pt, &pt.nu[r0], &pt.m[r0], b, acc, mark, jb, &rowJ, true);
-      binGroup.add(jb, pt.c[b]);
-      double wb = pt.w[b];
-      if (!M.logNormal || wb == 0) continue;
-      for (int p = 0; p < M.nproc; p++) {
-        long r = r0 + p;
-        rowD(pt, r, dOnly);
-        procGroups[p].add(dOnly, wb * pt.nu[r]);
-        if (p < M.nsig) {  // POI–θ cross terms: R' w_b ν0_r D_rs
-          double f = wb * pt.dR[p] * pt.m[r];
-          for (size_t i = 0; i < dOnly.idx.size(); i++) poiTheta[static_cast<size_t>(p) * n + dOnly.idx[i]] += f * dOnly.val[i];
+  const int nblocks = (M.nbins + blockBins - 1) / blockBins;
+  std::vector<std::vector<double>> poiTheta(threads_, std::vector<double>(static_cast<size_t>(M.nsig) * n, 0.0));
+  std::atomic<int> nextBlock{0};
+  std::mutex turnMutex;
+  std::condition_variable turnCv;
+  int turn = 0;
+  ThreadPool::instance().run(threads_, [&](int t) {
+    std::vector<int32_t> loc(n, -1);
+    std::vector<double> acc(n, 0.0);
+    std::vector<char> mark(n, 0);
+    std::vector<SparseVec> rowJ(M.nproc);
+    SparseVec jb, dOnly;
+    std::vector<RowGroup> groups(M.nproc + 1);  // one per process, then the bin rows
+    std::vector<GroupProduct> products(M.nproc + 1);
+    double* pt_poi = poiTheta[t].data();
+    for (;;) {
+      int blk = nextBlock.fetch_add(1);
+      if (blk >= nblocks) break;
+      int b0 = blk * blockBins, b1 = std::min(M.nbins, b0 + blockBins);
+      for (auto& g : groups) g.clear();
+      std::fill(poiTheta[t].begin(), poiTheta[t].end(), 0.0);
+      for (int b = b0; b < b1; b++) {
+        long r0 = static_cast<long>(b) * M.nproc;
+        binJacobian(pt, &pt.nu[r0], &pt.m[r0], b, acc, mark, jb, &rowJ, true);
+        groups[M.nproc].add(jb, pt.c[b]);
+        double wb = pt.w[b];
+        if (!M.logNormal || wb == 0) continue;
+        for (int p = 0; p < M.nproc; p++) {
+          long r = r0 + p;
+          rowD(pt, r, dOnly);
+          groups[p].add(dOnly, wb * pt.nu[r]);
+          if (p < M.nsig) {  // POI–θ cross terms: R' w_b ν0_r D_rs
+            double f = wb * pt.dR[p] * pt.m[r];
+            for (size_t i = 0; i < dOnly.idx.size(); i++) pt_poi[static_cast<size_t>(p) * n + dOnly.idx[i]] += f * dOnly.val[i];
+          }
         }
       }
+      for (size_t gi = 0; gi < groups.size(); gi++) groupProduct(groups[gi], loc, products[gi]);
+      std::unique_lock<std::mutex> lk(turnMutex);
+      turnCv.wait(lk, [&] { return turn == blk; });
+      lk.unlock();
+      for (const auto& gp : products) scatterGroup(gp, n, h);
+      for (int q = 0; q < M.nsig; q++)
+        for (int j = M.nsig; j < n; j++) {
+          double v = pt_poi[static_cast<size_t>(q) * n + j];
+          h[static_cast<size_t>(q) * n + j] += v;
+          h[static_cast<size_t>(j) * n + q] += v;
+        }
+      lk.lock();
+      turn++;
+      lk.unlock();
+      turnCv.notify_all();
     }
-    for (auto& g : procGroups) addGroup(g, n, h, loc, threads_);
-    addGroup(binGroup, n, h, loc, threads_);
-  }
-  for (int q = 0; q < M.nsig; q++) {
-    h[static_cast<size_t>(q) * n + q] += pt.d2R[q] * pt.poiWm[q];
-    for (int j = M.nsig; j < n; j++) {
-      double v = poiTheta[static_cast<size_t>(q) * n + j];
-      h[static_cast<size_t>(q) * n + j] += v;
-      h[static_cast<size_t>(j) * n + q] += v;
-    }
-  }
+  });
+  for (int q = 0; q < M.nsig; q++) h[static_cast<size_t>(q) * n + q] += pt.d2R[q] * pt.poiWm[q];
   for (int s = 0; s < M.nsyst; s++) {
     double d = M.cw[s];
     if (!M.symmetric) d += pt.eps[s] * pt.ltwg[M.nsyst + s];
@@ -588,40 +622,42 @@ void Evaluator::yieldVariances(const double* x, const double* cov, double* perRo
   std::fill(perRow, perRow + nrows, 0.0);
   std::fill(perBin, perBin + M.nbinsFull, 0.0);
   // Rows of one process over a block of bins share most columns: group them (see groupQuadForms).
-  std::vector<int32_t> loc(n, -1);
-  std::vector<double> acc(n, 0.0);
-  std::vector<char> mark(n, 0);
-  std::vector<SparseVec> rowJ(M.nproc);
-  SparseVec jb;
-  std::vector<RowGroup> procGroups(M.nproc);
-  std::vector<std::vector<double*>> procOut(M.nproc);
-  RowGroup binGroup;
-  std::vector<double*> binOut;
+  // Blocks go to the threads; the outputs of different blocks are disjoint.
   const int blockBins = 128;
-  for (int b0 = 0; b0 < M.nbinsFull; b0 += blockBins) {
-    int b1 = std::min(M.nbinsFull, b0 + blockBins);
-    for (int p = 0; p < M.nproc; p++) {
-      procGroups[p].clear();
-      procOut[p].clear();
-    }
-    binGroup.clear();
-    binOut.clear();
-    for (int b = b0; b < b1; b++) {
-      long r0 = static_cast<long>(b) * M.nproc;
-      binJacobian(pt, &nu[r0], &m[r0], b, acc, mark, jb, &rowJ, true);
-      for (int p = 0; p < M.nproc; p++)
-        if (!rowJ[p].idx.empty()) {
-          procGroups[p].add(rowJ[p], 1.0);
-          procOut[p].push_back(perRow + r0 + p);
-        }
-      if (!jb.idx.empty()) {
-        binGroup.add(jb, 1.0);
-        binOut.push_back(perBin + b);
+  const int nblocks = (M.nbinsFull + blockBins - 1) / blockBins;
+  std::atomic<int> nextBlock{0};
+  ThreadPool::instance().run(threads_, [&](int) {
+    std::vector<int32_t> loc(n, -1);
+    std::vector<double> acc(n, 0.0);
+    std::vector<char> mark(n, 0);
+    std::vector<SparseVec> rowJ(M.nproc);
+    SparseVec jb;
+    std::vector<RowGroup> groups(M.nproc + 1);  // one per process, then the bins
+    std::vector<std::vector<double*>> outs(M.nproc + 1);
+    for (;;) {
+      int blk = nextBlock.fetch_add(1);
+      if (blk >= nblocks) break;
+      int b0 = blk * blockBins, b1 = std::min(M.nbinsFull, b0 + blockBins);
+      for (size_t gi = 0; gi < groups.size(); gi++) {
+        groups[gi].clear();
+        outs[gi].clear();
       }
+      for (int b = b0; b < b1; b++) {
+        long r0 = static_cast<long>(b) * M.nproc;
+        binJacobian(pt, &nu[r0], &m[r0], b, acc, mark, jb, &rowJ, true);
+        for (int p = 0; p < M.nproc; p++)
+          if (!rowJ[p].idx.empty()) {
+            groups[p].add(rowJ[p], 1.0);
+            outs[p].push_back(perRow + r0 + p);
+          }
+        if (!jb.idx.empty()) {
+          groups[M.nproc].add(jb, 1.0);
+          outs[M.nproc].push_back(perBin + b);
+        }
+      }
+      for (size_t gi = 0; gi < groups.size(); gi++) groupQuadForms(groups[gi], cov, n, loc, 1, outs[gi]);
     }
-    for (int p = 0; p < M.nproc; p++) groupQuadForms(procGroups[p], cov, n, loc, threads_, procOut[p]);
-    groupQuadForms(binGroup, cov, n, loc, threads_, binOut);
-  }
+  });
 }
 
 }  // namespace fitter
