@@ -181,6 +181,25 @@ interface DataTensors {
   bbM: tf.Tensor1D | null;
 }
 
+/** Per-point tensors kept between valueAndGradient and the HVPs of a Lanczos sweep. */
+interface PointCache {
+  x: Float64Array;
+  xt: tf.Tensor1D;
+  step: SmoothStepMasks | null;
+  /** s = K·u(x), flat over the rows */
+  shift: tf.Tensor1D;
+  /** Kᵀ ∂L/∂s */
+  gradU: tf.Tensor1D;
+  value: number;
+  gradient: Float64Array;
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Branch of α(θ) per systematic: 1 inside the window, else 0; sign(θ) outside, else 0. */
 interface SmoothStepMasks {
   inside: tf.Tensor1D;
@@ -203,6 +222,8 @@ export class TfLikelihood implements Objective {
   private readonly backgroundOnes: tf.Tensor1D | null;
   private readonly backgroundZeros: tf.Tensor1D | null;
   private dataTensors: DataTensors;
+  /** the last point whose value and gradient were computed, with what its HVPs reuse */
+  private cache: PointCache | null = null;
   private disposed = false;
 
   constructor(spec: LikelihoodSpec) {
@@ -274,6 +295,7 @@ export class TfLikelihood implements Objective {
   setData(data: Float64Array): void {
     this.checkAlive();
     if (data.length < this.spec.nbins) throw new Error(`TfLikelihood.setData: ${data.length} counts, need ${this.spec.nbins}`);
+    this.dropCache();
     const old = this.dataTensors;
     this.dataTensors = this.makeDataTensors(data);
     disposeData(old);
@@ -283,42 +305,67 @@ export class TfLikelihood implements Objective {
   setTheta0(theta0: Float64Array): void {
     this.checkAlive();
     if (theta0.length !== this.spec.nsyst) throw new Error(`TfLikelihood.setTheta0: ${theta0.length} values, need ${this.spec.nsyst}`);
+    this.dropCache();
     const old = this.theta0;
     this.theta0 = tf.tensor1d(Float32Array.from(theta0));
     old.dispose();
   }
 
-  /** Expected yields per (bin, process) of the NLL bins, [nbins, nproc]; inside a tidy. */
+  /** θ·α(θ), the coefficient of the half-difference columns; inside a tidy. */
+  private halfDifferenceWeight(theta: tf.Tensor1D, step: SmoothStepMasks): tf.Tensor1D {
+    // smooth step α(θ) = p(2θ) inside |θ| < 0.5, p(t) = t(3t⁴ − 10t² + 15)/8, and sign(θ) outside.
+    // The window is chosen on the host: a taped comparison (clipByValue's gradient) has no
+    // second derivative in tfjs, and α is locally one branch anyway.
+    const t = tf.mul(theta, 2);
+    const t2 = tf.square(t);
+    const poly = tf.mul(t, tf.add(tf.mul(t2, tf.sub(tf.mul(t2, 3 / 8), 10 / 8)), 15 / 8));
+    const alpha = tf.add(tf.mul(step.inside, poly), step.outsideSign);
+    return tf.mul(theta, alpha) as tf.Tensor1D;
+  }
+
+  /** u(x): what the log κ columns multiply, θ or [θ, θ·α(θ)]; inside a tidy. */
+  private logkCoefficients(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Tensor1D {
+    const { nsig, nsyst, symmetric } = this.spec;
+    const theta = x.slice(nsig, nsyst);
+    if (symmetric || !step) return theta;
+    return tf.concat([theta, this.halfDifferenceWeight(theta, step)]);
+  }
+
+  /** s = K·u, the log κ shift of every (bin, process) row, flat [nbins·nproc]. */
+  private applyLogk(u: tf.Tensor1D): tf.Tensor1D {
+    const { logkCols, logkRows, logkValues } = this.sparse();
+    return logkRows.scatterAdd(tf.mul(logkValues, logkCols.gather(u)) as tf.Tensor1D);
+  }
+
+  /** Kᵀ·w for w over the rows, length ncols. */
+  private applyLogkTransposed(w: tf.Tensor1D): tf.Tensor1D {
+    const { logkCols, logkRows, logkValues } = this.sparse();
+    return logkCols.scatterAdd(tf.mul(logkValues, logkRows.gather(w)) as tf.Tensor1D);
+  }
+
+  private sparse(): { logkCols: IndexMap; logkRows: IndexMap; logkValues: tf.Tensor1D } {
+    if (!this.logkCols || !this.logkRows || !this.logkValues) throw new Error("TfLikelihood: no log κ entries");
+    return { logkCols: this.logkCols, logkRows: this.logkRows, logkValues: this.logkValues };
+  }
+
+  private get hasLogk(): boolean {
+    return this.logkValues !== null;
+  }
+
   /**
-   * ν_bp − norm_bp for the NLL bins, [nbins, nproc]; inside a tidy. Working with deviations keeps
-   * the float32 rounding relative to ν − norm (about √n) instead of ν itself: for log_normal
-   * ν_bp − norm_bp = norm_bp·((r_p − 1) + r_p·expm1(s_bp)).
+   * ν_bp − norm_bp for the NLL bins, [nbins, nproc], given the log κ shift; inside a tidy. Working
+   * with deviations keeps the float32 rounding relative to ν − norm (about √n) instead of ν
+   * itself: for log_normal ν_bp − norm_bp = norm_bp·((r_p − 1) + r_p·expm1(s_bp)).
    */
-  private yieldDeviations(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Tensor2D {
-    const { nsig, nsyst, nproc, nbins, poiMode, symmetric, systematicType } = this.spec;
+  private yieldDeviations(x: tf.Tensor1D, shiftFlat: tf.Tensor1D | null): tf.Tensor2D {
+    const { nsig, nproc, nbins, poiMode, systematicType } = this.spec;
     const mu = x.slice(0, nsig);
     const r = poiMode === "square" ? tf.square(mu) : mu;
     // r − 1, as (μ − 1)(μ + 1) in square mode so that it stays exact near μ = 1
     const rm1 = poiMode === "square" ? tf.mul(tf.sub(mu, 1), tf.add(mu, 1)) : tf.sub(mu, 1);
     const scale = this.backgroundOnes ? tf.concat([r, this.backgroundOnes]) : r;
     const scaleM1 = this.backgroundZeros ? tf.concat([rm1, this.backgroundZeros]) : rm1;
-    let shift: tf.Tensor2D | null = null;
-    if (this.logkCols && this.logkRows && this.logkValues) {
-      const theta = x.slice(nsig, nsyst);
-      let thetaEff: tf.Tensor1D = theta;
-      if (!symmetric && step) {
-        // smooth step α(θ) = p(2θ) inside |θ| < 0.5, p(t) = t(3t⁴ − 10t² + 15)/8, and sign(θ) outside.
-        // The window is chosen on the host: a taped comparison (clipByValue's gradient) has no
-        // second derivative in tfjs, and α is locally one branch anyway.
-        const t = tf.mul(theta, 2);
-        const t2 = tf.square(t);
-        const poly = tf.mul(t, tf.add(tf.mul(t2, tf.sub(tf.mul(t2, 3 / 8), 10 / 8)), 15 / 8));
-        const alpha = tf.add(tf.mul(step.inside, poly), step.outsideSign);
-        thetaEff = tf.concat([theta, tf.mul(theta, alpha) as tf.Tensor1D]);
-      }
-      const entries = tf.mul(this.logkValues, this.logkCols.gather(thetaEff)) as tf.Tensor1D;
-      shift = this.logkRows.scatterAdd(entries).reshape([nbins, nproc]) as tf.Tensor2D;
-    }
+    const shift = shiftFlat ? (tf.reshape(shiftFlat, [nbins, nproc]) as tf.Tensor2D) : null;
     if (systematicType === "log_normal") {
       const rel = shift ? tf.add(scaleM1, tf.mul(scale, expm1Twice(shift))) : scaleM1;
       return tf.mul(this.norm, rel);
@@ -327,14 +374,17 @@ export class TfLikelihood implements Objective {
     return shift ? tf.add(base, shift) : base;
   }
 
-  /** The NLL as a scalar tensor; Σ_b f(n_b, ν_b − n_b) (− BB part) + Gaussian constraints. */
-  private nllTensor(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Scalar {
+  /**
+   * L(x, s): the NLL with the log κ shift s as an independent input (everything but the sparse
+   * product, all of it small: one value per bin and process). NLL(x) = L(x, K·u(x)).
+   */
+  private nllFromShift(x: tf.Tensor1D, shiftFlat: tf.Tensor1D | null): tf.Scalar {
     const { nsig, nsyst } = this.spec;
     const { n, nSafe, bbM, nominalMinusData } = this.dataTensors;
     // ν − n − n·log(ν/n) written as d − n·log1p(d/n) with d = ν − n: both parts come from the
     // same d, so the float32 cancellation is relative to d rather than to n; d itself is
     // (Σ_p norm − n, exact in float64) + Σ_p (ν_bp − norm_bp)
-    const d = tf.add(nominalMinusData, tf.sum(this.yieldDeviations(x, step), 1));
+    const d = tf.add(nominalMinusData, tf.sum(this.yieldDeviations(x, shiftFlat), 1));
     let perBin = tf.sub(d, tf.mul(n, log1pAccurate(tf.div(d, nSafe))));
     if (bbM && this.bbMask) {
       // profiled BB: term = f(n, d) − f(n + k, d) with f(m, d) = d − m·log1p(d/m)
@@ -347,6 +397,11 @@ export class TfLikelihood implements Objective {
       total = tf.add(total, tf.mul(0.5, tf.sum(tf.mul(this.constraintWeights, tf.square(diff)))));
     }
     return total as tf.Scalar;
+  }
+
+  /** The NLL as a scalar tensor, differentiable in x end to end; inside a tidy. */
+  private nllTensor(x: tf.Tensor1D, step: SmoothStepMasks | null): tf.Scalar {
+    return this.nllFromShift(x, this.hasLogk ? this.applyLogk(this.logkCoefficients(x, step)) : null);
   }
 
   /** Which branch of the smooth step each θ is on (asymmetric tensors only); inside a tidy. */
@@ -370,30 +425,120 @@ export class TfLikelihood implements Objective {
 
   async nll(x: Float64Array): Promise<number> {
     this.checkAlive();
+    if (this.cache && sameValues(this.cache.x, x)) return this.cache.value;
     const value = tf.tidy(() => this.nllTensor(this.toTensor(x, "x"), this.smoothStepMasks(x)));
     const out = (await value.data())[0];
     value.dispose();
     return out;
   }
 
+  /**
+   * Value, gradient and what the HVPs at this point reuse. With s = K·u(x) and w = ∂L/∂s:
+   * ∇NLL = ∂L/∂x + J_uᵀ Kᵀ w. Only the two sparse products touch the log κ entries.
+   */
+  private async point(x: Float64Array): Promise<PointCache> {
+    if (this.cache && sameValues(this.cache.x, x)) return this.cache;
+    this.dropCache();
+    type PointTensors = Omit<PointCache, "x" | "value" | "gradient"> & { value: tf.Scalar; gradient: tf.Tensor1D };
+    // tidy keeps whatever the returned object holds (its typing only knows plain containers)
+    const tensors = tf.tidy((): tf.TensorContainer => {
+      const xt = this.toTensor(x, "x");
+      const step = this.smoothStepMasks(x);
+      const shift = this.applyLogk(this.logkCoefficients(xt, step));
+      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => this.nllFromShift(a as tf.Tensor1D, b as tf.Tensor1D))([xt, shift]);
+      const gradU = this.applyLogkTransposed(grads[1] as tf.Tensor1D);
+      const throughU = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(this.logkCoefficients(a as tf.Tensor1D, step), gradU)))(xt);
+      const gradient = tf.add(grads[0], throughU) as tf.Tensor1D;
+      const out: PointTensors = { xt, step, shift, gradU, value, gradient };
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as PointTensors;
+    const [v, g] = await Promise.all([tensors.value.data(), tensors.gradient.data()]);
+    tensors.value.dispose();
+    tensors.gradient.dispose();
+    this.cache = {
+      x: Float64Array.from(x),
+      xt: tensors.xt,
+      step: tensors.step,
+      shift: tensors.shift,
+      gradU: tensors.gradU,
+      value: v[0],
+      gradient: Float64Array.from(g),
+    };
+    return this.cache;
+  }
+
   async valueAndGradient(x: Float64Array): Promise<ValueAndGradient> {
     this.checkAlive();
-    const { value, grad } = tf.tidy(() => {
-      const step = this.smoothStepMasks(x);
-      return tf.valueAndGrad((xt: tf.Tensor1D) => this.nllTensor(xt, step))(this.toTensor(x, "x"));
+    if (!this.hasLogk) {
+      const { value, grad } = tf.tidy(() => {
+        const step = this.smoothStepMasks(x);
+        return tf.valueAndGrad((xt: tf.Tensor1D) => this.nllTensor(xt, step))(this.toTensor(x, "x"));
+      });
+      try {
+        const [v, g] = await Promise.all([value.data(), grad.data()]);
+        return { value: v[0], gradient: Float64Array.from(g) };
+      } finally {
+        value.dispose();
+        grad.dispose();
+      }
+    }
+    const pc = await this.point(x);
+    return { value: pc.value, gradient: Float64Array.from(pc.gradient) };
+  }
+
+  /**
+   * H·v, exactly, by autodiff. With s = K·u(x) (K the sparse log κ matrix, linear) the chain rule
+   * splits it into pieces that autodiff handles on small tensors:
+   *   ṡ = K·(J_u v),  [a_x, a_s] = ∇_{x,s} ⟨∇_{x,s} L, (v, ṡ)⟩  (double backprop of L(x, s)),
+   *   H v = a_x + J_uᵀ Kᵀ a_s + ∇_x ⟨∇_x ⟨u(x), Kᵀ w⟩, v⟩   (w = ∂L/∂s, cached per point).
+   * Two sparse products per HVP instead of the four-plus of a double backprop through K; the
+   * shift s and Kᵀw are reused across the HVPs of a Lanczos sweep at one point.
+   */
+  async hessianVectorProduct(x: Float64Array, v: Float64Array): Promise<Float64Array> {
+    this.checkAlive();
+    if (v.length !== this.nparams) throw new Error(`TfLikelihood: v has ${v.length} entries, need ${this.nparams}`);
+    if (!this.hasLogk) return this.hessianVectorProductByTape(x, v);
+    const pc = await this.point(x);
+    const { nsig, nsyst, symmetric } = this.spec;
+    const hv = tf.tidy(() => {
+      const vt = this.toTensor(v, "v");
+      const step = pc.step;
+      const vTheta = vt.slice(nsig, nsyst);
+      let uDot: tf.Tensor1D = vTheta;
+      if (!symmetric && step) {
+        // θ·α(θ) acts elementwise: its Jacobian is the diagonal of derivatives
+        const slope = tf.grad((th: tf.Tensor) => tf.sum(this.halfDifferenceWeight(th as tf.Tensor1D, step)))(pc.xt.slice(nsig, nsyst));
+        uDot = tf.concat([vTheta, tf.mul(slope, vTheta) as tf.Tensor1D]);
+      }
+      const sDot = this.applyLogk(uDot);
+      const gradL = tf.grads((a: tf.Tensor, b: tf.Tensor) => this.nllFromShift(a as tf.Tensor1D, b as tf.Tensor1D));
+      const directional = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => {
+        const [ga, gb] = gradL([a, b]);
+        return tf.add(tf.sum(tf.mul(ga, vt)), tf.sum(tf.mul(gb, sDot))) as tf.Scalar;
+      };
+      const [ax, as] = tf.grads(directional)([pc.xt, pc.shift]);
+      const au = this.applyLogkTransposed(as as tf.Tensor1D);
+      const throughU = (a: tf.Tensor): tf.Scalar => {
+        const u = this.logkCoefficients(a as tf.Tensor1D, step);
+        let out = tf.sum(tf.mul(u, au));
+        if (!symmetric) {
+          // curvature of u(x) itself, weighted by the gradient Kᵀw
+          const inner = tf.grad((b: tf.Tensor) => tf.sum(tf.mul(this.logkCoefficients(b as tf.Tensor1D, step), pc.gradU)))(a);
+          out = tf.add(out, tf.sum(tf.mul(inner, vt)));
+        }
+        return out as tf.Scalar;
+      };
+      return tf.add(ax, tf.grad(throughU)(pc.xt));
     });
     try {
-      const [v, g] = await Promise.all([value.data(), grad.data()]);
-      return { value: v[0], gradient: Float64Array.from(g) };
+      return Float64Array.from(await hv.data());
     } finally {
-      value.dispose();
-      grad.dispose();
+      hv.dispose();
     }
   }
 
-  /** H·v by double backprop: ∇_x ⟨∇_x NLL(x), v⟩. */
-  async hessianVectorProduct(x: Float64Array, v: Float64Array): Promise<Float64Array> {
-    this.checkAlive();
+  /** H·v by plain double backprop through the whole NLL: ∇_x ⟨∇_x NLL(x), v⟩. */
+  private async hessianVectorProductByTape(x: Float64Array, v: Float64Array): Promise<Float64Array> {
     const hv = tf.tidy(() => {
       const vt = this.toTensor(v, "v");
       const step = this.smoothStepMasks(x);
@@ -408,10 +553,18 @@ export class TfLikelihood implements Objective {
     }
   }
 
+  private dropCache(): void {
+    if (!this.cache) return;
+    const { xt, step, shift, gradU } = this.cache;
+    for (const t of [xt, shift, gradU, step?.inside ?? null, step?.outsideSign ?? null]) t?.dispose();
+    this.cache = null;
+  }
+
   /** Frees every resident tensor; the object is unusable afterwards. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.dropCache();
     this.logkCols?.dispose();
     this.logkRows?.dispose();
     const owned: (tf.Tensor | null)[] = [
