@@ -272,6 +272,25 @@ for (const backend of ["cpu", "wasm"] as BackendName[]) {
       like.dispose();
     });
 
+    it("no log κ entries at all (normalisation-only model): full-tape path", async () => {
+      await initBackend(backend);
+      const base = makeModel({ symmetric: true, poiMode: "square", bb: true, systematicType: "log_normal" }, 4343);
+      const empty: LogKCsr = { ...base.spec.logk, rowPtr: new Int32Array(base.spec.logk.nrows + 1), cols: new Int32Array(0), values: new Float64Array(0) };
+      const m: TestModel = { ...base, logkDense: new Float64Array(base.logkDense.length), spec: { ...base.spec, logk: empty } };
+      const like = new TfLikelihood(m.spec);
+      const rand = rng(9);
+      const x = randomPoint(m, rand);
+      const v = Float64Array.from(x, () => rand() - 0.5);
+      const ref = referenceNll(m, x);
+      const vg = await like.valueAndGradient(x);
+      expect(Math.abs(vg.value - ref)).toBeLessThan(2e-5 * Math.abs(ref) + 1e-3);
+      const refGrad = referenceGradient(m, x);
+      expect(maxAbsDiff(vg.gradient, refGrad)).toBeLessThan(1e-4 * maxAbs(refGrad) + 1e-3);
+      const refHv = referenceHvp(m, x, v);
+      expect(maxAbsDiff(await like.hessianVectorProduct(x, v), refHv)).toBeLessThan(2e-4 * maxAbs(refHv) + 1e-2);
+      like.dispose();
+    });
+
     it("masked bins do not enter the NLL; setData replaces the counts", async () => {
       await initBackend(backend);
       const m = makeModel({ symmetric: false, poiMode: "linear", bb: true, systematicType: "log_normal" }, 4242);
