@@ -366,6 +366,9 @@ describe("Float64Evaluator yield variances, data and theta0 updates", () => {
     const ev = new Float64Evaluator(spec);
     expect(() => ev.nll(new Float64Array(3))).toThrow(/length 3/);
     expect(() => new Float64Evaluator({ ...spec, data: new Float64Array(2) })).toThrow(/data/);
+    const badCols = spec.logk.cols.slice();
+    badCols[3] = spec.logk.ncols + 5;
+    expect(() => new Float64Evaluator({ ...spec, logk: { ...spec.logk, cols: badCols } })).toThrow(/column indices/);
   });
 });
 

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "dense.h"
 #include "threadPool.h"
@@ -53,6 +54,22 @@ Evaluator::Evaluator(ModelData model, int threads) : model_(std::move(model)), t
   if (M.nbins > M.nbinsFull || M.nsig > M.nproc) throw std::invalid_argument("inconsistent model dimensions");
   if (static_cast<long>(M.rowPtr.size()) < static_cast<long>(M.nbinsFull) * M.nproc + 1)
     throw std::invalid_argument("log k has fewer rows than nbinsFull * nproc");
+  // A bad index would read or write out of bounds: check the CSR once (strictly increasing columns
+  // within a row are also what the half-difference merge in rowD relies on).
+  const long nrowsFull = static_cast<long>(M.nbinsFull) * M.nproc;
+  if (M.rowPtr[0] != 0 || static_cast<size_t>(M.rowPtr[nrowsFull]) > M.cols.size() || M.cols.size() != M.vals.size())
+    throw std::invalid_argument("log k: row pointers do not match the column/value arrays");
+  if (M.norm.size() < static_cast<size_t>(nrowsFull) || M.data.size() < static_cast<size_t>(M.nbins) ||
+      M.cw.size() < static_cast<size_t>(M.nsyst) || M.theta0.size() < static_cast<size_t>(M.nsyst) ||
+      (!M.bbK.empty() && M.bbK.size() < static_cast<size_t>(M.nbins)))
+    throw std::invalid_argument("model arrays are shorter than the model dimensions");
+  for (long r = 0; r < nrowsFull; r++) {
+    if (M.rowPtr[r + 1] < M.rowPtr[r]) throw std::invalid_argument("log k: row pointers decrease at row " + std::to_string(r));
+    for (long k = M.rowPtr[r]; k < M.rowPtr[r + 1]; k++) {
+      if (M.cols[k] < 0 || M.cols[k] >= M.ncols || (k > M.rowPtr[r] && M.cols[k] <= M.cols[k - 1]))
+        throw std::invalid_argument("log k: column indices out of range or unsorted in row " + std::to_string(r));
+    }
+  }
   // Balanced bin ranges by non-zeros (plus a constant per bin for the per-bin work).
   long nnzReal = M.rowPtr[static_cast<long>(M.nbins) * M.nproc];
   binSplit_.assign(threads_ + 1, 0);
