@@ -85,7 +85,7 @@ async function benchOne(file, label) {
   console.log(`load ${t.load_s.toFixed(2)} s`);
   console.log(`minimise ${t.minimize_s.toFixed(2)} s, ${result.iterations} iterations, ${result.hvps} HVPs (${((t.minimize_s / Math.max(result.hvps, 1)) * 1e3).toFixed(2)} ms of minimisation per HVP)`);
   console.log(`HVP ${(hvpSeconds * 1e3).toFixed(2)} ms; log κ ${(bytesPerPass / 1e6).toFixed(1)} MB per pass → ${gb(bytesPerPass / hvpSeconds)} vs copy ${gb(copyBw)} (${((bytesPerPass / hvpSeconds / copyBw) * 100).toFixed(0)}%)`);
-  console.log(`Hessian ${t.hessian_s.toFixed(2)} s (${result.hessians} computed), covariance (Hessian + Cholesky + inverse) ${t.covariance_s.toFixed(2)} s, total ${t.total_s.toFixed(2)} s`);
+  console.log(`Hessian ${t.hessian_s.toFixed(2)} s (${result.hessians} computed), covariance (Hessian + Cholesky + inverse) ${t.covariance_s.toFixed(2)} s, postfit yields ${t.postfit_yields_s.toFixed(2)} s, total ${t.total_s.toFixed(2)} s`);
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   return result;
 }

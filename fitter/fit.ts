@@ -333,7 +333,9 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
       };
     });
 
+    const tYields = performance.now();
     const postfitYields = !skipYields && covReduced ? yieldTable(evaluator, spec, x, covRaw) : null;
+    const yieldsSeconds = seconds(tYields);
     const gof = goodnessOfFit(value, spec.nbins, m);
     const loadSeconds = opts.loadSeconds ?? 0;
     return {
@@ -361,6 +363,7 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
         minimize_s: minimizeSeconds,
         covariance_s: covarianceSeconds,
         hessian_s: hessianSeconds,
+        postfit_yields_s: yieldsSeconds,
         total_s: loadSeconds + seconds(tStart),
       },
     };

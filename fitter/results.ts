@@ -33,6 +33,8 @@ export interface FitTiming {
   covariance_s: number;
   /** the exact Hessian alone (part of covariance_s) */
   hessian_s: number;
+  /** postfit yields and their variances Jᵀ C J */
+  postfit_yields_s: number;
   total_s: number;
 }
 

@@ -32,7 +32,7 @@ function syntheticResult(): FitResult {
     data: new Float64Array([5, 6, 7, 8, 9, 10]), dataSource: "observed",
     prefitYields: table(7, 2, 1), postfitYields: table(7, 2, 1.5),
     engine: { backend: "native", precision: "float64", device: "cpu" },
-    timing: { load_s: 0.1, minimize_s: 0.2, covariance_s: 0.05, hessian_s: 0.03, total_s: 0.4 },
+    timing: { load_s: 0.1, minimize_s: 0.2, covariance_s: 0.05, hessian_s: 0.03, postfit_yields_s: 0.01, total_s: 0.4 },
   };
 }
 
@@ -68,7 +68,7 @@ describe("fitResultsJson", () => {
     expect(Object.keys(p).sort()).toEqual(["error", "kind", "name", "prefit", "prefitError", "value"]);
     expect((j.parameters as Record<string, unknown>[])[2].frozen).toBe(true);
     expect(j.engine).toEqual({ backend: "native", precision: "float64", device: "cpu" });
-    expect(Object.keys(j.timing as object).sort()).toEqual(["covariance_s", "hessian_s", "load_s", "minimize_s", "total_s"]);
+    expect(Object.keys(j.timing as object).sort()).toEqual(["covariance_s", "hessian_s", "load_s", "minimize_s", "postfit_yields_s", "total_s"]);
   });
   it("writes a non-finite p-value as null", () => {
     const r = syntheticResult();
