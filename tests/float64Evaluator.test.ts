@@ -231,6 +231,46 @@ function expectedVariances(spec: LikelihoodSpec, x: Float64Array) {
   return { C, wantRow, wantBin };
 }
 
+/** NLL and yields vs the naive code, gradient and HVP vs finite differences, Hessian vs HVP columns. */
+function checkDerivatives(spec: LikelihoodSpec, x: Float64Array, seedV: number): void {
+  const ev = new Float64Evaluator(spec, { threads: 2 });
+  const n = ev.nparams;
+  expect(n).toBe(spec.nsig + spec.nsyst);
+
+  // NLL and yields against the naive code
+  expect(Math.abs(ev.nll(x) - naiveNll(spec, x))).toBeLessThan(1e-10 * (1 + Math.abs(naiveNll(spec, x))));
+  expectClose(ev.yields(x), naiveYields(spec, x), 1e-13, 1e-12);
+
+  // gradient vs central differences of the NLL
+  const { value, gradient } = ev.valueAndGradient(x);
+  expect(value).toBeCloseTo(ev.nll(x), 12);
+  const h = 1e-5;
+  const fd = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const e = unit(n, j);
+    fd[j] = (naiveNll(spec, shifted(x, e, h)) - naiveNll(spec, shifted(x, e, -h))) / (2 * h);
+  }
+  expectClose(gradient, fd, 1e-6, 2e-5);
+
+  // HVP vs central differences of the gradient along a random direction
+  const r = rng(seedV);
+  const v = Float64Array.from({ length: n }, () => 2 * r() - 1);
+  const hv = ev.hessianVectorProduct(x, v);
+  const gp = ev.valueAndGradient(shifted(x, v, h)).gradient;
+  const gm = ev.valueAndGradient(shifted(x, v, -h)).gradient;
+  expectClose(hv, gp.map((g, i) => (g - gm[i]) / (2 * h)), 1e-6, 2e-5);
+
+  // dense Hessian vs HVP columns (both exact: agreement to rounding) and symmetry
+  const H = ev.hessian(x);
+  for (let j = 0; j < n; j++) {
+    const col = ev.hessianVectorProduct(x, unit(n, j));
+    const hcol = Float64Array.from({ length: n }, (_, i) => H[i * n + j]);
+    expectClose(hcol, col, 1e-10, 1e-9);
+    for (let i = 0; i < n; i++) expect(H[i * n + j]).toBe(H[j * n + i]);
+  }
+  ev.dispose();
+}
+
 const combos: ModelOptions[] = [];
 let seed = 11;
 for (const symmetric of [true, false])
@@ -245,46 +285,18 @@ const label = (o: ModelOptions) =>
 describe("Float64Evaluator against finite differences and a naive evaluation", () => {
   for (const o of combos) {
     it(label(o), () => {
-      const spec = makeSpec(o);
-      const ev = new Float64Evaluator(spec, { threads: 2 });
-      const n = ev.nparams;
-      expect(n).toBe(NSIG + NSYST);
-      const x = makeX(o.seed * 7);
-
-      // NLL and yields against the naive code
-      expect(Math.abs(ev.nll(x) - naiveNll(spec, x))).toBeLessThan(1e-10 * (1 + Math.abs(naiveNll(spec, x))));
-      expectClose(ev.yields(x), naiveYields(spec, x), 1e-13, 1e-12);
-
-      // gradient vs central differences of the NLL
-      const { value, gradient } = ev.valueAndGradient(x);
-      expect(value).toBeCloseTo(ev.nll(x), 12);
-      const h = 1e-5;
-      const fd = new Float64Array(n);
-      for (let j = 0; j < n; j++) {
-        const e = unit(n, j);
-        fd[j] = (naiveNll(spec, shifted(x, e, h)) - naiveNll(spec, shifted(x, e, -h))) / (2 * h);
-      }
-      expectClose(gradient, fd, 1e-6, 2e-5);
-
-      // HVP vs central differences of the gradient, for a random direction and each unit vector
-      const r = rng(o.seed);
-      const v = Float64Array.from({ length: n }, () => 2 * r() - 1);
-      const hv = ev.hessianVectorProduct(x, v);
-      const gp = ev.valueAndGradient(shifted(x, v, h)).gradient;
-      const gm = ev.valueAndGradient(shifted(x, v, -h)).gradient;
-      expectClose(hv, gp.map((g, i) => (g - gm[i]) / (2 * h)), 1e-6, 2e-5);
-
-      // dense Hessian vs HVP columns (both exact: agreement to rounding) and symmetry
-      const H = ev.hessian(x);
-      for (let j = 0; j < n; j++) {
-        const col = ev.hessianVectorProduct(x, unit(n, j));
-        const hcol = Float64Array.from({ length: n }, (_, i) => H[i * n + j]);
-        expectClose(hcol, col, 1e-10, 1e-9);
-        for (let i = 0; i < n; i++) expect(H[i * n + j]).toBe(H[j * n + i]);
-      }
-      ev.dispose();
+      checkDerivatives(makeSpec(o), makeX(o.seed * 7), o.seed);
     });
   }
+});
+
+describe("Float64Evaluator edge cases", () => {
+  it("a model without POIs and one without systematics", () => {
+    const noPoi = makeSpec(combos[6], { ...SMALL, NSIG: 0 });
+    checkDerivatives(noPoi, makeX(3, 0, NSYST), 1);
+    const noSyst = makeSpec(combos[13], { ...SMALL, NSYST: 0 });
+    checkDerivatives(noSyst, makeX(4, NSIG, 0), 2);
+  });
 });
 
 describe("Float64Evaluator yield variances, data and theta0 updates", () => {
