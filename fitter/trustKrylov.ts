@@ -12,7 +12,10 @@
  *    definite and its Newton point is inside the region this is the interior (CG-like) phase,
  *    otherwise the boundary phase; the Lanczos recursion stops when the subproblem's gradient
  *    residual γ_{k+1}|h_k| falls below η‖g‖;
- *  - EDM = ½ gᵀH⁻¹g is estimated as ½ γ₀² (T_k⁻¹)₁₁ (the CG energy of the Newton system);
+ *  - EDM = ½ gᵀH⁻¹g is estimated as ½ γ₀² (T_k⁻¹)₁₁ (the CG energy of the Newton system, a
+ *    lower estimate) plus ½‖r_k‖²/λ for the Newton residual r_k, with λ the smallest Ritz value
+ *    seen so far; this conservative value is reported and tested against the tolerance (the CG
+ *    energy alone can be off by orders of magnitude when H is ill-conditioned);
  *  - the step is accepted by the ratio of actual to predicted reduction, and Δ updated. On
  *    rejection the same Krylov basis is reused with the smaller radius (no new HVPs).
  *
@@ -49,7 +52,11 @@ export interface TrustKrylovOptions {
   maxKrylov?: number;
   /** relative residual at which the Lanczos recursion stops, capped by √‖g‖ (default 0.1) */
   krylovTolerance?: number;
-  /** positive diagonal (e.g. the Hessian diagonal); the trust region becomes ‖M^½ s‖ ≤ Δ */
+  /**
+   * positive diagonal (e.g. the Hessian diagonal); the trust region becomes ‖M^½ s‖ ≤ Δ. On the
+   * W-mass-like model the exact Hessian diagonal made things worse (4× the HVPs): its stiff
+   * entries (POI, normalisations) are strongly correlated with the nuisances.
+   */
   preconditioner?: Float64Array;
   /**
    * Absolute noise of the objective value; a rejected step predicted to gain less than this
@@ -272,20 +279,20 @@ export function solveTridiagonalSubproblem(t: Tridiagonal, gamma0: number, radiu
 }
 
 /**
- * EDM from the Krylov space: ½ γ₀² (T⁻¹)₁₁ (a lower estimate, the CG energy, increasing with k)
- * and that plus ½‖r‖²/λmin(T) with r the Newton residual γ₀ β |(T⁻¹e₁)_k| (what the remaining
- * directions can add, with the Ritz value standing in for λmin(H)). +∞ when T is not positive
- * definite.
+ * EDM from the Krylov space: ½ γ₀² (T⁻¹)₁₁ (the CG energy: a lower estimate, increasing with k)
+ * and an upper estimate adding ½‖r‖²/λ for the Newton residual r = γ₀ β |(T⁻¹e₁)_k| (what the
+ * directions not yet explored can still add; λ stands in for λmin(H): the smallest Ritz value
+ * seen so far). +∞ when T is not positive definite.
  */
-function newtonEdm(t: Tridiagonal, gamma0: number, beta: number, lamMin: number): { edm: number; upper: number } {
+function newtonEdm(t: Tridiagonal, gamma0: number, beta: number, lamMinT: number, lamEstimate: number): { edm: number; upper: number } {
   const m = t.diag.length;
   const e1 = new Float64Array(m);
   e1[0] = 1;
-  const sol = lamMin > 0 ? solveShifted(t, 0, e1) : null;
+  const sol = lamMinT > 0 ? solveShifted(t, 0, e1) : null;
   if (!sol) return { edm: Number.POSITIVE_INFINITY, upper: Number.POSITIVE_INFINITY };
   const edm = 0.5 * gamma0 * gamma0 * sol.h[0];
   const residual = gamma0 * beta * Math.abs(sol.h[m - 1]);
-  return { edm, upper: edm + (0.5 * residual * residual) / lamMin };
+  return { edm, upper: edm + (0.5 * residual * residual) / Math.min(lamMinT, lamEstimate) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,6 +355,8 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
   };
 
   /** Lanczos until the subproblem residual is small; returns the basis and the subproblem solution. */
+  /** smallest positive Ritz value met in any sweep: the stand-in for λmin(H) */
+  let smallestRitz = Number.POSITIVE_INFINITY;
   const krylov = async (edmPrevious: number): Promise<{ state: KrylovState; sub: SubproblemSolution }> => {
     const gs = g.map((gi, i) => gi * scale[i]);
     const gamma0 = norm2(gs);
@@ -382,15 +391,26 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
       sub = solveTridiagonalSubproblem(t, gamma0, radius);
       const tnorm = Math.max(...diag.map(Math.abs), ...off.map(Math.abs), 1e-300);
       const residual = beta * Math.abs(sub.h[k]);
-      edmEstimate = newtonEdm(t, gamma0, beta, sub.lamMin);
-      if (residual <= eta * gamma0 || beta <= 1e-12 * tnorm || k + 1 === maxKrylov || k + 1 === n) break;
+      edmEstimate = newtonEdm(t, gamma0, beta, sub.lamMin, smallestRitz);
+      if (beta <= 1e-12 * tnorm || k + 1 === n) {
+        // invariant subspace: T holds the whole story, the CG energy is the EDM
+        edmEstimate.upper = edmEstimate.edm;
+        break;
+      }
+      if (k + 1 === maxKrylov) break;
       // already certain enough that this point passes: no need for the full Newton step
-      if (k >= 2 && edmEstimate.upper < 0.5 * edmTolerance) break;
+      if (k >= 1 && edmEstimate.upper < 0.5 * edmTolerance) break;
+      // an ill-conditioned H can meet the residual test with a badly underestimated EDM (a
+      // gradient along stiff directions hides small soft components): while the lower estimate
+      // passes but the upper one does not, keep going
+      const undecided = edmEstimate.edm < edmTolerance && edmEstimate.upper >= edmTolerance;
+      if (residual <= eta * gamma0 && !undecided) break;
       off.push(beta);
       basis.push(w.map((v) => v / beta));
     }
     if (!sub) throw new Error("trustKrylov: empty Krylov space");
-    return { state: { basis, t, gamma0, edm: edmEstimate.edm, steps: diag.length }, sub };
+    if (sub.lamMin > 0) smallestRitz = Math.min(smallestRitz, sub.lamMin);
+    return { state: { basis, t, gamma0, edm: edmEstimate.upper, steps: diag.length }, sub };
   };
 
   // a float32 objective (tfjs) returns values that are exact float32 numbers; anything else is
