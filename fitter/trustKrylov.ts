@@ -403,7 +403,8 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
       // an ill-conditioned H can meet the residual test with a badly underestimated EDM (a
       // gradient along stiff directions hides small soft components): while the lower estimate
       // passes but the upper one does not, keep going
-      const undecided = edmEstimate.edm < edmTolerance && edmEstimate.upper >= edmTolerance;
+      // (and a claim of convergence rests on at least three Lanczos steps)
+      const undecided = edmEstimate.edm < edmTolerance && (edmEstimate.upper >= edmTolerance || k < 2);
       if (residual <= eta * gamma0 && !undecided) break;
       off.push(beta);
       basis.push(w.map((v) => v / beta));

@@ -240,6 +240,52 @@ describe("trustKrylov", () => {
     for (let i = 0; i < n; i++) expect(Math.abs(res.x[i] - q.c[i])).toBeLessThan(0.05);
   });
 
+  it("ill-conditioned quadratic (eigenvalues 1e-2..1e6): a converged EDM is a true EDM", async () => {
+    const n = 30;
+    const rand = rng(21);
+    // Q diag(λ) Qᵀ with a random orthogonal Q (Gram–Schmidt)
+    const q: Float64Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = Float64Array.from({ length: n }, () => rand() - 0.5);
+      for (const u of q) {
+        const c = u.reduce((acc, ui, j) => acc + ui * v[j], 0);
+        for (let j = 0; j < n; j++) v[j] -= c * u[j];
+      }
+      const norm = Math.hypot(...v);
+      q.push(v.map((vi) => vi / norm));
+    }
+    const lambdas = Array.from({ length: n }, (_, i) => 10 ** (-2 + (8 * i) / (n - 1)));
+    const a = Array.from({ length: n }, (_, i) =>
+      Float64Array.from({ length: n }, (_, j) => q.reduce((acc, u, k) => acc + lambdas[k] * u[i] * u[j], 0)),
+    );
+    for (let trial = 0; trial < 3; trial++) {
+      const obj = new Quadratic(a, Float64Array.from({ length: n }, () => rand() - 0.5));
+      const res = await trustKrylov(obj, new Float64Array(n), { edmTolerance: 1e-6, maxIterations: 200 });
+      expect(res.status).toBe("converged");
+      const g = obj.valueAndGradient(res.x).gradient;
+      const trueEdm = 0.5 * g.reduce((acc, gi, i) => acc + gi * solve(a, g)[i], 0);
+      expect(trueEdm).toBeLessThan(1e-5);
+    }
+  });
+
+  it("a gradient along a stiff direction does not hide a large EDM in a soft one", async () => {
+    // H = diag(1e6, 1e-2, 1, ...): g = (10, 0.01, 0, ...) has CG energy 5e-5 after one Lanczos
+    // step, but the soft direction holds EDM 5e-3
+    const n = 10;
+    const diagA = [1e6, 1e-2, ...Array.from({ length: n - 2 }, () => 1)];
+    const a = Array.from({ length: n }, (_, i) => Float64Array.from({ length: n }, (_, j) => (i === j ? diagA[i] : 0)));
+    const obj = new Quadratic(a, new Float64Array(n));
+    const x0 = new Float64Array(n);
+    x0[0] = 1e-5;
+    x0[1] = 1;
+    const res = await trustKrylov(obj, x0, { edmTolerance: 1e-4 });
+    expect(res.status).toBe("converged");
+    const g = obj.valueAndGradient(res.x).gradient;
+    const trueEdm = 0.5 * g.reduce((acc, gi, i) => acc + (gi * gi) / diagA[i], 0);
+    expect(trueEdm).toBeLessThan(1e-4);
+    expect(Math.abs(res.x[1])).toBeLessThan(0.2);
+  });
+
   it("iteration cap gives max-iterations", async () => {
     const res = await trustKrylov(new Rosenbrock(4), Float64Array.from([-1.2, 1, -1.2, 1]), { maxIterations: 3 });
     expect(res.status).toBe("max-iterations");
