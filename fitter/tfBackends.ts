@@ -89,7 +89,8 @@ async function initWebGpu(): Promise<void> {
         const globals = (dawn.globals ?? {}) as Record<string, unknown>;
         Object.assign(globalThis, globals);
         const gpu = (dawn.create as (flags: string[]) => unknown)([]);
-        if (nav) (nav as { gpu?: unknown }).gpu = gpu;
+        // Node ≥ 21 has a read-only navigator without gpu: define the property rather than assign
+        if (nav) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
         else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
       } catch (err) {
         throw new UserError(`backend webgpu: no WebGPU adapter available (webgpu package failed: ${errorText(err)})`);
