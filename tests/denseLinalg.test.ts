@@ -5,17 +5,8 @@
 import { CholeskyDecomposition, Matrix, inverse as mlInverse } from "ml-matrix";
 import { describe, expect, it } from "vitest";
 import { CholeskyFactor, denseGemm, openblasAvailable } from "../fitter/denseLinalg.js";
+import { rng } from "./helpers/random.js";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random SPD matrix B Bᵀ / n + shift·I with a spread of scales (row-major). */
 function randomSpd(n: number, seed: number, shift = 0.1): Float64Array {

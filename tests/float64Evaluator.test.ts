@@ -12,22 +12,13 @@ import { describe, expect, it } from "vitest";
 import { Float64Evaluator } from "../fitter/Float64Evaluator.js";
 import type { LikelihoodSpec, PoiMode } from "../fitter/likelihoodSpec.js";
 import type { SystematicType } from "../src/tensor/types.js";
+import { rng } from "./helpers/random.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sharedDir = resolve(here, "../../shared");
 const fixturesDir = resolve(here, "fixtures");
 
 /** Small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelOptions {
   symmetric: boolean;

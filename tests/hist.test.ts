@@ -2,18 +2,9 @@ import { describe, expect, it } from "vitest";
 import { UserError } from "../src/errors.js";
 import { type Axis, axisEdges, axisExtent, axisFromJSON, boolean, categoryInt, categoryStr, integer, regular, variable } from "../src/histmaker/axes.js";
 import { Hist } from "../src/histmaker/Hist.js";
+import { rng } from "./helpers/random.js";
 
 /** Deterministic uniform numbers (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Independent reference: flow-included bin of x along a continuous axis by linear search over its edges. */
 function refIndex(ax: Axis, x: number): number {

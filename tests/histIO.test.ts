@@ -7,6 +7,7 @@ import { UserError } from "../src/errors.js";
 import { boolean, categoryInt, categoryStr, integer, regular, variable } from "../src/histmaker/axes.js";
 import { Hist } from "../src/histmaker/Hist.js";
 import { loadHists, saveHists } from "../src/histmaker/histIO.js";
+import { rng } from "./helpers/random.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "histio-"));
 const PY = "/usr/bin/python3";
@@ -14,16 +15,6 @@ const h5pyMissing = !existsSync(PY) || spawnSync(PY, ["-c", "import h5py, numpy"
 if (h5pyMissing) console.log(`skipping the h5py check: ${PY} with h5py and numpy is not available`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sampleHists(): Record<string, Hist> {
   const r = rng(9);

@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type AtomicMode, Hist, type StorageType } from "../src/histmaker/Hist.js";
 import { categoryInt, regular, variable } from "../src/histmaker/axes.js";
+import { rng } from "./helpers/random.js";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function events(n: number, K: number, seed: number, integerWeights: boolean) {
   const r = rng(seed);

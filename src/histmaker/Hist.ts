@@ -11,6 +11,7 @@
 import { UserError } from "../errors.js";
 import { type Axis, axisBins, axisExtent, axisFromJSON, categoryInt, categoryStr, integer, regular, sameBinning, variable } from "./axes.js";
 import { loadHistmakerNative, type NativeAxisSpec, type NativeColumn, type NativeHistHandle } from "./nativeAddon.js";
+import { isNumericArray } from "../numericArray.js";
 
 export type StorageType = "double" | "weighted" | "count";
 
@@ -124,9 +125,7 @@ function stridesOf(extents: readonly number[]): number[] {
   return s;
 }
 
-function isNumericTyped(c: unknown): c is NativeColumn {
-  return ArrayBuffer.isView(c) && !(c instanceof DataView);
-}
+const isNumericTyped = (c: unknown): c is NativeColumn => isNumericArray(c);
 
 export class Hist {
   readonly storage: StorageType;

@@ -2,17 +2,9 @@
  * Columnar event chunks: what every event source (ROOT TTrees, our columnar files) yields and
  * what the analysis runner consumes. A chunk holds `length` consecutive events of one file.
  */
-export type NumericArray =
-  | Float64Array
-  | Float32Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array
-  | BigInt64Array
-  | BigUint64Array;
+import type { NumericArray } from "../numericArray.js";
+
+export type { NumericArray };
 
 /** A variable-length (per-event) branch: event i owns values[offsets[i] .. offsets[i+1]). */
 export interface JaggedColumn {

@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.js";
+import type { NumericArray } from "../numericArray.js";
 
 /** Axis description understood by the addon (kinds: 0 regular, 1 variable, 2 integer, 3 boolean, 4 category). */
 export interface NativeAxisSpec {
@@ -21,17 +22,8 @@ export interface NativeAxisSpec {
   categories?: Float64Array;
 }
 
-export type NativeColumn =
-  | Float64Array
-  | Float32Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array
-  | BigInt64Array
-  | BigUint64Array;
+/** A column handed to the native fill. */
+export type NativeColumn = NumericArray;
 
 export interface NativeHistHandle {
   /** fills on the calling thread (fanning out to `threads` threads that block it) */

@@ -39,6 +39,7 @@ import {
   missingDataset,
   SparsePairCollector,
 } from "./validate.js";
+import { isNumericArray } from "../numericArray.js";
 
 export interface ReadOptions {
   /** elements per slab when streaming log κ and the sparse datasets (default 4M = 32 MB of float64) */
@@ -47,21 +48,6 @@ export interface ReadOptions {
 
 const DEFAULT_CHUNK_ELEMENTS = 1 << 22;
 
-type NumericArray =
-  | Float64Array
-  | Float32Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array
-  | BigInt64Array
-  | BigUint64Array;
-
-function isNumericArray(v: unknown): v is NumericArray {
-  return ArrayBuffer.isView(v) && !(v instanceof DataView);
-}
 
 /** Growable (col, value) buffers for building CSR without knowing nnz in advance. */
 class CsrBuilder {
