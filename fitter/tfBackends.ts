@@ -4,7 +4,9 @@
  *   cpu        — @tensorflow/tfjs-backend-cpu (plain JS, always available)
  *   wasm       — @tensorflow/tfjs-backend-wasm (SIMD, optionally multi-threaded)
  *   webgpu     — @tensorflow/tfjs-backend-webgpu; in Node it needs a navigator.gpu implementation
- *                (the optional `webgpu` npm package, Dawn bindings, is used when installed)
+ *                (the optional `webgpu` npm package, Dawn bindings, is used when installed) and a
+ *                Vulkan driver; without a GPU Mesa's lavapipe (mesa-vulkan-drivers ≥ 25) runs it on
+ *                the CPU, and BackendInfo.device then says "cpu"
  *   tensorflow — @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user installed one
  *
  * Every backend computes in float32.
@@ -79,27 +81,68 @@ async function initWasm(opts: BackendOptions): Promise<void> {
   await activate("wasm");
 }
 
-async function initWebGpu(): Promise<void> {
+/** The parts of a WebGPU adapter looked at here (navigator.gpu may come from Dawn, not lib.dom). */
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+interface GpuLike {
+  requestAdapter(opts?: { powerPreference?: string }): Promise<GpuAdapterLike | null>;
+}
+
+/** Installs navigator.gpu from the optional `webgpu` package (Dawn) when Node has none. */
+async function provideNavigatorGpu(): Promise<GpuLike> {
   const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
-  if (!nav?.gpu) {
-    // Node has no WebGPU of its own; the `webgpu` package (Dawn) provides one if installed
-    const dawn = await importOptional("webgpu");
-    if (dawn && typeof dawn.create === "function") {
-      try {
-        const globals = (dawn.globals ?? {}) as Record<string, unknown>;
-        Object.assign(globalThis, globals);
-        const gpu = (dawn.create as (flags: string[]) => unknown)([]);
-        // Node ≥ 21 has a read-only navigator without gpu: define the property rather than assign
-        if (nav) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
-        else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
-      } catch (err) {
-        throw new UserError(`backend webgpu: no WebGPU adapter available (webgpu package failed: ${errorText(err)})`);
-      }
-    } else {
-      throw new UserError(
-        "backend webgpu: no WebGPU adapter available (Node has no navigator.gpu; install the `webgpu` npm package or use --backend wasm/cpu/tensorflow)",
-      );
-    }
+  if (nav?.gpu) return nav.gpu as GpuLike;
+  // Node has no WebGPU of its own; the `webgpu` package (Dawn) provides one if installed
+  let dawn: Record<string, unknown> | null;
+  try {
+    dawn = await importOptional("webgpu");
+  } catch (err) {
+    throw new UserError(`backend webgpu: no WebGPU adapter available (the webgpu package failed to load: ${errorText(err)})`);
+  }
+  if (!dawn || typeof dawn.create !== "function") {
+    throw new UserError(
+      "backend webgpu: no WebGPU adapter available (Node has no navigator.gpu; install the `webgpu` npm package or use --backend wasm/cpu/tensorflow)",
+    );
+  }
+  let gpu: GpuLike;
+  try {
+    Object.assign(globalThis, (dawn.globals ?? {}) as Record<string, unknown>);
+    gpu = (dawn.create as (flags: string[]) => GpuLike)([]);
+  } catch (err) {
+    throw new UserError(`backend webgpu: no WebGPU adapter available (webgpu package failed: ${errorText(err)})`);
+  }
+  // Node ≥ 21 has a read-only navigator without gpu: define the property rather than assign
+  if (nav) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
+  return gpu;
+}
+
+/**
+ * Where a WebGPU adapter computes: software rasterisers (Mesa lavapipe/llvmpipe, SwiftShader) and
+ * fallback adapters run on the CPU.
+ */
+function adapterDevice(adapter: GpuAdapterLike): "cpu" | "gpu" {
+  const info = adapter.info ?? {};
+  if (adapter.isFallbackAdapter === true || info.isFallbackAdapter === true) return "cpu";
+  const text = `${info.architecture ?? ""} ${info.description ?? ""} ${info.vendor ?? ""}`.toLowerCase();
+  return /software|llvmpipe|lavapipe|swiftshader/.test(text) ? "cpu" : "gpu";
+}
+
+async function initWebGpu(): Promise<"cpu" | "gpu"> {
+  const gpu = await provideNavigatorGpu();
+  // ask for the adapter tfjs will get (same power preference) so that a missing one gets a clear message
+  let adapter: GpuAdapterLike | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (err) {
+    throw new UserError(`backend webgpu: no WebGPU adapter available (requestAdapter failed: ${errorText(err)})`);
+  }
+  if (!adapter) {
+    throw new UserError(
+      "backend webgpu: no WebGPU adapter available (requestAdapter found none: no usable Vulkan driver; without a GPU install Mesa lavapipe, mesa-vulkan-drivers ≥ 25, e.g. from bookworm-backports)",
+    );
   }
   await import("@tensorflow/tfjs-backend-webgpu");
   let ok = false;
@@ -109,7 +152,8 @@ async function initWebGpu(): Promise<void> {
   } catch (err) {
     throw new UserError(`backend webgpu: no WebGPU adapter available (${errorText(err)})`);
   }
-  if (!ok) throw new UserError("backend webgpu: no WebGPU adapter available (requestAdapter returned none)");
+  if (!ok) throw new UserError("backend webgpu: initialisation failed (tfjs could not create a device on the adapter)");
+  return adapterDevice(adapter);
 }
 
 async function initTensorflow(): Promise<"cpu" | "gpu"> {
@@ -144,8 +188,7 @@ export async function initBackend(name: BackendName, opts: BackendOptions = {}):
       await initWasm(opts);
       return { name, device: "cpu", precision: "float32" };
     case "webgpu":
-      await initWebGpu();
-      return { name, device: "gpu", precision: "float32" };
+      return { name, device: await initWebGpu(), precision: "float32" };
     case "tensorflow":
       return { name, device: await initTensorflow(), precision: "float32" };
     default:
