@@ -184,4 +184,19 @@ describe("fit CLI", () => {
     expect(JSON.parse(readFileSync(join(out, "fitresults.json"), "utf8")).status).toBe("converged");
   });
   if (!built) console.log("skipping the bin/fit.js spawn test: run `npx tsc` first (dist/src/cli/fit.js missing)");
+  it("--gpu runs on a real GPU or refuses in one line: a software WebGPU adapter does not count", async () => {
+    const out = join(work, "gpu");
+    const r = await runMain([fixture, "-o", out, "--gpu"]);
+    if (r.code === 0) {
+      const j = JSON.parse(readFileSync(join(out, "fitresults.json"), "utf8"));
+      expect(j.engine.device).toBe("gpu");
+    } else {
+      expect(r.code).toBe(2);
+      const errLines = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
+      expect(errLines).toHaveLength(1);
+      expect(errLines[0]).toContain("--gpu: no GPU backend available");
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
 });

@@ -84,19 +84,22 @@ function finiteNumber(name: string, text: string | undefined): number | undefine
 
 /** --gpu: WebGPU when an adapter exists, else TensorFlow (tfjs-node-gpu). */
 async function pickGpuBackend(threads: number | undefined): Promise<FitBackend> {
+  // --gpu asks for a real GPU: a software WebGPU adapter (Mesa lavapipe) does not count
+  let webgpuWhy: string;
   try {
-    await initBackend("webgpu", { threads });
-    return "webgpu";
+    const info = await initBackend("webgpu", { threads });
+    if (info.device === "gpu") return "webgpu";
+    webgpuWhy = "the only WebGPU adapter is a software one (CPU)";
   } catch (errWebGpu) {
-    try {
-      const info = await initBackend("tensorflow", { threads });
-      if (info.device === "gpu") return "tensorflow";
-    } catch {
-      // fall through to the error below
-    }
-    const why = errWebGpu instanceof Error ? errWebGpu.message : String(errWebGpu);
-    throw new UserError(`--gpu: no GPU backend available (${why}; @tensorflow/tfjs-node-gpu not usable either)`);
+    webgpuWhy = errWebGpu instanceof Error ? errWebGpu.message : String(errWebGpu);
   }
+  try {
+    const info = await initBackend("tensorflow", { threads });
+    if (info.device === "gpu") return "tensorflow";
+  } catch {
+    // fall through to the error below
+  }
+  throw new UserError(`--gpu: no GPU backend available (${webgpuWhy}; @tensorflow/tfjs-node-gpu not usable either)`);
 }
 
 async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<void> {
