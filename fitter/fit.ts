@@ -304,8 +304,9 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
     }
     const covarianceSeconds = seconds(tCov);
 
-    const converged = factorOk && Number.isFinite(edm) && edm < CONVERGED_EDM;
-    if (factorOk && !converged) messages.unshift(`EDM ${edm.toExponential(3)} above ${CONVERGED_EDM} after ${iterations} iterations`);
+    // a later Hessian that failed to factor leaves no covariance: not converged, whatever the EDM
+    const converged = factorOk && covReduced !== null && Number.isFinite(edm) && edm < CONVERGED_EDM;
+    if (covReduced !== null && !converged) messages.unshift(`EDM ${edm.toExponential(3)} above ${CONVERGED_EDM} after ${iterations} iterations`);
 
     // values and errors in reported units
     const x = toFull(xr);
@@ -320,8 +321,9 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) covariance[i * n + j] = jac[i] * jac[j] * covRaw[i * n + j];
     const parameters: ParameterResult[] = infos.map((p, i) => {
       const isPoi = i < spec.nsig;
-      const value = isPoi && poiMode === "square" ? x[i] * x[i] : x[i];
       const isFrozen = frozenSet.has(i);
+      // a frozen parameter is exactly its prefit value (in square mode (√μ)² may differ from μ by an ulp)
+      const value = isFrozen ? p.prefit : isPoi && poiMode === "square" ? x[i] * x[i] : x[i];
       return {
         name: p.name,
         kind: p.kind,

@@ -161,7 +161,13 @@ export interface GoodnessOfFit {
   pvalue: number;
 }
 
-/** Saturated-model goodness of fit from the reduced NLL at the minimum. */
+/**
+ * Saturated-model goodness of fit from the reduced NLL at the minimum. `freeParameters` counts
+ * every parameter that was minimised (POIs, NOIs, constrained and unconstrained systematics; frozen
+ * ones excluded), as likelihood.md and ref_fit.py do; masked bins are not in `nbins`. (rabbit's
+ * saturated test subtracts only the POIs and unconstrained systematics, counting each Gaussian
+ * constraint as one more measurement.)
+ */
 export function goodnessOfFit(nll: number, nbins: number, freeParameters: number): GoodnessOfFit {
   const chi2 = 2 * nll;
   const ndf = nbins - freeParameters;

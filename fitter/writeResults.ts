@@ -79,15 +79,21 @@ export function writeFileAtomic(path: string, text: string | Uint8Array): void {
   }
 }
 
-/** Correlation matrix from a covariance; zero where a variance is zero (frozen parameters). */
+/**
+ * Correlation matrix from a covariance; zero where a variance is zero (frozen parameters), NaN in
+ * the rows and columns of a non-finite variance (a failed fit has no covariance: no correlations).
+ */
 export function correlationFromCovariance(cov: Float64Array, n: number): Float64Array {
   const sd = new Float64Array(n);
-  for (let i = 0; i < n; i++) sd[i] = Math.sqrt(Math.max(cov[i * n + i], 0));
+  for (let i = 0; i < n; i++) {
+    const v = cov[i * n + i];
+    sd[i] = Number.isFinite(v) ? Math.sqrt(Math.max(v, 0)) : Number.NaN;
+  }
   const corr = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       const d = sd[i] * sd[j];
-      corr[i * n + j] = i === j ? 1 : d > 0 ? cov[i * n + j] / d : 0;
+      corr[i * n + j] = Number.isNaN(d) ? Number.NaN : i === j ? 1 : d > 0 ? cov[i * n + j] / d : 0;
     }
   }
   return corr;

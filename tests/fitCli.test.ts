@@ -158,7 +158,20 @@ describe("fit CLI", () => {
     const j = JSON.parse(readFileSync(join(out, "fitresults.json"), "utf8"));
     expect(j.status).toBe("failed");
     expect(j.message).not.toBe("");
+    // valid and complete JSON: every parameter listed, no error without a covariance
+    expect(j.parameters).toHaveLength(21);
+    for (const p of j.parameters) expect(p.error).toBeNull();
+    expect(j.edm).toBeNull();
     expect(existsSync(join(out, "fitresults.hdf5"))).toBe(true);
+    await h5wasm.ready;
+    const f = new h5wasm.File(join(out, "fitresults.hdf5"), "r");
+    try {
+      // no covariance, so no correlations either (not an identity matrix)
+      const corr = (f.get("correlation") as InstanceType<typeof h5wasm.Dataset>).value as Float32Array;
+      expect(Array.from(corr).every((v) => Number.isNaN(v))).toBe(true);
+    } finally {
+      f.close();
+    }
   });
 
   it("--freeze and --no-bbb reach the fit", async () => {

@@ -56,6 +56,14 @@ describe("correlationFromCovariance", () => {
     expect(c[8]).toBe(1);
     expect(c[2]).toBe(0);
   });
+  it("gives NaN (not an identity matrix) where the covariance is missing, as after a failed fit", () => {
+    const c = correlationFromCovariance(new Float64Array(4).fill(Number.NaN), 2);
+    expect(Array.from(c).every((v) => Number.isNaN(v))).toBe(true);
+    // one parameter without a variance: its row and column only
+    const partial = correlationFromCovariance(new Float64Array([0.04, 0.01, 0.01, Number.NaN]), 2);
+    expect(partial[0]).toBe(1);
+    expect(Number.isNaN(partial[1]) && Number.isNaN(partial[2]) && Number.isNaN(partial[3])).toBe(true);
+  });
 });
 
 describe("fitResultsJson", () => {
