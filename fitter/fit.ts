@@ -7,7 +7,8 @@
  *      the EDM is tiny;
  *  (c) one exact float64 Hessian, its Cholesky factor and inverse C = H⁻¹, one Newton step
  *      x ← x − C g kept only if it lowers the NLL, and EDM = ½ gᵀ C g at the final point.
- * Frozen parameters are held at their prefit values by a reduced objective.
+ * Frozen parameters are held at their prefit values by a reduced objective; the file's external
+ * terms (g·x + ½xᵀHx) are added around the likelihood (externalTerms.ts).
  */
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -16,6 +17,7 @@ import type { TensorModel } from "../src/tensor/types.js";
 import { CholeskyFactor } from "./denseLinalg.js";
 import { Float64Evaluator } from "./Float64Evaluator.js";
 import { buildLikelihoodSpec, type LikelihoodSpec, type PoiMode } from "./likelihoodSpec.js";
+import { WithExternalTerms, addExternalHessian, resolveExternalTerms } from "./externalTerms.js";
 import type { Objective } from "./objective.js";
 import { newtonPolish } from "./newtonCg.js";
 import { prefitYieldVariances } from "./prefitVariances.js";
@@ -168,6 +170,7 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
   const x0 = prefitPoint(model, poiMode, expectSignal);
   const frozen = opts.freeze !== undefined ? selectFrozen(names, opts.freeze) : [];
   const frozenSet = new Set(frozen);
+  const externalTerms = resolveExternalTerms(model.externalTerms, names);
   const { data: chosenData, source: dataSource } = chooseData(model, opts);
 
   let spec = buildLikelihoodSpec(model, { poiMode, bbb: opts.bbb, data: chosenData });
@@ -192,9 +195,12 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
       };
     }
 
-    const reduced = frozen.length > 0 ? new FrozenObjective(evaluator, x0, frozen) : null;
+    // the external terms (quadratic, exact in float64) are added around every likelihood
+    const withTerms = (obj: Objective): Objective => (externalTerms.length > 0 ? new WithExternalTerms(obj, externalTerms) : obj);
+    const full64 = withTerms(evaluator);
+    const reduced = frozen.length > 0 ? new FrozenObjective(full64, x0, frozen) : null;
     const toFull = (xr: Float64Array): Float64Array => (reduced ? reduced.expand(xr) : xr);
-    const obj64: Objective = reduced ?? evaluator;
+    const obj64: Objective = reduced ?? full64;
     const m = obj64.nparams;
     let xr = reduced ? reduced.reduce(x0) : Float64Array.from(x0);
 
@@ -209,7 +215,7 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
       engineDevice = info.device;
       const tfl = new TfLikelihood(spec);
       try {
-        const obj32: Objective = frozen.length > 0 ? new FrozenObjective(tfl, x0, frozen) : tfl;
+        const obj32: Objective = frozen.length > 0 ? new FrozenObjective(withTerms(tfl), x0, frozen) : withTerms(tfl);
         const r32 = await trustKrylov(obj32, xr, {
           maxIterations: maxIter,
           edmTolerance: FLOAT32_EDM_TOLERANCE,
@@ -264,6 +270,7 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
       for (let round = 0; ; round++) {
         const tHess = performance.now();
         const hFull = evaluator.hessian(toFull(xr));
+        addExternalHessian(externalTerms, hFull, n);
         hessianSeconds += seconds(tHess);
         hessians++;
         const chol = CholeskyFactor.factor(reduced ? reduced.reduceMatrix(hFull) : hFull, m, { threads });
