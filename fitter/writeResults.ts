@@ -142,8 +142,8 @@ function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: Yield
     params.create_dataset({ name: "frozen", data: Int8Array.from(result.parameters, (p) => (p.frozen ? 1 : 0)), dtype: "<b" });
     if (n > 0) {
       f.create_dataset({ name: "covariance", data: result.covariance, shape: [n, n] });
-      // float32 is ample for correlations and halves the largest dataset after the covariance
-      f.create_dataset({ name: "correlation", data: Float32Array.from(correlationFromCovariance(result.covariance, n)), shape: [n, n] });
+      // float64 like everything derived from the covariance (DEVELOPERS.md: float64 results)
+      f.create_dataset({ name: "correlation", data: correlationFromCovariance(result.covariance, n), shape: [n, n] });
     }
     f.create_dataset({ name: "procs", data: layout.procs });
     f.create_dataset({ name: "data_obs", data: Float64Array.from(result.data) });

@@ -12,7 +12,13 @@ export class UserError extends Error {
 /** Exit code for user errors, shared by every command. */
 export const USER_ERROR_EXIT = 2;
 
-/** Runs a CLI body: user errors become one line on stderr and exit code 2. */
+/** Exit code for a bug (an unexpected exception): distinct from a fit that failed (1). */
+export const INTERNAL_ERROR_EXIT = 3;
+
+/**
+ * Runs a CLI body: user errors become one line on stderr and exit code 2; anything else is a bug,
+ * reported with its stack trace and exit code 3.
+ */
 export async function runCli(body: () => Promise<void>): Promise<void> {
   try {
     await body();
@@ -27,6 +33,8 @@ export async function runCli(body: () => Promise<void>): Promise<void> {
       const exitCode = (err as { exitCode?: number }).exitCode ?? USER_ERROR_EXIT;
       process.exit(exitCode === 0 ? 0 : USER_ERROR_EXIT);
     }
-    throw err;
+    const trace = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`internal error (a bug, please report it with this trace):\n${trace}\n`);
+    process.exit(INTERNAL_ERROR_EXIT);
   }
 }

@@ -107,7 +107,9 @@ describe("writeFitResults", () => {
       expect(Number.isNaN(pe[0])).toBe(true);
       expect(pe[1]).toBe(1);
       expect((f.get("covariance") as InstanceType<typeof h5wasm.Dataset>).shape).toEqual([3, 3]);
-      expect((get("correlation") as Float32Array)[1]).toBeCloseTo(0.1, 7);
+      const corr = get("correlation");
+      expect(corr).toBeInstanceOf(Float64Array); // float64 like the covariance it derives from
+      expect((corr as Float64Array)[1]).toBeCloseTo(0.1, 14);
       // channel b holds bins 4..5: yields rows 4,5 of the [7, 2] table
       const yb = get("channels/b/postfit/yields") as Float64Array;
       expect(Array.from(yb)).toEqual(Array.from(r.postfitYields!.perProcess.subarray(8, 12)));
