@@ -5,9 +5,9 @@
  *
  * log κ is applied sparsely: the effective θ of every CSR entry is gathered, scaled by its value and
  * summed per (bin, process) row. tfjs' own gather gradient uses UnsortedSegmentSum, which the wasm
- * backend lacks and the cpu backend runs in O(segments × entries); so gather and the segment sum
- * are defined here as a pair of custom-gradient ops, each the other's adjoint (IndexMap),
- * differentiable to any order.
+ * backend lacks, the cpu backend runs in O(segments × entries) and webgpu runs with atomics; so
+ * gather and the segment sum are a pair of custom-gradient ops, each the other's adjoint
+ * (IndexMap in tfIndexMap.ts), differentiable to any order.
  *
  * tfjs' higher-order gradients are only right for ops whose gradient uses their saved inputs:
  * ops that save their output (Exp) or branch on the input (clipByValue) are replaced here by
@@ -22,99 +22,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { LikelihoodSpec } from "./likelihoodSpec.js";
 import type { Objective, ValueAndGradient } from "./objective.js";
 import { silenceTfjs } from "./tfBackends.js";
-
-/**
- * A map i ↦ idx[i] from N entries into M slots, with the two linear ops it defines: gather
- * (out[i] = src[idx[i]], length N) and its adjoint scatter-add (out[j] = Σ_{idx[i]=j} u[i], length
- * M). Two kernels per backend, chosen for speed (5.9M entries on the W-mass model):
- *  - "nd": GatherNd / ScatterNd (wasm, webgpu, tensorflow); tfjs' GatherV2 checks every index in
- *    a JS closure and is 10× slower;
- *  - "segment": SparseSegmentSum with sorted segment ids (cpu, where GatherNd and ScatterNd are
- *    plain-JS and slow): gather = segment-sum with ids 0..N−1, scatter-add = segment-sum over the
- *    entries sorted by slot.
- */
-type IndexKernels = "nd" | "segment";
-
-class IndexMap {
-  private readonly nd: tf.Tensor2D | null = null;
-  /** segment kernels: idx itself, 0..N−1, the permutation sorting idx, and idx in that order */
-  private readonly flat: tf.Tensor1D | null = null;
-  private readonly iota: tf.Tensor1D | null = null;
-  private readonly perm: tf.Tensor1D | null = null;
-  private readonly sortedIdx: tf.Tensor1D | null = null;
-  /** segment kernels: the output of a segment sum stops at the last used slot */
-  private readonly lastSlot: number = -1;
-
-  constructor(
-    idx: Int32Array,
-    readonly slots: number,
-    readonly kernels: IndexKernels,
-  ) {
-    const n = idx.length;
-    if (kernels === "nd") {
-      this.nd = tf.tensor2d(idx, [n, 1], "int32");
-      return;
-    }
-    this.flat = tf.tensor1d(idx, "int32");
-    this.iota = tf.range(0, n, 1, "int32") as tf.Tensor1D;
-    let sorted = true;
-    for (let i = 1; i < n && sorted; i++) sorted = idx[i - 1] <= idx[i];
-    if (sorted) {
-      this.perm = this.iota;
-      this.sortedIdx = this.flat;
-      this.lastSlot = n > 0 ? idx[n - 1] : -1;
-    } else {
-      // counting sort by slot (stable)
-      const counts = new Int32Array(slots + 1);
-      for (let i = 0; i < n; i++) counts[idx[i] + 1]++;
-      for (let j = 0; j < slots; j++) counts[j + 1] += counts[j];
-      const perm = new Int32Array(n);
-      const sortedIdx = new Int32Array(n);
-      for (let i = 0; i < n; i++) {
-        const at = counts[idx[i]]++;
-        perm[at] = i;
-        sortedIdx[at] = idx[i];
-      }
-      this.perm = tf.tensor1d(perm, "int32");
-      this.sortedIdx = tf.tensor1d(sortedIdx, "int32");
-      this.lastSlot = n > 0 ? sortedIdx[n - 1] : -1;
-    }
-  }
-
-  /** out[i] = src[idx[i]]; differentiable to any order (its adjoint is scatterAdd). */
-  gather(src: tf.Tensor1D): tf.Tensor1D {
-    const op = tf.customGrad((s: tf.Tensor | tf.GradSaveFunc) => ({
-      value: this.rawGather(s as tf.Tensor1D),
-      gradFunc: (dy: tf.Tensor) => this.scatterAdd(dy as tf.Tensor1D),
-    }));
-    return op(src) as tf.Tensor1D;
-  }
-
-  /** out[j] = Σ_{i: idx[i] = j} u[i]; differentiable to any order (its adjoint is gather). */
-  scatterAdd(u: tf.Tensor1D): tf.Tensor1D {
-    const op = tf.customGrad((s: tf.Tensor | tf.GradSaveFunc) => ({
-      value: this.rawScatterAdd(s as tf.Tensor1D),
-      gradFunc: (dy: tf.Tensor) => this.gather(dy as tf.Tensor1D),
-    }));
-    return op(u) as tf.Tensor1D;
-  }
-
-  private rawGather(src: tf.Tensor1D): tf.Tensor1D {
-    if (this.nd) return tf.gatherND(src, this.nd) as tf.Tensor1D;
-    return tf.sparse.sparseSegmentSum(src, this.flat as tf.Tensor1D, this.iota as tf.Tensor1D) as tf.Tensor1D;
-  }
-
-  private rawScatterAdd(u: tf.Tensor1D): tf.Tensor1D {
-    if (this.nd) return tf.scatterND(this.nd, u, [this.slots]) as tf.Tensor1D;
-    const summed = tf.sparse.sparseSegmentSum(u, this.perm as tf.Tensor1D, this.sortedIdx as tf.Tensor1D) as tf.Tensor1D;
-    const missing = this.slots - (this.lastSlot + 1);
-    return missing > 0 ? tf.pad(summed, [[0, missing]]) : summed;
-  }
-
-  dispose(): void {
-    for (const t of new Set([this.nd, this.flat, this.iota, this.perm, this.sortedIdx])) t?.dispose();
-  }
-}
+import { IndexMap, type IndexKernels } from "./tfIndexMap.js";
 
 /**
  * exp with a gradient that recomputes exp from a saved copy of the input. tfjs' own Exp gradient
@@ -164,6 +72,18 @@ function log1pAccurate(x: tf.Tensor): tf.Tensor {
     };
   });
   return op(x);
+}
+
+export interface TfLikelihoodOptions {
+  /** how the sparse log κ products run; default indexKernelsFor(the active backend) */
+  indexKernels?: IndexKernels;
+}
+
+/** The IndexMap kernels that are fastest on a tfjs backend (see IndexKernels). */
+export function indexKernelsFor(backend: string): IndexKernels {
+  if (backend === "cpu") return "segment";
+  if (backend === "webgpu") return "ell";
+  return "nd";
 }
 
 /** stand-in for n + k in bins without β: d/m ≈ 0 keeps the (masked) BB term finite, never NaN */
@@ -226,7 +146,7 @@ export class TfLikelihood implements Objective {
   private cache: PointCache | null = null;
   private disposed = false;
 
-  constructor(spec: LikelihoodSpec) {
+  constructor(spec: LikelihoodSpec, opts: TfLikelihoodOptions = {}) {
     const { nbins, nproc, nsig, nsyst, logk } = spec;
     if (spec.norm.length < nbins * nproc) throw new Error(`TfLikelihood: norm has ${spec.norm.length} entries, need ${nbins * nproc}`);
     if (spec.data.length < nbins) throw new Error(`TfLikelihood: data has ${spec.data.length} entries, need ${nbins}`);
@@ -246,7 +166,7 @@ export class TfLikelihood implements Objective {
     if (nnz > 0 && nsyst > 0) {
       const rowIds = new Int32Array(nnz);
       for (let r = 0; r < Math.min(nrowsNll, logk.nrows); r++) rowIds.fill(r, logk.rowPtr[r], logk.rowPtr[r + 1]);
-      const kernels: IndexKernels = tf.getBackend() === "cpu" ? "segment" : "nd";
+      const kernels = opts.indexKernels ?? indexKernelsFor(tf.getBackend());
       this.logkRows = new IndexMap(rowIds, nrowsNll, kernels);
       this.logkCols = new IndexMap(logk.cols.subarray(0, nnz), logk.ncols, kernels);
       this.logkValues = tf.tensor1d(Float32Array.from(logk.values.subarray(0, nnz)));

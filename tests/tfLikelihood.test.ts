@@ -239,6 +239,27 @@ for (const backend of ["cpu", "wasm"] as BackendName[]) {
       like.dispose();
     });
 
+    it.each(["nd", "segment", "ell"] as const)("index kernels %s (explicit): value, gradient, HVP vs float64 reference", async (indexKernels) => {
+      await initBackend(backend);
+      const opts: Options = { symmetric: false, poiMode: "square", bb: true, systematicType: "log_normal" };
+      const m = makeModel(opts, 4242);
+      const like = new TfLikelihood(m.spec, { indexKernels });
+      const rand = rng(4243);
+      for (let trial = 0; trial < 2; trial++) {
+        const x = randomPoint(m, rand);
+        const v = Float64Array.from({ length: x.length }, () => rand() - 0.5);
+        const ref = referenceNll(m, x);
+        const refGrad = referenceGradient(m, x);
+        const refHv = referenceHvp(m, x, v);
+        const vg = await like.valueAndGradient(x);
+        const hv = await like.hessianVectorProduct(x, v);
+        expect(Math.abs(vg.value - ref)).toBeLessThan(2e-5 * Math.abs(ref) + 1e-3);
+        expect(maxAbsDiff(vg.gradient, refGrad)).toBeLessThan(1e-4 * maxAbs(refGrad) + 1e-3);
+        expect(maxAbsDiff(hv, refHv)).toBeLessThan(2e-4 * maxAbs(refHv) + 1e-2);
+      }
+      like.dispose();
+    });
+
     it("large yields: the float32 NLL is smooth near the minimum (noise far below one unit of NLL)", async () => {
       await initBackend(backend);
       // 1e6 events per bin: a naive float32 ν − n − n·log(ν/n) would jitter by ~0.1 per bin

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, type BackendInfo } from "../fitter/tfBackends.js";
 import { TfLikelihood } from "../fitter/tfLikelihood.js";
+import { IndexMap } from "../fitter/tfIndexMap.js";
 import { Float64Evaluator } from "../fitter/Float64Evaluator.js";
 import type { LikelihoodSpec, PoiMode } from "../fitter/likelihoodSpec.js";
 import type { LogKCsr, SystematicType } from "../src/tensor/types.js";
@@ -167,6 +168,32 @@ describe.skipIf(skipReason !== null)("TfLikelihood on webgpu vs the float64 eval
     }
     native.dispose();
     like.dispose();
+    tf.env().set("WEBGPU_CPU_FORWARD", true);
+  });
+
+  it.each([4, undefined])("IndexMap ell (max width %s) on the adapter: scatterAdd equals a loop sum over skewed slots (empty, single, longer than the cap); gather is its adjoint", async (maxWidth) => {
+    await initBackend("webgpu");
+    tf.env().set("WEBGPU_CPU_FORWARD", false);
+    const sizes = [0, 1, 37, 0, 5, 300, 2, 16, 17, 0, 64, 1, 0];
+    const idx = Int32Array.from(sizes.flatMap((n, j) => Array.from({ length: n }, () => j)));
+    const rand = rng(21);
+    for (let i = idx.length - 1; i > 0; i--) {
+      const k = Math.floor(rand() * (i + 1));
+      [idx[i], idx[k]] = [idx[k], idx[i]];
+    }
+    const u = Float32Array.from(idx, () => rand() - 0.5);
+    const w = Float32Array.from(sizes, () => rand() - 0.5);
+    const loop = new Float64Array(sizes.length);
+    idx.forEach((j, i) => (loop[j] += u[i]));
+    const map = new IndexMap(idx, sizes.length, "ell", maxWidth);
+    const [ut, wt] = [tf.tensor1d(u), tf.tensor1d(w)];
+    const summed = await map.scatterAdd(ut).data();
+    expect(summed.length).toBe(sizes.length);
+    loop.forEach((want, j) => expect(Math.abs(summed[j] - want)).toBeLessThan(1e-5));
+    const du = await tf.grad((a: tf.Tensor) => tf.sum(tf.mul(map.scatterAdd(a as tf.Tensor1D), wt)))(ut).data();
+    idx.forEach((j, i) => expect(du[i]).toBeCloseTo(w[j], 6));
+    map.dispose();
+    tf.dispose([ut, wt]);
     tf.env().set("WEBGPU_CPU_FORWARD", true);
   });
 
