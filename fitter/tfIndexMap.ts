@@ -60,9 +60,14 @@ export function planSlotReduction(idx: Int32Array, slots: number, maxWidth = Num
     if (!(j >= 0 && j < slots)) throw new Error(`planSlotReduction: index ${j} at entry ${i} is outside 0..${slots - 1}`);
     counts[j]++;
   }
-  // each slot's pending inputs: first its entries (in order), later indices into the concatenated level outputs
-  const items: number[][] = Array.from({ length: slots }, () => []);
-  for (let i = 0; i < total; i++) items[idx[i]].push(i);
+  // each slot's pending inputs as CSR (typed arrays: N is millions): first its entries in order,
+  // later indices into the concatenated level outputs
+  let start = new Int32Array(slots + 1);
+  for (let j = 0; j < slots; j++) start[j + 1] = start[j] + counts[j];
+  let items = new Int32Array(total);
+  const fill = start.slice(0, slots);
+  for (let i = 0; i < total; i++) items[fill[idx[i]]++] = i;
+  const countOf = (j: number): number => start[j + 1] - start[j];
 
   const budget = Math.max(total / 8, slots);
   const finalWidth = Math.max(1, Math.min(cap, Math.floor(budget / slots)));
@@ -71,39 +76,48 @@ export function planSlotReduction(idx: Int32Array, slots: number, maxWidth = Num
   let produced = 0; // outputs of the levels so far (the later levels' source)
   for (let first = true; ; first = false) {
     let maxCount = 0;
-    for (const list of items) maxCount = Math.max(maxCount, list.length);
-    // the first level always reads all entries (only it sees them); after it, stop once every slot fits
-    if (!first && maxCount <= finalWidth) {
+    for (let j = 0; j < slots; j++) maxCount = Math.max(maxCount, countOf(j));
+    // the first level always reads all entries (only it sees them): it is the last one too if every
+    // slot fits within the padding budget; after it, stop once every slot fits in finalWidth
+    if (first ? maxCount <= cap && slots * maxCount - total <= budget : maxCount <= finalWidth) {
       const width = Math.max(maxCount, 1);
-      const table = new Int32Array(width * slots).fill(produced);
-      for (let j = 0; j < slots; j++) items[j].forEach((item, k) => (table[k * slots + j] = item));
+      const table = new Int32Array(width * slots).fill(first ? total : produced);
+      for (let j = 0; j < slots; j++) for (let e = start[j]; e < start[j + 1]; e++) table[(e - start[j]) * slots + j] = items[e];
       levels.push({ width, groups: slots, table });
       return { levels, cells: cells + table.length };
     }
     // slots this level splits: all (first level) or those still longer than the last level's width
-    const active: number[] = [];
-    for (let j = 0; j < slots; j++) if (first ? items[j].length > 0 : items[j].length > finalWidth) active.push(j);
-    const n = active.reduce((c, j) => c + items[j].length, 0);
-    const wasteFor = (w: number): number => active.reduce((c, j) => c + Math.ceil(items[j].length / w) * w, 0) - n;
-    let width = first && maxCount <= 1 ? 1 : 2;
-    for (let w = 4; w <= Math.min(cap, maxCount) && wasteFor(w) <= budget; w *= 2) width = w;
-    if (first && maxCount <= cap && maxCount > width && wasteFor(maxCount) <= budget) width = maxCount;
-    const groups = active.reduce((c, j) => c + Math.ceil(items[j].length / width), 0);
-    const pad = first ? total : produced;
-    const table = new Int32Array(width * groups).fill(pad);
+    const isActive = (j: number): boolean => (first ? countOf(j) > 0 : countOf(j) > finalWidth);
+    const groupsFor = (w: number): number => {
+      let g = 0;
+      for (let j = 0; j < slots; j++) if (isActive(j)) g += Math.ceil(countOf(j) / w);
+      return g;
+    };
+    let n = 0;
+    for (let j = 0; j < slots; j++) if (isActive(j)) n += countOf(j);
+    let width = 2;
+    for (let w = 4; w <= Math.min(cap, maxCount) && groupsFor(w) * w - n <= budget; w *= 2) width = w;
+    const groups = groupsFor(width);
+    const table = new Int32Array(width * groups).fill(first ? total : produced);
+    const nextStart = new Int32Array(slots + 1);
+    for (let j = 0; j < slots; j++) nextStart[j + 1] = nextStart[j] + (isActive(j) ? Math.ceil(countOf(j) / width) : countOf(j));
+    const nextItems = new Int32Array(nextStart[slots]);
     let g = 0;
-    for (const j of active) {
-      const list = items[j];
-      const next: number[] = [];
-      for (let from = 0; from < list.length; from += width, g++) {
-        for (let k = 0; k < width && from + k < list.length; k++) table[k * groups + g] = list[from + k];
-        next.push(produced + g);
+    for (let j = 0; j < slots; j++) {
+      if (!isActive(j)) {
+        nextItems.set(items.subarray(start[j], start[j + 1]), nextStart[j]);
+        continue;
       }
-      items[j] = next;
+      for (let e = start[j]; e < start[j + 1]; e += width, g++) {
+        for (let k = 0; k < width && e + k < start[j + 1]; k++) table[k * groups + g] = items[e + k];
+        nextItems[nextStart[j] + (e - start[j]) / width] = produced + g;
+      }
     }
     levels.push({ width, groups, table });
     cells += table.length;
     produced += groups;
+    start = nextStart;
+    items = nextItems;
   }
 }
 
