@@ -3,19 +3,9 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend, type BackendName } from "../fitter/tfBackends.js";
 import { IndexMap, planSlotReduction, type IndexKernels, type SlotReductionPlan } from "../fitter/tfIndexMap.js";
 import { indexKernelsFor } from "../fitter/tfLikelihood.js";
+import { xorshift } from "./helpers/random.js";
 
-/** xorshift: the same entries every run */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
+const rng = xorshift;
 
 /** Entries of skewed slot sizes in shuffled order: empty slots (first, middle, last), single entries and one slot of 300. */
 function skewedIndex(seed: number): { idx: Int32Array; slots: number } {

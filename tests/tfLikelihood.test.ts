@@ -6,6 +6,7 @@ import type { LikelihoodSpec, PoiMode } from "../fitter/likelihoodSpec.js";
 import type { LogKCsr, SystematicType } from "../src/tensor/types.js";
 import { Float64Evaluator } from "../fitter/Float64Evaluator.js";
 import { trustKrylov } from "../fitter/trustKrylov.js";
+import { xorshift } from "./helpers/random.js";
 
 /** the native float64 evaluator, when its addon is built */
 function nativeAvailable(): string | null {
@@ -18,18 +19,7 @@ function nativeAvailable(): string | null {
   }
 }
 
-/** xorshift-style deterministic generator so every run tests the same points */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
+const rng = xorshift;
 
 interface Options {
   symmetric: boolean;

@@ -16,6 +16,7 @@ import type { LikelihoodSpec, PoiMode } from "../fitter/likelihoodSpec.js";
 import type { LogKCsr, SystematicType } from "../src/tensor/types.js";
 import { readTensor } from "../src/tensor/TensorReader.js";
 import { fit } from "../fitter/fit.js";
+import { xorshift } from "./helpers/random.js";
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
 
@@ -37,18 +38,7 @@ function nativeProblem(): string | null {
   }
 }
 
-/** xorshift: every run tests the same models and points */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
+const rng = xorshift;
 
 interface Options {
   symmetric: boolean;
