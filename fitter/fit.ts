@@ -15,6 +15,7 @@ import { performance } from "node:perf_hooks";
 import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { CholeskyFactor } from "./denseLinalg.js";
+import { computeImpacts, type ImpactTable } from "./impacts.js";
 import { Float64Evaluator } from "./Float64Evaluator.js";
 import { buildLikelihoodSpec, type LikelihoodSpec, type PoiMode } from "./likelihoodSpec.js";
 import { WithExternalTerms, addExternalHessian, resolveExternalTerms } from "./externalTerms.js";
@@ -59,6 +60,8 @@ export interface FitOptions {
   edmTolerance?: number;
   /** skip the prefit and postfit yield tables (saves time in repeated fits) */
   skipYields?: boolean;
+  /** impacts on the POIs and NOIs from the covariance (impacts.ts); timing key impacts_s */
+  impacts?: boolean;
 }
 
 /** The float64 minimisation stops here; the final point must reach CONVERGED_EDM to count as converged. */
@@ -262,6 +265,8 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
     // (c) exact Hessian, covariance, Newton polish
     const tCov = performance.now();
     let covReduced: Float64Array | null = null;
+    // the Hessian C was inverted from, kept only for the stat impact
+    let hessianAtCov: Float64Array | null = null;
     let edm = Number.NaN;
     let factorOk = false;
     let hessianSeconds = 0;
@@ -303,6 +308,7 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
         // tiny is recomputed there (ill-conditioned fits amplify the shift into the errors)
         if (edmAtHessian <= NEWTON_EDM || round + 1 >= MAX_HESSIANS) {
           covReduced = chol.inverse();
+          if (opts.impacts) hessianAtCov = hFull;
           break;
         }
       }
@@ -342,6 +348,30 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
       };
     });
 
+    let impacts: ImpactTable | undefined;
+    let impactsSeconds: number | undefined;
+    if (opts.impacts && covReduced) {
+      const tImpacts = performance.now();
+      const npoi = spec.nsig;
+      const constraintWeights = new Float64Array(n);
+      constraintWeights.set(model.constraintWeights, npoi);
+      const targets: number[] = [];
+      infos.forEach((p, i) => {
+        if (p.kind === "poi" || p.kind === "noi") targets.push(i);
+      });
+      impacts = computeImpacts(covRaw, n, {
+        targets,
+        sources: Array.from({ length: n - npoi }, (_, k) => npoi + k),
+        names,
+        groups: model.systGroups.map((g) => ({ name: g.name, indices: g.indices.map((s) => npoi + s) })),
+        constraintWeights,
+        scale: jac,
+        hessian: hessianAtCov ?? undefined,
+        threads,
+      });
+      impactsSeconds = seconds(tImpacts);
+    }
+
     const tYields = performance.now();
     const postfitYields = !skipYields && covReduced ? yieldTable(evaluator, spec, x, covRaw) : null;
     const yieldsSeconds = seconds(tYields);
@@ -373,8 +403,10 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
         covariance_s: covarianceSeconds,
         hessian_s: hessianSeconds,
         postfit_yields_s: yieldsSeconds,
+        ...(impactsSeconds !== undefined ? { impacts_s: impactsSeconds } : {}),
         total_s: loadSeconds + seconds(tStart),
       },
+      ...(impacts ? { impacts } : {}),
     };
   } finally {
     evaluator.dispose();

@@ -2,6 +2,7 @@
  * What a fit produces (FitResult) and the saturated goodness of fit: χ² = 2·NLL at the minimum,
  * ndf = nbins − free parameters, p-value = P(χ²_ndf ≥ χ²) from the regularised upper incomplete gamma.
  */
+import type { ImpactTable } from "./impacts.js";
 import type { ParameterKind } from "./parameters.js";
 
 export type FitStatus = "converged" | "failed";
@@ -35,6 +36,8 @@ export interface FitTiming {
   hessian_s: number;
   /** postfit yields and their variances Jᵀ C J */
   postfit_yields_s: number;
+  /** impacts (only with FitOptions.impacts) */
+  impacts_s?: number;
   total_s: number;
 }
 
@@ -78,6 +81,8 @@ export interface FitResult {
   postfitYields: YieldTable | null;
   engine: EngineInfo;
   timing: FitTiming;
+  /** impacts on the POIs and NOIs (FitOptions.impacts and a covariance); absent otherwise */
+  impacts?: ImpactTable;
 }
 
 const LANCZOS_G = 7;

@@ -8,6 +8,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import h5wasm from "h5wasm/node";
 import type { ChannelInfo } from "../src/tensor/types.js";
+import { impactsJson, type ImpactTable } from "./impacts.js";
 import type { FitResult, YieldTable } from "./results.js";
 
 export const RESULTS_JSON = "fitresults.json";
@@ -59,6 +60,8 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
     })),
     engine: result.engine,
     timing: result.timing,
+    // results.md: "impacts" {poi: {nuisance or group: value}}; global impacts are an extra key
+    ...(result.impacts ? impactsJson(result.impacts) : {}),
     meta,
   };
 }
@@ -124,6 +127,32 @@ function writeYields(group: H5Group, table: YieldTable, ch: ChannelInfo, nproc: 
   group.create_dataset({ name: "total_err", data: sqrtArray(Float64Array.from(table.totalVariance.subarray(lo, hi))) });
 }
 
+/**
+ * The `impacts` group: targets, nuisances, groups (names); traditional and global [ntargets,
+ * nnuisances]; grouped and global_grouped [ntargets, ngroups]; stat and data_stat [ntargets];
+ * constrained [nnuisances] (1 where a global impact exists). Empty tables are left out.
+ */
+function writeImpacts(group: H5Group, t: ImpactTable): void {
+  const nt = t.targets.length;
+  const nn = t.nuisances.length;
+  const ng = t.groups.length;
+  if (nt === 0) return;
+  group.create_dataset({ name: "targets", data: t.targets });
+  group.create_dataset({ name: "stat", data: Float64Array.from(t.stat) });
+  group.create_dataset({ name: "data_stat", data: Float64Array.from(t.dataStat) });
+  if (nn > 0) {
+    group.create_dataset({ name: "nuisances", data: t.nuisances });
+    group.create_dataset({ name: "constrained", data: Int8Array.from(t.constrained, (c) => (c ? 1 : 0)), dtype: "<b" });
+    group.create_dataset({ name: "traditional", data: Float64Array.from(t.traditional), shape: [nt, nn] });
+    group.create_dataset({ name: "global", data: Float64Array.from(t.global), shape: [nt, nn] });
+  }
+  if (ng > 0) {
+    group.create_dataset({ name: "groups", data: t.groups });
+    group.create_dataset({ name: "grouped", data: Float64Array.from(t.grouped), shape: [nt, ng] });
+    group.create_dataset({ name: "global_grouped", data: Float64Array.from(t.globalGrouped), shape: [nt, ng] });
+  }
+}
+
 function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: YieldLayout): void {
   const f = new h5wasm.File(path, "w");
   try {
@@ -161,6 +190,7 @@ function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: Yield
       if (result.prefitYields) writeYields(g.create_group("prefit"), result.prefitYields, ch, nproc);
       if (result.postfitYields) writeYields(g.create_group("postfit"), result.postfitYields, ch, nproc);
     }
+    if (result.impacts) writeImpacts(f.create_group("impacts"), result.impacts);
     const summary = fitResultsJson(result, meta);
     f.create_dataset({ name: "meta_json", data: [JSON.stringify({ ...meta, status: result.status, message: result.message, nll: result.nll, edm: result.edm, engine: result.engine, timing: summary.timing })] });
   } finally {

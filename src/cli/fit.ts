@@ -30,6 +30,7 @@ interface FitCliOptions {
   threads?: string;
   maxIter?: string;
   verbose?: boolean;
+  impacts?: boolean;
   html: boolean;
 }
 
@@ -140,6 +141,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     verbose: showProgress,
     log: (line) => process.stderr.write(`${line}\n`),
     loadSeconds,
+    impacts: o.impacts === true,
   });
 
   const root = packageRoot();
@@ -181,6 +183,7 @@ export async function main(argv: string[]): Promise<void> {
       .option("--threads <n>", "worker threads (default: all cores)")
       .option("--max-iter <n>", "iteration limit of the minimiser (default 500)")
       .option("--verbose", "one progress line per iteration (default when stderr is a terminal)")
+      .option("--impacts", "impacts on the POIs and NOIs: traditional, grouped, stat and global (fitresults.json \"impacts\", \"global_impacts\")")
       .option("--no-html", "do not write the HTML report")
       .exitOverride()
       .action(async (input: string, o: FitCliOptions) => runFit(input, o, argv));
