@@ -16,6 +16,7 @@ import { writeColumnarEvents } from "../src/histmaker/eventSources.js";
 import { readRunOutput } from "../src/histmaker/runOutput.js";
 // @ts-expect-error plain-JS example script without type declarations
 import { generateWmassEvents } from "../inputs/wmass-example/generate.mjs";
+import { runCommand } from "./helpers/cli.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const example = path.resolve(here, "../inputs/wmass-example");
@@ -31,32 +32,12 @@ interface Manifest {
 }
 let manifest: Manifest;
 
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
-
 /** Runs a CLI main() in-process; returns exit code and output. */
 async function cli(main: (argv: string[]) => Promise<void>, name: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  vi.spyOn(process, "exit").mockImplementation((code?: string | number | null) => {
-    throw new Exit(Number(code ?? 0));
-  });
-  let code = 0;
-  try {
-    await main(["node", name, ...args]);
-  } catch (e) {
-    if (!(e instanceof Exit)) throw e;
-    code = e.code;
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { code, out, err };
+  const r = await runCommand(main, name, args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
+
 
 beforeAll(async () => {
   process.env.WMASS_EVENTS = events;

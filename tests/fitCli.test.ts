@@ -13,18 +13,13 @@ import { fileURLToPath } from "node:url";
 import h5wasm from "h5wasm/node";
 import { main } from "../src/cli/fit.js";
 import { readTensor } from "../src/tensor/TensorReader.js";
+import { runCommand } from "./helpers/cli.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
 const fixture = join(here, "fixtures", "ref_dense.hdf5");
 const work = mkdtempSync(join(tmpdir(), "fitcli-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
 
 interface Run {
   code: number;
@@ -42,26 +37,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function runMain(args: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  vi.spyOn(process, "exit").mockImplementation((code?: string | number | null) => {
-    throw new Exit(Number(code ?? 0));
-  });
-  let code = 0;
-  try {
-    await main(["node", "fit", ...args]);
-    code = Number(process.exitCode ?? 0);
-  } catch (err) {
-    if (!(err instanceof Exit)) throw err;
-    code = err.code;
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { code, stdout, stderr };
-}
+const runMain = (args: string[]): Promise<Run> => runCommand(main, "fit", args);
+
 
 describe("fit CLI", () => {
   it("writes fitresults.json (results.md keys) and fitresults.hdf5, exit 0", async () => {

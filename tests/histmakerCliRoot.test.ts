@@ -15,6 +15,7 @@ import { main } from "../src/cli/histmaker.js";
 import { isJagged, type Column, type NumericArray } from "../src/histmaker/events.js";
 import { RootFile } from "../src/histmaker/root/RootFile.js";
 import { parseRange } from "../src/histmaker/commands/hist.js";
+import { runCommand } from "./helpers/cli.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
@@ -25,32 +26,8 @@ const file = (name: string): string => join(dataDir, name);
 const work = mkdtempSync(join(tmpdir(), "histcli-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
+const runMain = (args: string[]) => runCommand(main, "histmaker", args);
 
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
-
-async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  vi.spyOn(process, "exit").mockImplementation((code?: string | number | null) => {
-    throw new Exit(Number(code ?? 0));
-  });
-  let code = 0;
-  try {
-    await main(["node", "histmaker", ...args]);
-  } catch (err) {
-    if (!(err instanceof Exit)) throw err;
-    code = err.code;
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { code, stdout, stderr };
-}
 
 async function column(path: string, tree: string, branch: string): Promise<Column> {
   const rf = await RootFile.open(path);

@@ -13,35 +13,16 @@ import { writeColumnarEvents } from "../src/histmaker/eventSources.js";
 import { readRunOutput } from "../src/histmaker/runOutput.js";
 import { readTensor } from "../src/tensor/TensorReader.js";
 import { parseShard } from "../src/histmaker/commands/run.js";
+import { runCommand } from "./helpers/cli.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "hmcli-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await runCommand(main, "histmaker", args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  vi.spyOn(process, "exit").mockImplementation((code?: string | number | null) => {
-    throw new Exit(Number(code ?? 0));
-  });
-  let code = 0;
-  try {
-    await main(["node", "histmaker", ...args]);
-  } catch (e) {
-    if (!(e instanceof Exit)) throw e;
-    code = e.code;
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { code, out, err };
-}
 
 const xs: Float64Array[] = [];
 function moduleText(files: Record<string, string[]>, bins = 4): string {
