@@ -25,6 +25,12 @@ export interface WriteOptions {
   command?: string;
   /** extra top-level meta_json entries */
   extraMeta?: Record<string, unknown>;
+  /**
+   * Metadata as rabbit writes it, instead of meta_json (for tests of the reader): a Uint8Array is
+   * stored as the group `meta` with dataset `pickle_data` (uint8, uncompressed); null writes no
+   * metadata at all (a file as combinetf wrote them).
+   */
+  rabbitMetaPickle?: Uint8Array | null;
 }
 
 /** Elements per HDF5 chunk of a compressed dataset: 1 MiB of float64, as h5py picks at most. */
@@ -35,7 +41,7 @@ const PIECE_ELEMENTS = 1 << 22;
 type WritableArray = Float64Array | Int32Array | BigInt64Array;
 
 /** h5wasm copies `array.buffer` whole, so views must own their buffer exactly. */
-function ownBuffer<T extends WritableArray>(array: T): T {
+function ownBuffer<T extends WritableArray | Uint8Array>(array: T): T {
   return array.byteOffset === 0 && array.byteLength === array.buffer.byteLength ? array : (array.slice() as T);
 }
 
@@ -152,7 +158,13 @@ export class TensorWriter {
         }
       }
     }
-    this.strings(f, "meta_json", [JSON.stringify(this.metaJson())]);
+    const pickle = this.opts.rabbitMetaPickle;
+    if (pickle === undefined) {
+      this.strings(f, "meta_json", [JSON.stringify(this.metaJson())]);
+    } else if (pickle !== null) {
+      const g = f.create_group("meta");
+      g.create_dataset({ name: "pickle_data", data: ownBuffer(pickle), shape: [pickle.length], dtype: "<B" });
+    }
   }
 
   private writeDense(f: H5File): void {
