@@ -165,3 +165,22 @@ function decodeableMeta(opts: { symmetric: boolean }): Uint8Array {
   const str = (s: string): number[] => [0x8c, s.length, ...new TextEncoder().encode(s)];
   return Uint8Array.from([0x80, 2, 0x7d, 0x28, ...str("systematic_type"), ...str("normal"), ...str("symmetric_tensor"), opts.symmetric ? 0x88 : 0x89, 0x75, 0x2e]);
 }
+
+describe("unpickle: numpy data it cannot decode stays local", () => {
+  it("an array of an unsupported dtype (float16) becomes an inert record; the rest of the pickle decodes", () => {
+    // {'a': numpy.core.numeric._frombuffer(b'\x00<', dtype('f2'), (1,), 'C'), 't': 'normal'}, protocol 5 by hand
+    const s = (x: string): number[] => [0x8c, x.length, ...new TextEncoder().encode(x)];
+    const stream = [
+      0x80, 5, 0x7d, 0x28, ...s("a"),
+      ...s("numpy.core.numeric"), ...s("_frombuffer"), 0x93, 0x28, 0x43, 2, 0x00, 0x3c,
+      ...s("numpy"), ...s("dtype"), 0x93, ...s("f2"), 0x89, 0x88, 0x87, 0x52,
+      0x28, 0x4b, 3, ...s("<"), 0x4e, 0x4e, 0x4e, 0x4a, 0xff, 0xff, 0xff, 0xff, 0x4a, 0xff, 0xff, 0xff, 0xff, 0x4b, 0, 0x74, 0x62,
+      0x4b, 1, 0x85, ...s("C"), 0x74, 0x52,
+      ...s("t"), ...s("normal"), 0x75, 0x2e,
+    ];
+    const v = unpickle(Uint8Array.from(stream)) as Map<string, unknown>;
+    expect(v.get("t")).toBe("normal");
+    expect(v.get("a")).toBeInstanceOf(PyObject);
+    expect((v.get("a") as PyObject).state).toMatch(/undecodable: numpy dtype <f2 is not supported/);
+  });
+});

@@ -108,7 +108,22 @@ type StackItem = PyValue | typeof MARK | PendingArray;
 
 /** ndarray from numpy's _reconstruct, waiting for BUILD to give it shape, dtype and data. */
 class PendingArray {
-  result: NdArray | null = null;
+  result: NdArray | PyObject | null = null;
+}
+
+/**
+ * Array data we cannot decode (an exotic dtype) becomes an inert record naming the reason, so only
+ * what uses the array fails (e.g. one axis), not the whole pickle (whose systematic type we need).
+ */
+function leniently(decode: () => NdArray): NdArray | PyObject {
+  try {
+    return decode();
+  } catch (err) {
+    if (!(err instanceof PickleError)) throw err;
+    const rec = new PyObject("numpy", "ndarray", []);
+    rec.state = `undecodable: ${err.message}`;
+    return rec;
+  }
 }
 
 const NUMPY_MODULES = new Set(["numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric", "numpy._core.numeric", "numpy"]);
@@ -509,7 +524,7 @@ class Unpickler {
     const { module, name } = fn;
     const numpy = NUMPY_MODULES.has(module);
     if (numpy && name === "_reconstruct") return new PendingArray();
-    if (numpy && name === "_frombuffer") return frombuffer(args);
+    if (numpy && name === "_frombuffer") return leniently(() => frombuffer(args));
     if (numpy && name === "dtype") {
       if (typeof args[0] !== "string") throw new PickleError("numpy.dtype without a type string");
       return new PyDtype(args[0]);
@@ -517,8 +532,8 @@ class Unpickler {
     if (numpy && name === "scalar") {
       const [dtype, raw] = args;
       if (!(dtype instanceof PyDtype)) throw new PickleError("numpy scalar without a dtype");
-      const arr = decodeArrayData(dtype, [], raw ?? null, false);
-      return arr.values[0] ?? null;
+      const arr = leniently(() => decodeArrayData(dtype, [], raw ?? null, false));
+      return arr instanceof NdArray ? (arr.values[0] ?? null) : arr;
     }
     if ((module === "collections" && name === "OrderedDict") || (module === "builtins" && name === "dict")) {
       const m = new Map<PyValue, PyValue>();
@@ -555,7 +570,7 @@ class Unpickler {
 
   private build(target: StackItem, state: PyValue): void {
     if (target instanceof PendingArray) {
-      target.result = arrayFromState(state);
+      target.result = leniently(() => arrayFromState(state));
       return;
     }
     if (target instanceof PyDtype) {
