@@ -73,6 +73,12 @@ describe("decodeRabbitMeta: hist / boost-histogram axes", () => {
     expect(r.meta).toEqual(expected["boost_axes_meta"]);
   });
 
+  it("the default __slots__ state (__dict__, {_ax}), integer_circular (no flow bins), regular_numpy (stop last)", () => {
+    const r = decodeRabbitMeta(bytes("boost_axes_more"));
+    expect(r.channelWarning).toBeNull();
+    expect(r.meta).toEqual(expected["boost_axes_more"]);
+  });
+
   it("an axis that cannot be mapped (transformed Regular) drops channel_info with a reason; the rest is kept", () => {
     const r = decodeRabbitMeta(bytes("unsupported_axis_meta"));
     expect(r.channelWarning).toMatch(/channel 'c' axis 0: boost_histogram._core.axis.regular_trans .* is not supported/);

@@ -141,14 +141,16 @@ function standInAxis(kind: string, cls: string, get: (k: string) => PyValue | un
 }
 
 /**
- * boost-histogram's C++ axis (module boost_histogram._core.axis, e.g. regular_uoflow), whose
- * __getstate__ is a tuple from its tuple_oarchive: boost::histogram's serialize() fields in order,
- * possibly preceded by class version numbers. The fields are read from the end, so leading
- * versions do not matter:
- *   regular:  (..., size, meta, min, delta)       integer: (..., size, meta, min)
- *   variable: (..., edges, meta)                  category_int/str: (..., values, meta)
- *   boolean:  (..., meta)
- * The class name carries the flow options: uoflow / uflow / oflow / none, growth, circular.
+ * boost-histogram's C++ axis (module boost_histogram._core.axis, e.g. regular_uoflow). Its pickled
+ * state is the tuple its tuple_oarchive builds (bh_python/make_pickle.hpp): boost::histogram's
+ * serialize() fields in order, a class version before every non-primitive (the axis itself, a
+ * transform), std::vector of numbers as one numpy array, other vectors as (size, items...), the
+ * metadata dict as is. The fields are read from the end, so the leading versions do not matter:
+ *   regular:  (..., size, meta, min, delta)   regular_numpy: (..., size, meta, min, delta, stop)
+ *   integer:  (..., size, meta, min)          variable / category_int: (..., array, meta)
+ *   category_str: (..., n, s_1 ... s_n, meta) boolean: (..., meta)
+ * The class name carries the flow options (bh_python/axis.hpp): uoflow / uflow / oflow / none,
+ * growth, circular (regular and variable: with overflow), category: overflow unless growth.
  */
 function coreAxis(core: PyObject, kind: string, outer: (k: string) => PyValue | undefined): AxisInfo {
   const cls = `${core.module}.${core.name}`;
@@ -159,28 +161,34 @@ function coreAxis(core: PyObject, kind: string, outer: (k: string) => PyValue | 
   let metaPos: number;
   let axis: AxisInfo;
   const finite = (x: PyValue | undefined): x is number => typeof x === "number" && Number.isFinite(x);
-  if (/^regular_(uoflow|uflow|oflow|none|numpy|circular|uoflow_growth)$/.test(t)) {
-    const size = at(4);
-    const min = at(2);
-    const delta = at(1);
+  const regular = /^regular_(uoflow|uflow|oflow|none|circular|uoflow_growth)$/.test(t);
+  if (regular || t === "regular_numpy") {
+    const shift = t === "regular_numpy" ? 1 : 0;
+    const size = at(4 + shift);
+    const min = at(2 + shift);
+    const delta = at(1 + shift);
     if (!finite(size) || !Number.isInteger(size) || size < 1 || !finite(min) || !finite(delta)) throw new PickleError(`${cls}: state is not (size, meta, min, delta)`);
+    // boost::histogram's regular::value(i) for the identity transform
     axis = { name: "", edges: Array.from({ length: size + 1 }, (_, i) => (i === size ? min + delta : min + (delta * i) / size)) };
-    metaPos = 3;
-  } else if (/^integer_/.test(t)) {
+    metaPos = 3 + shift;
+  } else if (/^integer_(uoflow|uflow|oflow|none|growth|circular)$/.test(t)) {
     const size = at(3);
     const min = at(1);
     if (!finite(size) || !Number.isInteger(size) || !finite(min)) throw new PickleError(`${cls}: state is not (size, meta, min)`);
     axis = { name: "", edges: Array.from({ length: size + 1 }, (_, i) => min + i) };
     metaPos = 2;
-  } else if (/^variable_/.test(t)) {
+  } else if (/^variable_(uoflow|uflow|oflow|none|circular|uoflow_growth)$/.test(t)) {
     const edges = numbersOf(at(2));
     if (edges === null || edges.length < 2) throw new PickleError(`${cls}: state is not (edges, meta)`);
     axis = { name: "", edges };
     metaPos = 1;
-  } else if (/^category_(int|str)/.test(t)) {
+  } else if (t === "category_int" || t === "category_int_growth") {
     const categories = categoriesOf(at(2));
     if (categories === null) throw new PickleError(`${cls}: state is not (values, meta)`);
     axis = { name: "", categories };
+    metaPos = 1;
+  } else if (t === "category_str" || t === "category_str_growth") {
+    axis = { name: "", categories: stringSequence(state.slice(0, -1), cls) };
     metaPos = 1;
   } else if (t === "boolean") {
     axis = { name: "", categories: [0, 1] };
@@ -200,12 +208,24 @@ function coreAxis(core: PyObject, kind: string, outer: (k: string) => PyValue | 
     axis.overflow = false;
   } else if (t.startsWith("category_")) {
     axis.underflow = false;
-    axis.overflow = !/growth|none/.test(t);
+    axis.overflow = !t.endsWith("_growth");
   } else {
     axis.underflow = /uoflow|uflow|numpy/.test(t);
-    axis.overflow = /uoflow|oflow|numpy|circular/.test(t);
+    // integer_circular is option::circular alone; regular/variable circular include overflow
+    axis.overflow = /uoflow|oflow|numpy/.test(t) || (t.endsWith("_circular") && !t.startsWith("integer"));
   }
   return axis;
+}
+
+/** (..., n, s_1, ..., s_n) at the end of `items`: a std::vector<std::string> in the tuple archive. */
+function stringSequence(items: PyValue[], cls: string): string[] {
+  for (let n = 0; n < items.length; n++) {
+    const sizeAt = items.length - 1 - n;
+    const tail = items.slice(sizeAt + 1);
+    if (items[sizeAt] === n && tail.every((x): x is string => typeof x === "string")) return tail;
+    if (typeof items[items.length - 1 - n] !== "string") break;
+  }
+  throw new PickleError(`${cls}: state is not (n, strings..., meta)`);
 }
 
 /** A decoded value as JSON-safe data (for meta_info and other keys we keep but do not interpret). */
