@@ -14,6 +14,7 @@ import { NdArray, PickleError, PyObject, unpickle } from "../src/tensor/pickle/u
 import { readTensor } from "../src/tensor/TensorReader.js";
 import { writeTensor } from "../src/tensor/TensorWriter.js";
 import { UserError } from "../src/errors.js";
+import { H5, h5Ready } from "../src/tensor/h5.js";
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "pickles");
 const expected = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8")) as Record<string, unknown>;
@@ -153,6 +154,34 @@ describe.skipIf(!rabbitAvailable)("TensorReader with rabbit's meta group", () =>
     expect(m.metaSource).toBeNull();
     expect(m.systematicType).toBe("log_normal");
     expect(m.channels.map((c) => c.name)).toEqual(["ch0"]);
+  });
+
+  it("out-of-band pickle buffers of older narf/wums writers: meta/pickle_buffers/pickle_buffer_<i>, or appended with buf_offsets", async () => {
+    await h5Ready();
+    const pkl = bytes("meta_oob");
+    const buf = new Uint8Array(fs.readFileSync(path.join(dir, "meta_oob.buf0")));
+    const check = async (file: string): Promise<void> => {
+      const m = await readTensor(file, { onWarning: (l) => { throw new Error(l); } });
+      expect(m.systematicType).toBe("normal");
+      expect(m.channels[0].axes[0].edges).toHaveLength(31);
+      expect(m.channels[0].axes[0].edges?.[30]).toBe(1);
+    };
+    const separate = await withPickle("oob_group", pkl);
+    let f = new H5.File(separate, "a");
+    const g = f.create_group("meta/pickle_buffers");
+    g.create_dataset({ name: "pickle_buffer_0", data: buf, shape: [buf.length], dtype: "<B" });
+    f.close();
+    await check(separate);
+    // without its buffer the pickle cannot be decoded, so the type is unknown: refused
+    await expect(readTensor(await withPickle("oob_missing", pkl))).rejects.toThrow(/out-of-band buffer/);
+    const joined = new Uint8Array(pkl.length + buf.length);
+    joined.set(pkl);
+    joined.set(buf, pkl.length);
+    const appended = await withPickle("oob_appended", joined);
+    f = new H5.File(appended, "a");
+    (f.get("meta/pickle_data") as InstanceType<typeof H5.Dataset>).create_attribute("buf_offsets", BigInt64Array.of(BigInt(pkl.length)), [1], "<q");
+    f.close();
+    await check(appended);
   });
 
   it("meta_json wins over the pickle; written back, a rabbit model keeps its type and channels", async () => {

@@ -658,6 +658,38 @@ export class TensorReader {
     return { rows, cols, values };
   }
 
+  /**
+   * Protocol-5 out-of-band buffers of a narf/wums pickle: older writers appended them to pickle_data
+   * (attribute buf_offsets) or stored them as meta/pickle_buffers/pickle_buffer_<i>; current wums
+   * keeps every buffer in the stream.
+   */
+  private pickleBuffers(ds: Dataset, raw: Uint8Array): { pickle: Uint8Array; buffers: Uint8Array[] } {
+    const buffers: Uint8Array[] = [];
+    let pickle = raw;
+    if ("buf_offsets" in ds.attrs) {
+      const v = ds.attrs["buf_offsets"].value;
+      const offsets = isNumericArray(v) ? Array.from(v as ArrayLike<number | bigint>, Number) : typeof v === "number" || typeof v === "bigint" ? [Number(v)] : [];
+      const ends = [...offsets.slice(1), raw.length];
+      if (offsets.some((o, i) => !(Number.isInteger(o) && o >= 0 && o <= ends[i] && ends[i] <= raw.length))) {
+        throw datasetError(this.path, "meta/pickle_data", "attribute buf_offsets does not fit the data");
+      }
+      if (offsets.length > 0) pickle = raw.subarray(0, offsets[0]);
+      offsets.forEach((o, i) => buffers.push(raw.subarray(o, ends[i])));
+    }
+    const group = "meta/pickle_buffers";
+    if (this.exists(group)) {
+      const names = this.childNames(group);
+      for (let i = 0; i < names.length; i++) {
+        const name = `${group}/pickle_buffer_${i}`;
+        if (!this.exists(name)) throw datasetError(this.path, group, `has ${names.length} members but no pickle_buffer_${i}`);
+        const b = this.readValue(this.dataset(name), name);
+        if (!(b instanceof Uint8Array)) throw datasetError(this.path, name, "is not a uint8 byte array");
+        buffers.push(b);
+      }
+    }
+    return { pickle, buffers };
+  }
+
   /** meta_json (our writer) first; else rabbit's pickled `meta` group; else nothing. */
   private readMeta(): MetaRead {
     if (this.exists("meta_json")) return { meta: this.readMetaJson(), source: "meta_json", dataset: "meta_json", warning: null };
@@ -667,9 +699,10 @@ export class TensorReader {
     const ds = this.dataset(name);
     const raw = this.readValue(ds, name);
     if (!(raw instanceof Uint8Array)) throw datasetError(this.path, name, "is not a uint8 byte array");
+    const { pickle, buffers } = this.pickleBuffers(ds, raw);
     let decoded;
     try {
-      decoded = decodeRabbitMeta(raw);
+      decoded = decodeRabbitMeta(pickle, buffers);
     } catch (err) {
       if (!(err instanceof PickleError)) throw err;
       // Without the metadata the systematic type (log-normal or additive) is unknown: no guessing.

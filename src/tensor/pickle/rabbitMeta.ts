@@ -16,8 +16,8 @@ export interface RabbitPickledMeta {
 }
 
 /** Decodes the pickle bytes; throws PickleError when the pickle itself is unreadable or not a dict. */
-export function decodeRabbitMeta(bytes: Uint8Array): RabbitPickledMeta {
-  const root = unpickle(bytes);
+export function decodeRabbitMeta(bytes: Uint8Array, buffers: Uint8Array[] = []): RabbitPickledMeta {
+  const root = unpickle(bytes, { buffers });
   if (!(root instanceof Map)) throw new PickleError("the pickled metadata is not a dict");
   const meta: Record<string, unknown> = {};
   let channelWarning: string | null = null;
