@@ -113,7 +113,7 @@ describe("TensorReader on rabbit-style files without meta_json", () => {
     expect(model.metaJson).toBeNull();
     expect(model.channels).toEqual([
       { name: "ch0", axes: [{ name: "obs", edges: [0, 1, 2, 3, 4] }], masked: false, flow: false, start: 0, size: 4 },
-      { name: "ch0_masked", axes: [{ name: "obs", edges: [0, 1, 2] }], masked: true, flow: false, start: 4, size: 2 },
+      { name: "ch1_masked", axes: [{ name: "obs", edges: [0, 1, 2] }], masked: true, flow: false, start: 4, size: 2 },
     ]);
     // no hconstraintweights: 0 for the unconstrained systematic, 1 otherwise
     expect(Array.from(model.constraintWeights)).toEqual([1, 1, 0]);
@@ -237,7 +237,7 @@ describe("TensorReader on rabbit-style files without meta_json", () => {
     expect(model.sumw?.[11]).toBe(11.5);
     expect(model.sumw2).toBeNull();
     expect(model.externalTerms).toEqual([
-      { name: "constraint_x", params: ["a", "b"], gradValues: Float64Array.of(0.25, -1.5), hessDense: Float64Array.of(1, 0.5, 0.5, 2) },
+      { name: "constraint_x", params: ["a", "b"], gradValues: Float64Array.of(0.25, -1.5), hessDense: Float64Array.of(1, 0.5, 0.5, 2), hessSparse: null },
     ]);
   });
 });

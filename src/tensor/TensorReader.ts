@@ -23,6 +23,7 @@ import type {
   ExternalTerm,
   LogKCsr,
   PseudoData,
+  SparseMatrix,
   SystGroup,
   SystematicType,
   TensorModel,
@@ -32,7 +33,6 @@ import {
   checkFinite,
   checkHdf5File,
   checkIndexRange,
-  checkNonNegative,
   checkNotEmpty,
   checkShape,
   datasetError,
@@ -40,10 +40,23 @@ import {
   SparsePairCollector,
 } from "./validate.js";
 import { isNumericArray } from "../numericArray.js";
+import { decodeRabbitMeta } from "./pickle/rabbitMeta.js";
+import { PickleError } from "./pickle/unpickle.js";
 
 export interface ReadOptions {
   /** elements per slab when streaming log κ and the sparse datasets (default 4M = 32 MB of float64) */
   chunkElements?: number;
+  /** where a warning about partly readable metadata goes (default: one line on stderr) */
+  onWarning?: (line: string) => void;
+}
+
+/** Where the file's metadata came from, and what could not be used. */
+interface MetaRead {
+  meta: Record<string, unknown> | null;
+  source: "meta_json" | "meta/pickle_data" | null;
+  /** the dataset to name in messages about the metadata */
+  dataset: string;
+  warning: string | null;
 }
 
 const DEFAULT_CHUNK_ELEMENTS = 1 << 22;
@@ -171,7 +184,8 @@ export class TensorReader {
         `has ${nbinsFull} bins, fewer than the ${nbins} of hdata_obs`,
       );
     }
-    checkNonNegative(file, dense ? "hnorm" : "hnorm_sparse/values", norm);
+    // Negative per-process yields are allowed (interference terms, rabbit's allow_negative_expectation):
+    // only the bin total must stay positive where data are observed, which the likelihood checks.
 
     const constraintWeights = this.readConstraintWeights(systs, systsNoConstraint);
     const systGroups = this.readGroups(nsyst);
@@ -182,13 +196,44 @@ export class TensorReader {
     const sumw = this.readOptionalFloat64("hsumw", [nbinsFull, nproc], "[nbinsfull, nproc]");
     const sumw2 = this.readOptionalFloat64("hsumw2", [nbinsFull, nproc], "[nbinsfull, nproc]");
     const pseudodata = this.readPseudodata(nbins);
-    const externalTerms = this.readExternalTerms();
+    const externalTerms = this.readExternalTerms(new Set([...signals, ...systs]));
 
-    const metaJson = this.readMetaJson();
-    // Without systematics the tensor shape cannot tell; meta_json says what the writer meant.
-    if (nsyst === 0 && !dense && metaJson?.["symmetric_tensor"] === false) symmetric = false;
-    const channels = metaJson !== null ? this.channelsFromMeta(metaJson, nbins, nbinsFull) : fallbackChannels(nbins, nbinsFull);
-    const systematicType = parseSystematicType(file, metaJson);
+    const metaRead = this.readMeta();
+    const metaJson = metaRead.meta;
+    let metaWarning = metaRead.warning;
+    const tensorName = dense ? "hlogk" : "hlogk_sparse";
+    const symmetricMeta = metaJson?.["symmetric_tensor"];
+    if (symmetricMeta !== undefined && symmetricMeta !== null && typeof symmetricMeta !== "boolean") {
+      throw datasetError(file, metaRead.dataset, `symmetric_tensor ${JSON.stringify(symmetricMeta)} is not true or false`);
+    }
+    if (nsyst === 0 && !dense) {
+      // Without systematics a sparse tensor's shape cannot tell; the metadata says what the writer meant.
+      if (symmetricMeta === false) symmetric = false;
+    } else if (typeof symmetricMeta === "boolean" && symmetricMeta !== symmetric) {
+      throw datasetError(
+        file,
+        tensorName,
+        `holds a ${symmetric ? "symmetric" : "asymmetric"} log κ tensor, but ${metaRead.dataset} says symmetric_tensor = ${symmetricMeta ? "True" : "False"}`,
+      );
+    }
+    let channels: ChannelInfo[];
+    if (metaJson === null || metaJson["channel_info"] === undefined) {
+      channels = fallbackChannels(nbins, nbinsFull);
+    } else if (metaRead.source === "meta_json") {
+      channels = this.channelsFromMeta(metaJson, "meta_json", nbins, nbinsFull);
+    } else {
+      // A rabbit pickle whose axes we mapped but whose bins do not tile the tensor: our reading of the
+      // axes is wrong, not the file; the layout does not change the likelihood, so fall back and say so.
+      try {
+        channels = this.channelsFromMeta(metaJson, metaRead.dataset, nbins, nbinsFull);
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        channels = fallbackChannels(nbins, nbinsFull);
+        metaWarning = `${err.message}; channels fall back to ch0/ch1_masked`;
+      }
+    }
+    if (metaWarning !== null) (opts.onWarning ?? ((line: string) => process.stderr.write(`warning: ${line}\n`)))(metaWarning);
+    const systematicType = parseSystematicType(file, metaRead);
 
     return {
       procs,
@@ -214,6 +259,8 @@ export class TensorReader {
       channels,
       externalTerms,
       metaJson,
+      metaSource: metaRead.source,
+      metaWarning,
     };
   }
 
@@ -549,20 +596,120 @@ export class TensorReader {
     return { names, values: res.values };
   }
 
-  private readExternalTerms(): ExternalTerm[] {
+  private readExternalTerms(known: Set<string>): ExternalTerm[] {
     if (!this.exists("external_terms")) return [];
     const root = this.group("external_terms");
     return root.keys().map((name) => {
       const base = `external_terms/${name}`;
       const params = this.readStrings(`${base}/params`, true);
-      const grad = this.readFloat64(`${base}/grad_values`, true);
-      checkShape(this.path, `${base}/grad_values`, grad.shape, [params.length], "[nparams] from params");
+      const k = params.length;
+      params.forEach((p) => {
+        if (!known.has(p)) throw datasetError(this.path, `${base}/params`, `parameter '${p}' is not a signal (hsignals) or systematic (hsysts) of the model`);
+      });
+      if (new Set(params).size !== k) throw datasetError(this.path, `${base}/params`, "lists a parameter twice");
+      const grad = this.readFloat64(`${base}/grad_values`, false);
+      if (grad !== null) checkShape(this.path, `${base}/grad_values`, grad.shape, [k], "[nparams] from params");
       const hess = this.readFloat64(`${base}/hess_dense`, false);
-      if (hess !== null) {
-        checkShape(this.path, `${base}/hess_dense`, hess.shape, [params.length, params.length], "[nparams, nparams] from params");
+      if (hess !== null) checkShape(this.path, `${base}/hess_dense`, hess.shape, [k, k], "[nparams, nparams] from params");
+      let hessSparse: SparseMatrix | null = null;
+      if (this.exists(`${base}/hess_sparse`)) {
+        if (hess !== null) throw datasetError(this.path, `${base}/hess_sparse`, "the term also has hess_dense: which Hessian is meant is ambiguous");
+        hessSparse = this.readSparseHessian(`${base}/hess_sparse`, k);
       }
-      return { name, params, gradValues: grad.values, hessDense: hess?.values ?? null };
+      for (const child of this.childNames(base)) {
+        if (!["params", "grad_values", "hess_dense", "hess_sparse"].includes(child)) {
+          throw datasetError(this.path, `${base}/${child}`, "is not part of an external term (params, grad_values, hess_dense, hess_sparse)");
+        }
+      }
+      return { name, params, gradValues: grad?.values ?? null, hessDense: hess?.values ?? null, hessSparse };
     });
+  }
+
+  private childNames(name: string): string[] {
+    const g = this.file.get(name);
+    return g !== null && isGroup(g) ? g.keys() : [];
+  }
+
+  /** rabbit's hess_sparse: indices [nnz, 2] (row, col), values [nnz], dense_shape [k, k]; any order. */
+  private readSparseHessian(name: string, k: number): SparseMatrix {
+    const g = this.group(name);
+    const shape = this.denseShape(g, name);
+    if (shape[0] !== k || shape[1] !== k) {
+      throw datasetError(this.path, name, `dense_shape [${shape.join(", ")}] does not match [${k}, ${k}] (nparams from params)`);
+    }
+    const idxDs = this.dataset(`${name}/indices`);
+    const idxShape = this.logicalShape(idxDs, `${name}/indices`);
+    const n = shapeSize(idxShape);
+    if (!(idxShape.length === 2 && idxShape[1] === 2) && n !== 0) {
+      throw datasetError(this.path, `${name}/indices`, `shape [${idxShape.join(", ")}] is not [nnz, 2]`);
+    }
+    const raw = n === 0 ? [] : this.readValue(idxDs, `${name}/indices`);
+    if (!isNumericArray(raw) && n !== 0) throw datasetError(this.path, `${name}/indices`, "is not an integer dataset");
+    const flat = Array.from(raw as ArrayLike<number | bigint>, Number);
+    checkIndexRange(this.path, `${name}/indices`, flat, k, "the term's parameters");
+    const values = this.readFloat64(`${name}/values`, true).values;
+    if (values.length !== n / 2) throw datasetError(this.path, `${name}/values`, `has ${values.length} values for ${n / 2} indices`);
+    const rows = new Int32Array(n / 2);
+    const cols = new Int32Array(n / 2);
+    for (let e = 0; e < n / 2; e++) {
+      rows[e] = flat[2 * e];
+      cols[e] = flat[2 * e + 1];
+    }
+    return { rows, cols, values };
+  }
+
+  /**
+   * Protocol-5 out-of-band buffers of a narf/wums pickle: older writers appended them to pickle_data
+   * (attribute buf_offsets) or stored them as meta/pickle_buffers/pickle_buffer_<i>; current wums
+   * keeps every buffer in the stream.
+   */
+  private pickleBuffers(ds: Dataset, raw: Uint8Array): { pickle: Uint8Array; buffers: Uint8Array[] } {
+    const buffers: Uint8Array[] = [];
+    let pickle = raw;
+    if ("buf_offsets" in ds.attrs) {
+      const v = ds.attrs["buf_offsets"].value;
+      const offsets = isNumericArray(v) ? Array.from(v as ArrayLike<number | bigint>, Number) : typeof v === "number" || typeof v === "bigint" ? [Number(v)] : [];
+      const ends = [...offsets.slice(1), raw.length];
+      if (offsets.some((o, i) => !(Number.isInteger(o) && o >= 0 && o <= ends[i] && ends[i] <= raw.length))) {
+        throw datasetError(this.path, "meta/pickle_data", "attribute buf_offsets does not fit the data");
+      }
+      if (offsets.length > 0) pickle = raw.subarray(0, offsets[0]);
+      offsets.forEach((o, i) => buffers.push(raw.subarray(o, ends[i])));
+    }
+    const group = "meta/pickle_buffers";
+    if (this.exists(group)) {
+      const names = this.childNames(group);
+      for (let i = 0; i < names.length; i++) {
+        const name = `${group}/pickle_buffer_${i}`;
+        if (!this.exists(name)) throw datasetError(this.path, group, `has ${names.length} members but no pickle_buffer_${i}`);
+        const b = this.readValue(this.dataset(name), name);
+        if (!(b instanceof Uint8Array)) throw datasetError(this.path, name, "is not a uint8 byte array");
+        buffers.push(b);
+      }
+    }
+    return { pickle, buffers };
+  }
+
+  /** meta_json (our writer) first; else rabbit's pickled `meta` group; else nothing. */
+  private readMeta(): MetaRead {
+    if (this.exists("meta_json")) return { meta: this.readMetaJson(), source: "meta_json", dataset: "meta_json", warning: null };
+    if (!this.exists("meta")) return { meta: null, source: null, dataset: "meta_json", warning: null };
+    const name = "meta/pickle_data";
+    if (!this.exists(name)) throw missingDataset(this.path, name, "the meta group has no pickle_data");
+    const ds = this.dataset(name);
+    const raw = this.readValue(ds, name);
+    if (!(raw instanceof Uint8Array)) throw datasetError(this.path, name, "is not a uint8 byte array");
+    const { pickle, buffers } = this.pickleBuffers(ds, raw);
+    let decoded;
+    try {
+      decoded = decodeRabbitMeta(pickle, buffers);
+    } catch (err) {
+      if (!(err instanceof PickleError)) throw err;
+      // Without the metadata the systematic type (log-normal or additive) is unknown: no guessing.
+      throw datasetError(this.path, name, `the pickled metadata cannot be decoded (${err.message}), so the systematic type is unknown`);
+    }
+    const warning = decoded.channelWarning === null ? null : `${this.path}: dataset '${name}': channel_info cannot be mapped (${decoded.channelWarning}); channels fall back to ch0/ch1_masked`;
+    return { meta: decoded.meta, source: "meta/pickle_data", dataset: name, warning };
   }
 
   private readMetaJson(): Record<string, unknown> | null {
@@ -581,10 +728,10 @@ export class TensorReader {
     return parsed as Record<string, unknown>;
   }
 
-  private channelsFromMeta(meta: Record<string, unknown>, nbins: number, nbinsFull: number): ChannelInfo[] {
+  private channelsFromMeta(meta: Record<string, unknown>, dataset: string, nbins: number, nbinsFull: number): ChannelInfo[] {
     const info = meta["channel_info"];
     if (info === undefined) return fallbackChannels(nbins, nbinsFull);
-    const fail = (what: string): UserError => datasetError(this.path, "meta_json", `channel_info: ${what}`);
+    const fail = (what: string): UserError => datasetError(this.path, dataset, `channel_info: ${what}`);
     if (typeof info !== "object" || info === null || Array.isArray(info)) throw fail("is not an object");
     const channels: ChannelInfo[] = [];
     let realStart = 0;
@@ -654,16 +801,22 @@ function parseAxis(raw: unknown, fail: (what: string) => UserError): AxisInfo {
   } else {
     throw fail("has neither edges nor categories");
   }
+  for (const key of ["underflow", "overflow"] as const) {
+    const v = a[key];
+    if (v === undefined) continue;
+    if (typeof v !== "boolean") throw fail(`${key} must be true or false`);
+    axis[key] = v;
+  }
   return axis;
 }
 
-/** Without meta_json, rabbit's own convention: one channel ch0 over an integer axis obs. */
+/** Without usable channel_info (tensor-format.md): one channel ch0 over an integer axis obs, ch1_masked for the masked bins. */
 function fallbackChannels(nbins: number, nbinsFull: number): ChannelInfo[] {
   const integerAxis = (n: number): AxisInfo => ({ name: "obs", edges: Array.from({ length: n + 1 }, (_, i) => i) });
   const channels: ChannelInfo[] = [{ name: "ch0", axes: [integerAxis(nbins)], masked: false, flow: false, start: 0, size: nbins }];
   if (nbinsFull > nbins) {
     channels.push({
-      name: "ch0_masked",
+      name: "ch1_masked",
       axes: [integerAxis(nbinsFull - nbins)],
       masked: true,
       flow: false,
@@ -674,9 +827,16 @@ function fallbackChannels(nbins: number, nbinsFull: number): ChannelInfo[] {
   return channels;
 }
 
-function parseSystematicType(file: string, meta: Record<string, unknown> | null): SystematicType {
-  const t = meta?.["systematic_type"];
-  if (t === undefined || t === null) return "log_normal";
+/**
+ * The systematic type from the metadata. A file with no metadata at all (neither meta_json nor rabbit's
+ * meta group) predates both writers' metadata: combinetf and early rabbit wrote log-normal tensors only.
+ * A file with metadata that does not name the type is refused: "normal" would otherwise be fitted wrong.
+ */
+function parseSystematicType(file: string, read: MetaRead): SystematicType {
+  if (read.meta === null) return "log_normal";
+  const t = read.meta["systematic_type"];
   if (t === "log_normal" || t === "normal") return t;
-  throw datasetError(file, "meta_json", `systematic_type '${String(t)}' is neither log_normal nor normal`);
+  if ((t === undefined || t === null) && read.source === "meta_json") return "log_normal";
+  if (t === undefined || t === null) throw datasetError(file, read.dataset, "has no systematic_type, so the likelihood (log_normal or normal) is unknown");
+  throw datasetError(file, read.dataset, `systematic_type '${String(t)}' is neither log_normal nor normal`);
 }

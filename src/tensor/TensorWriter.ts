@@ -25,6 +25,12 @@ export interface WriteOptions {
   command?: string;
   /** extra top-level meta_json entries */
   extraMeta?: Record<string, unknown>;
+  /**
+   * Metadata as rabbit writes it, instead of meta_json (for tests of the reader): a Uint8Array is
+   * stored as the group `meta` with dataset `pickle_data` (uint8, uncompressed); null writes no
+   * metadata at all (a file as combinetf wrote them).
+   */
+  rabbitMetaPickle?: Uint8Array | null;
 }
 
 /** Elements per HDF5 chunk of a compressed dataset: 1 MiB of float64, as h5py picks at most. */
@@ -35,7 +41,7 @@ const PIECE_ELEMENTS = 1 << 22;
 type WritableArray = Float64Array | Int32Array | BigInt64Array;
 
 /** h5wasm copies `array.buffer` whole, so views must own their buffer exactly. */
-function ownBuffer<T extends WritableArray>(array: T): T {
+function ownBuffer<T extends WritableArray | Uint8Array>(array: T): T {
   return array.byteOffset === 0 && array.byteLength === array.buffer.byteLength ? array : (array.slice() as T);
 }
 
@@ -134,11 +140,31 @@ export class TensorWriter {
       for (const term of m.externalTerms) {
         const g = root.create_group(term.name);
         this.strings(g, "params", term.params);
-        this.flat(g, "grad_values", term.gradValues, [term.params.length]);
-        if (term.hessDense !== null) this.flat(g, "hess_dense", term.hessDense, [term.params.length, term.params.length]);
+        const k = term.params.length;
+        if (term.gradValues !== null) this.flat(g, "grad_values", term.gradValues, [k]);
+        if (term.hessDense !== null) this.flat(g, "hess_dense", term.hessDense, [k, k]);
+        const sp = term.hessSparse ?? null;
+        if (sp !== null) {
+          // rabbit's layout: a group with indices [nnz, 2] (row, col), values [nnz], attribute dense_shape
+          const gs = g.create_group("hess_sparse");
+          const pairs = new Int32Array(2 * sp.values.length);
+          sp.values.forEach((_, e) => {
+            pairs[2 * e] = sp.rows[e];
+            pairs[2 * e + 1] = sp.cols[e];
+          });
+          this.flat(gs, "indices", toInt64(pairs), [sp.values.length, 2]);
+          this.flat(gs, "values", sp.values, [sp.values.length]);
+          gs.create_attribute("dense_shape", new BigInt64Array([BigInt(k), BigInt(k)]), [2], "<q");
+        }
       }
     }
-    this.strings(f, "meta_json", [JSON.stringify(this.metaJson())]);
+    const pickle = this.opts.rabbitMetaPickle;
+    if (pickle === undefined) {
+      this.strings(f, "meta_json", [JSON.stringify(this.metaJson())]);
+    } else if (pickle !== null) {
+      const g = f.create_group("meta");
+      g.create_dataset({ name: "pickle_data", data: ownBuffer(pickle), shape: [pickle.length], dtype: "<B" });
+    }
   }
 
   private writeDense(f: H5File): void {
@@ -312,6 +338,19 @@ function checkModel(m: TensorModel): void {
     if (real !== m.nbins) fail(`the non-masked channels have ${real} bins, nbins is ${m.nbins}`);
     if (masked !== m.nbinsFull - m.nbins) fail(`the masked channels have ${masked} bins, nbinsFull - nbins is ${m.nbinsFull - m.nbins}`);
   }
+  for (const t of m.externalTerms) {
+    const k = t.params.length;
+    if (t.gradValues !== null && t.gradValues.length !== k) fail(`external term ${t.name}: grad_values has ${t.gradValues.length} values for ${k} params`);
+    if (t.hessDense !== null && t.hessDense.length !== k * k) fail(`external term ${t.name}: hess_dense has ${t.hessDense.length} values for ${k}×${k}`);
+    const sp = t.hessSparse ?? null;
+    if (sp !== null) {
+      if (t.hessDense !== null) fail(`external term ${t.name} has both a dense and a sparse Hessian`);
+      if (sp.rows.length !== sp.values.length || sp.cols.length !== sp.values.length) fail(`external term ${t.name}: hess_sparse rows/cols/values differ in length`);
+      for (let e = 0; e < sp.values.length; e++) {
+        if (sp.rows[e] < 0 || sp.rows[e] >= k || sp.cols[e] < 0 || sp.cols[e] >= k) fail(`external term ${t.name}: hess_sparse entry ${e} out of range`);
+      }
+    }
+  }
   for (const g of m.systGroups) {
     if (g.indices.some((i) => !Number.isInteger(i) || i < 0 || i >= nsyst)) fail(`group ${g.name} has an index out of range`);
   }
@@ -370,6 +409,8 @@ function channelInfo(channels: ChannelInfo[]): Record<string, unknown> {
         ...(a.label !== undefined ? { label: a.label } : {}),
         ...(a.edges !== undefined ? { edges: a.edges } : {}),
         ...(a.categories !== undefined ? { categories: a.categories } : {}),
+        ...(a.underflow !== undefined ? { underflow: a.underflow } : {}),
+        ...(a.overflow !== undefined ? { overflow: a.overflow } : {}),
       })),
       masked: ch.masked,
       flow: ch.flow,

@@ -13,6 +13,12 @@ export interface AxisInfo {
   edges?: number[];
   /** category values for a categorical axis */
   categories?: (number | string)[];
+  /**
+   * Whether the axis has an underflow / overflow bin (counted in a channel with flow = true).
+   * Absent: a continuous axis has both, a categorical one an overflow bin only.
+   */
+  underflow?: boolean;
+  overflow?: boolean;
 }
 
 /** A channel: a block of consecutive bins. Real channels come first, masked ones after nbins. */
@@ -53,10 +59,21 @@ export interface ExternalTerm {
   name: string;
   /** parameter names the term acts on */
   params: string[];
-  /** g in g·x + ½ xᵀHx, length params.length */
-  gradValues: Float64Array;
+  /** g in g·x + ½ xᵀHx, length params.length, or null when the term has no linear part */
+  gradValues: Float64Array | null;
   /** H, row-major params.length × params.length, or null when absent */
   hessDense: Float64Array | null;
+  /**
+   * H as (row, col, value) entries over params (rabbit's hess_sparse: every stored entry counts, so a
+   * symmetric H lists both (i, j) and (j, i)), or null when absent. At most one of hessDense/hessSparse.
+   */
+  hessSparse?: SparseMatrix | null;
+}
+
+export interface SparseMatrix {
+  rows: Int32Array;
+  cols: Int32Array;
+  values: Float64Array;
 }
 
 export interface PseudoData {
@@ -101,6 +118,16 @@ export interface TensorModel {
   storage: "dense" | "sparse";
   channels: ChannelInfo[];
   externalTerms: ExternalTerm[];
-  /** parsed meta_json, or null for a file written by rabbit itself */
+  /**
+   * The file's metadata in meta_json's shape: parsed meta_json, or rabbit's pickled `meta` decoded
+   * (channel_info's axes as plain objects); null when the file has neither.
+   */
   metaJson: Record<string, unknown> | null;
+  /** where metaJson came from (absent: built in memory) */
+  metaSource?: "meta_json" | "meta/pickle_data" | null;
+  /**
+   * Set when the metadata could be read only in part (e.g. channel_info of rabbit's pickle not
+   * mappable, so the channels fell back to ch0 / ch1_masked): one line for fitresults and the log.
+   */
+  metaWarning?: string | null;
 }

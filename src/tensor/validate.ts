@@ -50,13 +50,6 @@ export function checkFinite(file: string, dataset: string, values: ArrayLike<num
   }
 }
 
-/** Nominal yields must not be negative. */
-export function checkNonNegative(file: string, dataset: string, values: ArrayLike<number>): void {
-  for (let i = 0; i < values.length; i++) {
-    if (values[i] < 0) throw datasetError(file, dataset, `negative value ${values[i]} at flat index ${i}`);
-  }
-}
-
 function shapeText(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
@@ -189,10 +182,15 @@ export function checkedSparsePairs(
   return collector.finish();
 }
 
-/** Bins of one axis; with flow, a continuous axis has under- and overflow, a categorical one overflow. */
+/**
+ * Bins of one axis; with flow, its under- and overflow bins as the axis has them (absent flags: a
+ * continuous axis has both, a categorical one an overflow bin only).
+ */
 export function axisBins(axis: AxisInfo, flow: boolean): number {
-  if (axis.edges !== undefined) return axis.edges.length - 1 + (flow ? 2 : 0);
-  return (axis.categories?.length ?? 0) + (flow ? 1 : 0);
+  if (axis.edges !== undefined) {
+    return axis.edges.length - 1 + (flow ? Number(axis.underflow ?? true) + Number(axis.overflow ?? true) : 0);
+  }
+  return (axis.categories?.length ?? 0) + (flow ? Number(axis.overflow ?? true) + Number(axis.underflow ?? false) : 0);
 }
 
 /** Bins of a channel: the product of its axes' bins (row-major). */
