@@ -223,14 +223,19 @@ export async function writeFitResults(
   mkdirSync(dir, { recursive: true });
   const hdf5 = join(dir, RESULTS_HDF5);
   const json = join(dir, RESULTS_JSON);
-  const tmp = `${hdf5}.tmp-${process.pid}`;
+  // both files are staged before either is renamed: a failure leaves the folder as it was, never a
+  // new HDF5 beside an old JSON
+  const tmpHdf5 = `${hdf5}.tmp-${process.pid}`;
+  const tmpJson = `${json}.tmp-${process.pid}`;
   try {
-    writeHdf5(tmp, result, meta, layout, opts);
-    renameSync(tmp, hdf5);
+    writeHdf5(tmpHdf5, result, meta, layout, opts);
+    writeFileSync(tmpJson, `${JSON.stringify(fitResultsJson(result, meta), null, 1)}\n`);
+    renameSync(tmpHdf5, hdf5);
+    renameSync(tmpJson, json);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    rmSync(tmpHdf5, { force: true });
+    rmSync(tmpJson, { force: true });
     throw err;
   }
-  writeFileAtomic(json, `${JSON.stringify(fitResultsJson(result, meta), null, 1)}\n`);
   return { json, hdf5 };
 }

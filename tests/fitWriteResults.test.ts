@@ -129,6 +129,20 @@ describe("writeFitResults", () => {
     }
   });
 
+  it("a failure while staging leaves the folder as it was: earlier results untouched, no temporary files", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fitwrite-"));
+    dirs.push(dir);
+    const r = syntheticResult();
+    await writeFitResults(dir, r, meta, layout);
+    const before = [readFileSync(join(dir, "fitresults.hdf5")), readFileSync(join(dir, "fitresults.json"))];
+    // JSON.stringify throws on a BigInt: the JSON fails after the HDF5 was staged
+    const badMeta = { ...meta, input: 1n } as unknown as RunMeta;
+    await expect(writeFitResults(dir, { ...r, nll: 99 }, badMeta, layout)).rejects.toThrow(/BigInt/);
+    expect(readdirSync(dir).sort()).toEqual(["fitresults.hdf5", "fitresults.json"]);
+    expect(readFileSync(join(dir, "fitresults.hdf5")).equals(before[0])).toBe(true);
+    expect(readFileSync(join(dir, "fitresults.json")).equals(before[1])).toBe(true);
+  });
+
   it("stores the correlation too, in float64, when asked (correlation: true)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "fitwrite-"));
     dirs.push(dir);
