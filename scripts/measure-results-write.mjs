@@ -2,15 +2,17 @@
 // the result is rebuilt from an existing output folder (parameters and scalars from fitresults.json,
 // covariance, data and yields from fitresults.hdf5) and written with the default content (covariance
 // only) and with --correlation (covariance and correlation: what every fit wrote before), alternately,
-// REPEATS times each; prints the file sizes and each write time.
-// usage: node scripts/measure-results-write.mjs FIT_OUTPUT_DIR [REPEATS]
+// REPEATS times each; prints the file sizes and each write time. A fit writes once per process, so
+// the first write of a process (h5wasm's heap grows to hold the matrices) is the one a fit pays:
+// ONLY = default | correlation writes just that variant, for one cold write per process.
+// usage: node scripts/measure-results-write.mjs FIT_OUTPUT_DIR [REPEATS] [ONLY]
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import h5wasm from "h5wasm/node";
 import { writeFitResults } from "../dist/fitter/writeResults.js";
 
-const [dir, repeatsArg] = process.argv.slice(2);
+const [dir, repeatsArg, only] = process.argv.slice(2);
 if (!dir) {
   console.error("usage: node scripts/measure-results-write.mjs FIT_OUTPUT_DIR [REPEATS]");
   process.exit(2);
@@ -61,7 +63,11 @@ const n = result.parameters.length;
 console.log(`${dir}: ${n} parameters, ${nbinsFull} bins × ${nproc} processes`);
 const out = mkdtempSync(join(tmpdir(), "results-write-"));
 for (let r = 0; r < repeats; r++) {
-  for (const [label, opts] of [["default (covariance)", {}], ["--correlation (covariance + correlation, as before)", { correlation: true }]]) {
+  const variants = [
+    ["default", "default (covariance)", {}],
+    ["correlation", "--correlation (covariance + correlation, as before)", { correlation: true }],
+  ].filter(([key]) => only === undefined || only === key);
+  for (const [, label, opts] of variants) {
     const target = join(out, `r${r}-${opts.correlation ? "corr" : "cov"}`);
     const t0 = performance.now();
     const w = await writeFitResults(target, result, j.meta, layout, opts);
