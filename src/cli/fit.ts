@@ -128,13 +128,12 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     input: resolve(input),
     input_sha256: await sha256File(input),
   };
-  const written = await writeFitResults(
-    outDir,
-    result,
-    meta,
-    { procs: model.procs, channels: model.channels, nbins: model.nbins, nbinsFull: model.nbinsFull },
-    { correlation: o.correlation === true },
-  );
+  const written = await writeFitResults(outDir, result, meta, {
+    procs: model.procs,
+    channels: model.channels,
+    nbins: model.nbins,
+    nbinsFull: model.nbinsFull,
+  }, { correlation: o.correlation === true });
   process.stdout.write(`${formatFitSummary(result)}\n`);
   process.stdout.write(`wrote ${written.json}\n      ${written.hdf5}\n`);
   if (result.status !== "converged") process.exitCode = 1;
