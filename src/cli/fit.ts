@@ -3,19 +3,19 @@
  * into the output folder and prints a summary. Exit codes: 0 converged, 1 fit failed (results are
  * still written, with status "failed"), 2 user error (nothing written).
  */
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { basename, extname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { UserError, runCli } from "../errors.js";
+import { checkOutputs } from "../outputPath.js";
+import { gitHash, packageRoot, packageVersion } from "../packageInfo.js";
 import { readTensor } from "../tensor/TensorReader.js";
 import { FIT_BACKENDS, fit, type FitBackend } from "../../fitter/fit.js";
 import { formatFitSummary } from "../../fitter/results.js";
 import { initBackend } from "../../fitter/tfBackends.js";
-import { writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
+import { RESULTS_HDF5, RESULTS_JSON, writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
 
 interface FitCliOptions {
   output?: string;
@@ -31,34 +31,8 @@ interface FitCliOptions {
   maxIter?: string;
   verbose?: boolean;
   impacts?: boolean;
+  correlation?: boolean;
   html: boolean;
-}
-
-/** The package root: the nearest folder above this module holding package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json"))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-}
-
-function packageVersion(root: string): string {
-  try {
-    return (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version?: string }).version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
-
-function gitHash(root: string): string {
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return "unknown";
-  }
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -120,8 +94,9 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
   if (o.asimov && o.pseudodata !== undefined) throw new UserError("--asimov and --pseudodata: choose one of them");
   if (!existsSync(input)) throw new UserError(`${input}: no such file`);
   if (!statSync(input).isFile()) throw new UserError(`${input}: not a file`);
-  const outDir = resolve(o.output ?? join("outputs", basename(input, extname(input))));
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UserError(`-o ${o.output}: exists and is not a folder`);
+  const outArg = o.output ?? join("outputs", basename(input, extname(input)));
+  const outDir = resolve(outArg);
+  checkOutputs([{ path: outArg, kind: "folder", label: o.output !== undefined ? "-o" : "output folder", files: [RESULTS_HDF5, RESULTS_JSON] }], [input]);
 
   const backend: FitBackend = o.gpu && o.backend === undefined ? await pickGpuBackend(threads) : ((o.backend as FitBackend | undefined) ?? "native");
 
@@ -158,7 +133,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     channels: model.channels,
     nbins: model.nbins,
     nbinsFull: model.nbinsFull,
-  });
+  }, { correlation: o.correlation === true });
   process.stdout.write(`${formatFitSummary(result)}\n`);
   process.stdout.write(`wrote ${written.json}\n      ${written.hdf5}\n`);
   if (result.status !== "converged") process.exitCode = 1;
@@ -168,6 +143,7 @@ export async function main(argv: string[]): Promise<void> {
   await runCli(async () => {
     const program = new Command("fit")
       .description("maximum-likelihood fit of a tensor file (float64 results)")
+      .version(packageVersion(), "-V, --version", "print the version")
       .argument("<input>", "tensor file (HDF5, rabbit layout)")
       .option("-o, --output <dir>", "output folder (default: outputs/<input name without extension>/)")
       .addOption(
@@ -184,6 +160,7 @@ export async function main(argv: string[]): Promise<void> {
       .option("--max-iter <n>", "iteration limit of the minimiser (default 500)")
       .option("--verbose", "one progress line per iteration (default when stderr is a terminal)")
       .option("--impacts", "impacts on the POIs and NOIs: traditional, grouped, stat and global (fitresults.json \"impacts\", \"global_impacts\")")
+      .option("--correlation", "also store the correlation matrix in fitresults.hdf5 (float64 n×n; by default readers derive it from the covariance)")
       .option("--no-html", "do not write the HTML report")
       .exitOverride()
       .action(async (input: string, o: FitCliOptions) => runFit(input, o, argv));

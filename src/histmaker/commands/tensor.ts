@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { UserError } from "../../errors.js";
+import { checkOutputs } from "../../outputPath.js";
 import { writeTensor } from "../../tensor/TensorWriter.js";
 import { loadUserModule } from "../loadModule.js";
 import { readRunOutput } from "../runOutput.js";
@@ -37,6 +38,7 @@ export function registerTensor(program: Command): void {
       const config = o.input ? { ...loaded, inputs: o.input } : loaded;
       if (o.storage !== undefined && o.storage !== "dense" && o.storage !== "sparse") throw new UserError(`--storage: expected dense or sparse, got "${o.storage}"`);
       if (!["gzip", "blosc2", "none"].includes(o.compression)) throw new UserError(`--compression: expected gzip, blosc2 or none, got "${o.compression}"`);
+      checkOutputs([{ path: o.output, kind: "file", label: "-o" }], [configPath, ...config.inputs]);
       const outputs = [];
       for (const file of config.inputs) outputs.push({ file, output: await readRunOutput(file) });
       const src = histSource(outputs, o.allowFailures ?? config.allowFailures ?? false);
