@@ -23,6 +23,12 @@ export interface RunMeta {
   time: string;
   input: string;
   input_sha256: string;
+  /** where the input's metadata came from: our meta_json, rabbit's pickled meta, or none */
+  input_meta_source?: string | null;
+  /** why the input's channel layout fell back to ch0/ch1_masked (rabbit meta not mappable), else null */
+  input_meta_warning?: string | null;
+  /** the input's own provenance (rabbit's meta_info / our meta_json meta_info) */
+  input_meta_info?: unknown;
 }
 
 /** What the yields are laid out by: process names and the channels' bin ranges. */

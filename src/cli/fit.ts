@@ -127,6 +127,9 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     time: new Date().toISOString(),
     input: resolve(input),
     input_sha256: await sha256File(input),
+    input_meta_source: model.metaSource ?? null,
+    input_meta_warning: model.metaWarning ?? null,
+    input_meta_info: model.metaJson?.["meta_info"] ?? null,
   };
   const written = await writeFitResults(outDir, result, meta, {
     procs: model.procs,
