@@ -140,6 +140,40 @@ describe("one-bin counting experiment (closed forms)", () => {
   });
 });
 
+describe("MINOS on the one-bin experiment", () => {
+  const s = 10;
+  const b = 50;
+  const n = 52;
+  /** closed-form 2ΔNLL(μ) − 1, solved by bisection */
+  const crossing = (lo: number, hi: number): number => {
+    const nll = (mu: number): number => mu * s + b - n - n * Math.log((mu * s + b) / n);
+    const muHat = (n - b) / s;
+    const f = (mu: number): number => 2 * (nll(mu) - nll(muHat)) - 1;
+    for (let k = 0; k < 200; k++) {
+      const mid = 0.5 * (lo + hi);
+      if (Math.sign(f(mid)) === Math.sign(f(lo))) lo = mid;
+      else hi = mid;
+    }
+    return 0.5 * (lo + hi) - muHat;
+  };
+
+  it("linear mode: both crossings of the closed-form profile (the lower one at μ < 0)", async () => {
+    const result = await fit(countingModel(s, b, n), { threads: 1, skipYields: true, postfit: { minos: ["sig"] } });
+    const m = result.parameters[0].minos!;
+    expect(m.lower!).toBeCloseTo(crossing(-3, 0.2), 7);
+    expect(m.upper!).toBeCloseTo(crossing(0.2, 3), 7);
+    expect(0.2 + m.lower!).toBeLessThan(0);
+  });
+
+  it("square mode: no lower crossing above μ = 0 (null, with the reason), the upper one as in linear mode", async () => {
+    const result = await fit(countingModel(s, b, n), { threads: 1, poiMode: "square", skipYields: true, postfit: { minos: ["sig"] } });
+    const m = result.parameters[0].minos!;
+    expect(m.lower).toBeNull();
+    expect(result.postfit!.message).toMatch(/minos sig: lower: the profile stays below 1 down to the bound 0/);
+    expect(m.upper!).toBeCloseTo(crossing(0.2, 3), 7);
+  });
+});
+
 interface PyhfCase {
   name: string;
   spec: { channels: Array<{ name: string; samples: Array<{ name: string; data: number[]; modifiers: Array<{ name: string; type: string; data: { lo: number; hi: number } | null }> }> }> };

@@ -90,6 +90,8 @@ export class AsymptoticCls {
   private readonly nllDenA: number;
   readonly muHat: number;
   readonly error: number;
+  /** the conditional fit the Asimov data come from and the free Asimov fit */
+  private setupStats: ProfileStats = { refits: 0, failed: 0, iterations: 0, hvps: 0 };
 
   private constructor(
     readonly session: FitSession,
@@ -123,7 +125,9 @@ export class AsymptoticCls {
     const asimov = new Profile(session, [index], { reference: freeA, data, theta0 });
     const muHatA = session.toReported(index, freeA.x[index]);
     const nllDenA = muHatA >= 0 ? freeA.nll : (await asimov.at([0])).fit.nll;
-    return new AsymptoticCls(session, index, observed, asimov, nllDen, nllDenA, muHat, error);
+    const calc = new AsymptoticCls(session, index, observed, asimov, nllDen, nllDenA, muHat, error);
+    calc.setupStats = { refits: 2, failed: [at0, freeA].filter((f) => f.status !== "converged").length, iterations: at0.iterations + freeA.iterations, hvps: at0.hvps + freeA.hvps };
+    return calc;
   }
 
   /** q̃μ,A at μ (Asimov refit). */
@@ -158,7 +162,7 @@ export class AsymptoticCls {
   }
 
   get stats(): ProfileStats {
-    return addStats({ refits: 0, failed: 0, iterations: 0, hvps: 0 }, this.observed.stats, this.asimov.stats);
+    return addStats({ refits: 0, failed: 0, iterations: 0, hvps: 0 }, this.setupStats, this.observed.stats, this.asimov.stats);
   }
 }
 
