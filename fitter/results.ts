@@ -4,6 +4,7 @@
  */
 import type { ImpactTable } from "./impacts.js";
 import type { ParameterKind } from "./parameters.js";
+import type { PostfitResults } from "./postfit/index.js";
 
 export type FitStatus = "converged" | "failed";
 
@@ -18,6 +19,8 @@ export interface ParameterResult {
   prefitError: number | null;
   /** true when held at its prefit value (--freeze) */
   frozen: boolean;
+  /** MINOS errors (--minos): signed, null on a side without a crossing */
+  minos?: { lower: number | null; upper: number | null };
 }
 
 export interface EngineInfo {
@@ -38,6 +41,8 @@ export interface FitTiming {
   postfit_yields_s: number;
   /** impacts (only with FitOptions.impacts) */
   impacts_s?: number;
+  /** post-fit methods (scans, contours, MINOS, limits, significance) */
+  postfit_s?: number;
   total_s: number;
 }
 
@@ -83,6 +88,8 @@ export interface FitResult {
   timing: FitTiming;
   /** impacts on the POIs and NOIs (FitOptions.impacts and a covariance); absent otherwise */
   impacts?: ImpactTable;
+  /** scans, contours, MINOS, limits, significance (FitOptions.postfit); absent when none was asked for */
+  postfit?: PostfitResults;
 }
 
 const LANCZOS_G = 7;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import h5wasm from "h5wasm/node";
 import type { ChannelInfo } from "../src/tensor/types.js";
 import { impactsJson, type ImpactTable } from "./impacts.js";
+import { postfitJson } from "./postfit/index.js";
 import type { FitResult, YieldTable } from "./results.js";
 
 export const RESULTS_JSON = "fitresults.json";
@@ -63,11 +64,14 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
       prefit: p.prefit,
       prefitError: p.prefitError,
       ...(p.frozen ? { frozen: true } : {}),
+      ...(p.minos ? { minos: p.minos } : {}),
     })),
     engine: result.engine,
     timing: result.timing,
     // results.md: "impacts" {poi: {nuisance or group: value}}; global impacts are an extra key
     ...(result.impacts ? impactsJson(result.impacts) : {}),
+    // results.md post-fit keys: scans, scans2d, contours, limits, significance
+    ...(result.postfit ? postfitJson(result.postfit) : {}),
     meta,
   };
 }
