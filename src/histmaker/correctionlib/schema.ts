@@ -138,9 +138,10 @@ class Where {
   constructor(
     readonly file: string,
     readonly correction: string | null,
+    readonly kind = "correction",
   ) {}
   fail(path: string, what: string): never {
-    const corr = this.correction === null ? "" : ` correction "${this.correction}":`;
+    const corr = this.correction === null ? "" : ` ${this.kind} "${this.correction}":`;
     throw new CorrectionError(`${this.file}:${corr} ${path === "" ? "" : `${path}: `}${what}`);
   }
 }
@@ -384,7 +385,7 @@ function compound(v: Json, path: string, file: string, corrections: Map<string, 
   const w0: Where = new Where(file, null);
   if (!isObject(v)) w0.fail(path, `expected a compound correction object, got ${describe(v)}`);
   const name = str(v, "name", path, w0);
-  const w: Where = new Where(file, name);
+  const w: Where = new Where(file, name, "compound correction");
   const inputs = variables(v, "inputs", "", w);
   const output = variable(v.output, "output", w);
   if (output.type !== "real") w.fail("output", `the output must be real, got ${output.type}`);
