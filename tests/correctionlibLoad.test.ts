@@ -262,7 +262,7 @@ describe("vectorised evaluation", () => {
     expect(() => sf.evaluate(0, 0, ["lin", 3 as unknown as string])).toThrow(/input "s" is string, got the number 3 at element 1/);
     expect(() => sf.evaluate([1, 2] as unknown as Float64Array, 0, "lin")).toThrow(/input "x" is real, got a list \(strings only go in string inputs/);
     expect(() => sf.evaluate(0, 0, new Float64Array([1]) as unknown as string)).toThrow(/input "s" is string, got a Float64Array/);
-    expect(() => sf.evaluate(0, 0, ["lin", "oops"])).toThrow(/input "s" value "oops" is not a category of data/);
+    expect(() => sf.evaluate(0, 0, ["lin", "oops"])).toThrow(/input "s" value "oops" is not a category \(node data, which has no default\)/);
   });
 });
 

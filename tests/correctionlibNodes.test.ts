@@ -37,7 +37,7 @@ describe("correctionlib test_core.py cases", () => {
     expect(() => ev("test corr", 12.0, 5)).toThrow(/correction "test corr" \(.*core_examples\.json\): input "syst" is string, got the number 5/);
     expect(() => ev("test corr", "asdf", "blah")).toThrow(/input "pt" is real, got the string "asdf"/);
     // unknown category without default
-    expect(() => ev("test corr", 12.0, "blah3")).toThrow(/correction "test corr" .*input "syst" value "blah3" is not a category of data\.content\[0\] and it has no default/);
+    expect(() => ev("test corr", 12.0, "blah3")).toThrow(/correction "test corr" .*input "syst" value "blah3" is not a category \(node data\.content\[0\], which has no default\)/);
     // out of range with flow "error"
     expect(() => ev("test corr", 40.0, "blah")).toThrow(/input "pt" value 40 is above the binning range \[0, 40\) \(flow "error"\)/);
     expect(() => ev("test corr", -0.5, "blah")).toThrow(/input "pt" value -0.5 is below/);

@@ -168,7 +168,7 @@ function compileContent(c: Content, path: string, scope: Scope): NodeEvaluator {
       const isString = scope.inputs[k].type === "string";
       const dflt = c.default !== undefined && c.default !== null ? sub(c.default, `${path}.default`) : null;
       const missing = (shown: string): never => {
-        throw new CorrectionError(`${scope.label}: input "${c.input}" value ${shown} is not a category of ${path} and it has no default`);
+        throw new CorrectionError(`${scope.label}: input "${c.input}" value ${shown} is not a category (node ${path}, which has no default)`);
       };
       if (isString) {
         const map = new Map<string, NodeEvaluator>();
