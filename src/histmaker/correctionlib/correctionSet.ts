@@ -19,11 +19,17 @@ export type CorrectionArgument = NumericArray | number | string | readonly strin
 /** Reads element j of an input into the row. */
 type Loader = (row: Row, j: number) => void;
 
+/** A column's loader, or a broadcast scalar's (set once before the loop). */
+interface InputLoader {
+  load: Loader;
+  scalar: boolean;
+}
+
 /**
  * Checks the arguments against the inputs and returns the common length and one loader per input.
  * `label` names the correction in errors.
  */
-function prepareArguments(label: string, inputs: Variable[], args: CorrectionArgument[]): { n: number; loaders: Loader[] } {
+function prepareArguments(label: string, inputs: Variable[], args: CorrectionArgument[]): { n: number; loaders: InputLoader[] } {
   if (args.length !== inputs.length)
     throw new CorrectionError(
       `${label}: takes ${inputs.length} inputs (${inputs.map((v) => `${v.name}: ${v.type}`).join(", ")}), got ${args.length}`,
@@ -33,19 +39,19 @@ function prepareArguments(label: string, inputs: Variable[], args: CorrectionArg
     if (n === -1) n = len;
     else if (len !== n) throw new CorrectionError(`${label}: input "${name}" has ${len} values, an earlier input has ${n}`);
   };
-  const loaders = inputs.map((v, k): Loader => {
+  const loaders = inputs.map((v, k): InputLoader => {
     const a = args[k];
     const bad = (got: string): never => {
       throw new CorrectionError(`${label}: input "${v.name}" is ${v.type === "int" ? "an int" : v.type}, got ${got}`);
     };
     if (v.type === "string") {
-      if (typeof a === "string") return (row) => void (row.str[k] = a);
+      if (typeof a === "string") return { scalar: true, load: (row) => void (row.str[k] = a) };
       if (Array.isArray(a)) {
         setLength(a.length, v.name);
         const arr = a as readonly unknown[];
         for (let j = 0; j < arr.length; j++)
           if (typeof arr[j] !== "string") bad(`${describeValue(arr[j])} at element ${j}`);
-        return (row, j) => void (row.str[k] = arr[j] as string);
+        return { scalar: false, load: (row, j) => void (row.str[k] = arr[j] as string) };
       }
       return bad(describeArgument(a));
     }
@@ -55,18 +61,18 @@ function prepareArguments(label: string, inputs: Variable[], args: CorrectionArg
     };
     if (typeof a === "number") {
       if (v.type === "int") checkInt(a, null);
-      return (row) => void (row.num[k] = a);
+      return { scalar: true, load: (row) => void (row.num[k] = a) };
     }
     if (isNumericArray(a)) {
       setLength(a.length, v.name);
       if (a instanceof BigInt64Array || a instanceof BigUint64Array) {
         const big = a;
-        return (row, j) => void (row.num[k] = Number(big[j]));
+        return { scalar: false, load: (row, j) => void (row.num[k] = Number(big[j])) };
       }
       const arr = a as Exclude<NumericArray, BigInt64Array | BigUint64Array>;
       if (v.type === "int" && (arr instanceof Float64Array || arr instanceof Float32Array))
         for (let j = 0; j < arr.length; j++) checkInt(arr[j], j);
-      return (row, j) => void (row.num[k] = arr[j]);
+      return { scalar: false, load: (row, j) => void (row.num[k] = arr[j]) };
     }
     return bad(describeArgument(a));
   });
@@ -95,11 +101,22 @@ function newRow(inputs: Variable[]): Row {
   return { num: new Float64Array(inputs.length), str: new Array<string>(inputs.length).fill("") };
 }
 
-function runLoop(n: number, loaders: Loader[], row: Row, evalRow: NodeEvaluator): Float64Array {
+/** The element loop. Broadcast scalars go into the row once (a Transform restores what it changes). */
+function runLoop(n: number, loaders: InputLoader[], row: Row, evalRow: NodeEvaluator): Float64Array {
   const out = new Float64Array(n);
-  const m = loaders.length;
+  for (const l of loaders) if (l.scalar) l.load(row, 0);
+  const each = loaders.filter((l) => !l.scalar).map((l) => l.load);
+  const m = each.length;
+  if (m === 1) {
+    const load = each[0];
+    for (let j = 0; j < n; j++) {
+      load(row, j);
+      out[j] = evalRow(row);
+    }
+    return out;
+  }
   for (let j = 0; j < n; j++) {
-    for (let k = 0; k < m; k++) loaders[k](row, j);
+    for (let k = 0; k < m; k++) each[k](row, j);
     out[j] = evalRow(row);
   }
   return out;
