@@ -173,6 +173,12 @@ describe("transform, formularef, hashprng", () => {
     expect(ev("transform_int", 14, 0)).toBe(0);
   });
 
+  it("a transform of a broadcast input leaves it unchanged for the next element", () => {
+    // flav is the scalar 0 for every element; each element's rule rewrites it only for its own lookup
+    const out = cset["transform_int"].evaluate(new Float64Array([25, 14, -25, 24]), 0);
+    expect(Array.from(out)).toEqual([30, 0, -30, 20]);
+  });
+
   it("formularef binds the referring node's parameters to the generic formula", () => {
     // [0] + [1]*log(pt): eta < 0 → 1 + 0.5 log pt, eta ≥ 0 → 2 − 0.25 log pt
     expect(ev("formularef", 50, -1)).toBe(1.0 + 0.5 * Math.log(50));
