@@ -24,6 +24,7 @@ import { Hist } from "./Hist.js";
 import * as axes from "./axes.js";
 import type { Axis } from "./axes.js";
 import { UserError } from "../errors.js";
+import { loadAnalysisCorrections } from "./correctionlib/analysisCorrections.js";
 
 export interface Shard {
   index: number;
@@ -176,6 +177,7 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
   const work = planFiles(def, opts);
   const retries = opts.retries ?? 1;
   const threads = opts.threads ?? 1;
+  const corrections = loadAnalysisCorrections(def.corrections, opts.baseDir);
 
   const certs = new Map<string, Certification>();
   const lumiTables = new Map<string, LumiTable>();
@@ -233,6 +235,7 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
         const part = await processFile(def, ds, item.file, {
           cert: certs.get(ds.name) ?? null,
           threads,
+          corrections,
           onChunk: (n, fraction) => {
             counted += n;
             progress.addEvents(n, fraction);
@@ -349,6 +352,7 @@ interface FilePart {
 interface FileOptions {
   cert: Certification | null;
   threads: number;
+  corrections: ChunkContext["corrections"];
   onChunk: (events: number, fileFraction: number) => void;
 }
 
@@ -420,7 +424,7 @@ async function processChunk(
   fo: FileOptions,
 ): Promise<void> {
   const n = chunk.length;
-  const ctx: ChunkContext = { dataset: ds, isData: ds.kind === "data", file: chunk.file, start: chunk.start, length: n };
+  const ctx: ChunkContext = { dataset: ds, isData: ds.kind === "data", file: chunk.file, start: chunk.start, length: n, corrections: fo.corrections };
   const cols = lazyColumns(def, chunk, ctx);
 
   // event weights: generator weight × analysis weight for simulation; none (1) for data
