@@ -191,15 +191,27 @@ double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
     d.c = d.caz = d.czz = q - (n + k) / ((nub + k) * (nub + k));
     return beta * nub - n - (pos ? n * std::log(beta * nub / n) : 0.0) + k * (beta - 1) - k * std::log(beta);
   }
-  // ν = β a + z: β̂ is the positive root of (a + k) a β² + (a(z − n − k) + k z) β − k z = 0
+  // ν = β a + z: β̂ is the root of (a + k) a β² + (a(z − n − k) + k z) β − k z = 0 with β > 0 and, for
+  // n > 0, ν > 0 (L is convex in β there, so at most one root qualifies; with negative yields the
+  // other root can be positive too). n = 0: the quadratic is (β(a + k) − k)(βa + z), β̂ = k/(a + k).
   const double a = nub - z;
-  double beta;
-  if (a == 0) {
+  double beta = std::numeric_limits<double>::quiet_NaN();
+  if (!pos) {
+    if (a + k > 0) beta = k / (a + k);
+  } else if (a == 0) {
     beta = 1;  // β does not enter ν: only its own term k(β − 1) − k log β, minimal at 1
   } else {
     const double A = (a + k) * a, B = a * (z - n - k) + k * z, C = -k * z;
-    const double sq = std::sqrt(B * B - 4 * A * C);
-    beta = B > 0 ? -2 * C / (B + sq) : (-B + sq) / (2 * A);  // the same root, without cancellation
+    const double disc = B * B - 4 * A * C;
+    if (disc >= 0) {
+      // both roots without cancellation (Numerical Recipes' q)
+      const double q = -0.5 * (B + std::copysign(std::sqrt(disc), B));
+      const double r1 = A != 0 ? q / A : std::numeric_limits<double>::quiet_NaN();
+      const double r2 = q != 0 ? C / q : std::numeric_limits<double>::quiet_NaN();
+      auto valid = [&](double rb) { return rb > 0 && std::isfinite(rb) && rb * a + z > 0; };
+      if (valid(r1)) beta = r1;
+      else if (valid(r2)) beta = r2;
+    }
   }
   const double nu = beta * a + z;
   const double Lbb = (pos ? a * a * n / (nu * nu) : 0.0) + k / (beta * beta);
