@@ -14,6 +14,7 @@ import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
+import { zeroLikelihoodBins, zeroLikelihoodMessage } from "./binDiagnostics.js";
 import { CholeskyFactor } from "./denseLinalg.js";
 import { computeImpacts, type ImpactTable } from "./impacts.js";
 import { Float64Evaluator } from "./Float64Evaluator.js";
@@ -23,7 +24,7 @@ import type { Objective } from "./objective.js";
 import { newtonPolish } from "./newtonCg.js";
 import { prefitYieldVariances } from "./prefitVariances.js";
 import { FrozenObjective, describeParameters, prefitPoint, selectFrozen } from "./parameters.js";
-import { goodnessOfFit, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
+import { goodnessOfFit, ndfParameters, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
 import { initBackend, type BackendName } from "./tfBackends.js";
 import { TfLikelihood } from "./tfLikelihood.js";
 import { trustKrylov, type TrustKrylovIteration } from "./trustKrylov.js";
@@ -249,6 +250,11 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
     let value = r64.value;
     let gradient = Float64Array.from(r64.gradient);
     if (r64.status !== "converged" && r64.message) messages.push(`minimiser: ${r64.message}`);
+    if (!Number.isFinite(value)) {
+      // name the bins where the likelihood is zero (ν_b ≤ 0 with n_b > 0) instead of "non-finite"
+      const why = zeroLikelihoodMessage(model.channels, zeroLikelihoodBins(spec, evaluator.yields(toFull(xr))));
+      if (why) messages.push(why);
+    }
     // Newton-CG polish only when the trust region stopped short of its tolerance (NLL noise,
     // radius collapse, iteration limit); after a converged trust region it would be wasted HVPs
     const stoppedShort = !(r64.status === "converged" && r64.edm < edmTolerance);
@@ -375,7 +381,7 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
     const tYields = performance.now();
     const postfitYields = !skipYields && covReduced ? yieldTable(evaluator, spec, x, covRaw) : null;
     const yieldsSeconds = seconds(tYields);
-    const gof = goodnessOfFit(value, spec.nbins, m);
+    const gof = goodnessOfFit(value, spec.nbins, ndfParameters(spec.nsig, spec.constraintWeights, frozenSet));
     const loadSeconds = opts.loadSeconds ?? 0;
     return {
       status: converged ? "converged" : "failed",
