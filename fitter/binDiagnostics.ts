@@ -33,6 +33,11 @@ export function zeroLikelihoodBins(spec: LikelihoodSpec, perProcess: Float64Arra
   return out;
 }
 
+/** 6 significant digits without trailing zeros (edges from linspace: 0.07500000000000001 → 0.075) */
+function short(v: number): string {
+  return String(Number(v.toPrecision(6)));
+}
+
 function axisValue(axis: ChannelInfo["axes"][number], i: number, flow: boolean): string {
   const nb = axis.categories ? axis.categories.length : axis.edges ? axis.edges.length - 1 : -1;
   let j = i;
@@ -42,7 +47,7 @@ function axisValue(axis: ChannelInfo["axes"][number], i: number, flow: boolean):
     j = i - 1;
   }
   if (axis.categories) return `${axis.name}=${String(axis.categories[j])}`;
-  if (axis.edges) return `${axis.name} in [${axis.edges[j]}, ${axis.edges[j + 1]})`;
+  if (axis.edges) return `${axis.name} in [${short(axis.edges[j])}, ${short(axis.edges[j + 1])})`;
   return `${axis.name} bin ${j}`;
 }
 
@@ -74,7 +79,7 @@ export function zeroLikelihoodMessage(channels: readonly ChannelInfo[], bad: rea
   if (bad.length === 0) return null;
   const listed = bad
     .slice(0, maxListed)
-    .map((z) => `${describeBin(channels, z.bin)}: ν = ${z.expected.toPrecision(6)}, n = ${z.observed} (${z.why})`)
+    .map((z) => `${describeBin(channels, z.bin)}: ν = ${short(z.expected)}, n = ${z.observed} (${z.why})`)
     .join("; ");
   const more = bad.length > maxListed ? `; and ${bad.length - maxListed} more bins` : "";
   return `zero likelihood in ${bad.length} bin${bad.length === 1 ? "" : "s"}: ${listed}${more}`;
