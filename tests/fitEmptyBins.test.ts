@@ -13,7 +13,8 @@ import { fit, type FitBackend } from "../fitter/fit.js";
 import type { FitResult } from "../fitter/results.js";
 import { readTensor } from "../src/tensor/TensorReader.js";
 import type { ChannelInfo } from "../src/tensor/types.js";
-import { describeBin, zeroLikelihoodBins, zeroLikelihoodMessage } from "../fitter/binDiagnostics.js";
+import { zeroLikelihoodBins, zeroLikelihoodMessage } from "../fitter/binDiagnostics.js";
+import { describeBin } from "../src/tensor/binLabels.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, "fixtures");
