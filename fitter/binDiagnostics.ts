@@ -28,7 +28,7 @@ export function zeroLikelihoodBins(spec: LikelihoodSpec, perProcess: Float64Arra
     const n = spec.data[b];
     const k = spec.bbK ? spec.bbK[b] : Number.POSITIVE_INFINITY;
     if (n > 0 && !(nu > 0)) out.push({ bin: b, expected: nu, observed: n, why: "expected yield ≤ 0 with observed events" });
-    else if (Number.isFinite(k) && !(nu + k > 0)) out.push({ bin: b, expected: nu, observed: n, why: `expected yield ≤ −k_b = ${-k} (Barlow–Beeston β undefined)` });
+    else if (Number.isFinite(k) && k > 0 && !(nu + k > 0)) out.push({ bin: b, expected: nu, observed: n, why: `expected yield ≤ −k_b = ${-k} (Barlow–Beeston β undefined)` });
   }
   return out;
 }

@@ -28,8 +28,9 @@ export interface LikelihoodSpec {
   /** observed (or Asimov / pseudo) counts, length nbins */
   data: Float64Array;
   /**
-   * Barlow–Beeston-lite k_b = (Σ_p sumw)² / Σ_p sumw2 per real bin; +Infinity where Σ sumw2 = 0
-   * (no β for that bin). null when BB is off.
+   * Barlow–Beeston-lite k_b = (Σ_act sumw)² / Σ_act sumw2 per real bin over the processes with
+   * sumw2 > 0; +Infinity where either sum is 0 (no β for that bin; the engines also treat k ≤ 0 so).
+   * null when BB is off.
    */
   bbK: Float64Array | null;
   /**

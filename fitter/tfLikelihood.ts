@@ -89,6 +89,11 @@ export function indexKernelsFor(backend: string): IndexKernels {
 /** stand-in for n + k in bins without β: d/m ≈ 0 keeps the (masked) BB term finite, never NaN */
 const NO_BB_SCALE = 1e30;
 
+/** A bin has a Barlow–Beeston β where k_b is finite and positive (k = 0: Σ sumw = 0, rabbit's betamask). */
+function hasBeta(k: number): boolean {
+  return Number.isFinite(k) && k > 0;
+}
+
 /** Resident tensors that depend on the data (replaced by setData). */
 interface DataTensors {
   /** counts n_b */
@@ -180,7 +185,7 @@ export class TfLikelihood implements Objective {
 
     if (spec.bbK) {
       const mask = new Float32Array(nbins);
-      for (let b = 0; b < nbins; b++) mask[b] = Number.isFinite(spec.bbK[b]) ? 1 : 0;
+      for (let b = 0; b < nbins; b++) mask[b] = hasBeta(spec.bbK[b]) ? 1 : 0;
       this.bbMask = tf.tensor1d(mask);
     } else {
       this.bbMask = null;
@@ -206,9 +211,8 @@ export class TfLikelihood implements Objective {
       nominalMinusData[b] = nominal - data[b];
       nInv[b] = data[b] > 0 ? 1 / data[b] : 0;
       if (bbM && bbK) {
-        const m = data[b] + bbK[b];
-        // n = k = 0: β̂ = 0 and the term vanishes; f(m, d) → d as m → 0 gives exactly that
-        bbM[b] = !Number.isFinite(bbK[b]) ? NO_BB_SCALE : m > 0 ? m : 1e-30;
+        // no β where k is infinite or not positive (rabbit's betamask, as the native evaluator)
+        bbM[b] = hasBeta(bbK[b]) ? data[b] + bbK[b] : NO_BB_SCALE;
       }
     }
     return { n: tf.tensor1d(n), nominalMinusData: tf.tensor1d(nominalMinusData), nInv: tf.tensor1d(nInv), bbM: bbM ? tf.tensor1d(bbM) : null };
@@ -555,7 +559,7 @@ function makeSplitBins(spec: LikelihoodSpec): SplitBins | null {
       if (bbActive[i]) sum += norm[i];
       else inactive = true;
     }
-    if (!Number.isFinite(bbK[b]) || !inactive) continue;
+    if (!hasBeta(bbK[b]) || !inactive) continue;
     any = true;
     mask[b] = 1;
     activeNominal[b] = sum;

@@ -359,3 +359,28 @@ describe("tfjs likelihood (cpu, wasm) with empty bins and split Barlow–Beeston
     });
   }
 });
+
+describe("k_b = 0 (Σ sumw = 0 with sumw2 > 0)", () => {
+  it("means no β on both engines, as k_b = +∞ (rabbit's betamask)", async () => {
+    await initBackend("cpu");
+    for (const o of [combos[2], combos[4]]) {
+      const spec = makeSpec(o);
+      const zero = { ...spec, bbK: Float64Array.from(spec.bbK!) };
+      const inf = { ...spec, bbK: Float64Array.from(spec.bbK!) };
+      for (const b of [0, 4, 6]) {
+        zero.bbK[b] = 0;
+        inf.bbK[b] = Number.POSITIVE_INFINITY;
+      }
+      const x = makeX(13);
+      const a = new Float64Evaluator(zero, { threads: 1 });
+      const b = new Float64Evaluator(inf, { threads: 1 });
+      const v = Float64Array.from({ length: x.length }, (_, i) => Math.sin(i + 2));
+      expect(a.nll(x)).toBe(b.nll(x));
+      expect(Array.from(a.hessianVectorProduct(x, v))).toEqual(Array.from(b.hessianVectorProduct(x, v)));
+      const ta = new TfLikelihood(zero);
+      const tb = new TfLikelihood(inf);
+      expect(await ta.nll(x)).toBe(await tb.nll(x));
+      for (const e of [a, b, ta, tb]) e.dispose();
+    }
+  });
+});

@@ -68,7 +68,7 @@ Evaluator::Evaluator(ModelData model, int threads) : model_(std::move(model)), t
   split_.assign(M.nbins, 0);
   if (!M.bbK.empty() && !M.bbActive.empty())
     for (long b = 0; b < M.nbins; b++) {
-      if (!std::isfinite(M.bbK[b])) continue;
+      if (!(std::isfinite(M.bbK[b]) && M.bbK[b] > 0)) continue;
       for (int p = 0; p < M.nproc; p++)
         if (!M.bbActive[b * M.nproc + p]) split_[b] = 1;
     }
@@ -176,7 +176,7 @@ double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
     return inf;
   }
   const double r = pos ? n / nub : 0.0, q = pos ? r / nub : 0.0;
-  if (!std::isfinite(k)) {
+  if (!(std::isfinite(k) && k > 0)) {  // no β (k = 0: Σ sumw = 0, rabbit's betamask)
     d.w = d.wz = 1 - r;
     d.c = d.caz = d.czz = q;
     return pos ? nub - n - n * std::log(nub / n) : nub;
