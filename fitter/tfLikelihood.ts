@@ -592,13 +592,18 @@ function splitGamma(a: tf.Tensor, d: tf.Tensor, z: tf.Tensor, k: tf.Tensor, n: t
     const A = tf.mul(tf.add(a0, k), a0);
     const B = tf.add(tf.mul(a0, tf.add(tf.add(a0, d0), k)), tf.mul(k, z0));
     const C = tf.mul(a0, d0);
-    // both roots without cancellation: q = −(B + sign(B)√D)/2, γ1 = q/A, γ2 = C/q; the one with
-    // β = 1 + γ > 0 and ν − n = γa + d > −n is β̂ (at most one qualifies: L is convex there)
+    // both roots without cancellation: q = −(B + sign(B)√D)/2, γ1 = q/A, γ2 = C/q; β̂ = 1 + γ is the
+    // one with β > 0 and ν − n = γa + d > −n (at most one qualifies: L is convex there)
     const sq = tf.sqrt(tf.relu(tf.sub(tf.square(B), tf.mul(4, tf.mul(A, C)))));
     const q = tf.mul(-0.5, tf.add(B, tf.where(tf.greaterEqual(B, 0), sq, tf.neg(sq))));
     const g1 = tf.div(q, tf.where(tf.equal(A, 0), tf.onesLike(A), A));
     const g2 = tf.div(C, tf.where(tf.equal(q, 0), tf.onesLike(q), q));
-    const valid1 = tf.logicalAnd(tf.notEqual(A, 0), tf.logicalAnd(tf.greater(g1, -1), tf.greater(tf.add(tf.add(tf.mul(g1, a0), d0), n), 0)));
+    // a > 0: one root has β ≥ 0, the larger one (the other is ≤ 0, and exactly 0 when z = 0, where
+    // float32 could put it just above); a < 0 (negative yields): the one with ν > 0
+    const positiveA = tf.greater(a0, 0);
+    const largerRoot = tf.logicalAnd(positiveA, tf.greaterEqual(g1, g2));
+    const inDomain = tf.logicalAnd(tf.logicalNot(positiveA), tf.logicalAnd(tf.greater(g1, -1), tf.greater(tf.add(tf.add(tf.mul(g1, a0), d0), n), 0)));
+    const valid1 = tf.logicalAnd(tf.notEqual(A, 0), tf.logicalOr(largerRoot, inDomain));
     // n = 0: the quadratic is (β(a + k) − k)(βa + z), β̂ = k/(a + k), γ = −a/(a + k)
     const gEmpty = tf.div(tf.neg(a0), tf.add(a0, k));
     const value = tf.where(tf.equal(n, 0), gEmpty, tf.where(valid1, g1, g2));

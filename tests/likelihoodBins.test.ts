@@ -384,3 +384,31 @@ describe("k_b = 0 (Σ sumw = 0 with sumw2 > 0)", () => {
     }
   });
 });
+
+describe("negative per-process yields (norm_bp < 0, e.g. interference)", () => {
+  /** process 2 negative in every third bin, keeping ν_b > 0 */
+  function negativeSpec(o: Opts): LikelihoodSpec {
+    const spec = makeSpec(o);
+    const norm = Float64Array.from(spec.norm);
+    for (let b = 0; b < spec.nbinsFull; b += 3) norm[b * NPROC + 2] = -0.4 * Math.abs(norm[b * NPROC + 2]);
+    return { ...spec, norm };
+  }
+  for (const o of [combos[0], combos[3], combos[4], combos[14], combos[16]]) {
+    it(`${label(o)}: native NLL vs the naive evaluation, derivatives vs finite differences; tfjs agrees`, async () => {
+      const spec = negativeSpec(o);
+      const x = makeX(o.seed * 11);
+      expect(naiveYields(spec, x).some((v) => v < 0)).toBe(true);
+      checkDerivatives(spec, x, o.seed + 1);
+      await initBackend("cpu");
+      const ev = new Float64Evaluator(spec, { threads: 1 });
+      const tfl = new TfLikelihood(spec);
+      const want = ev.valueAndGradient(x);
+      const got = await tfl.valueAndGradient(x);
+      expect(Math.abs(got.value - want.value)).toBeLessThan(1e-6 * spec.data.reduce((s, d) => s + d, 0) + 1e-4);
+      const gmax = want.gradient.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
+      expectClose(got.gradient, want.gradient, 1e-3, 1e-4 * gmax + 1e-3, "tfjs gradient");
+      ev.dispose();
+      tfl.dispose();
+    });
+  }
+});

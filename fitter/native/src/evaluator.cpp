@@ -209,8 +209,15 @@ double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
       const double r1 = A != 0 ? q / A : std::numeric_limits<double>::quiet_NaN();
       const double r2 = q != 0 ? C / q : std::numeric_limits<double>::quiet_NaN();
       auto valid = [&](double rb) { return rb > 0 && std::isfinite(rb) && rb * a + z > 0; };
-      if (valid(r1)) beta = r1;
-      else if (valid(r2)) beta = r2;
+      if (a > 0) {
+        // one root is ≥ 0 and the other ≤ 0 (product −kz/A ≤ 0; with z = 0 the other is exactly 0)
+        const double rb = std::isfinite(r1) ? std::max(r1, r2) : r2;
+        if (valid(rb)) beta = rb;
+      } else if (valid(r1)) {
+        beta = r1;
+      } else if (valid(r2)) {
+        beta = r2;
+      }
     }
   }
   const double nu = beta * a + z;
