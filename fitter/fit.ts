@@ -20,7 +20,7 @@ import { computeImpacts, type ImpactTable } from "./impacts.js";
 import type { Float64Evaluator } from "./Float64Evaluator.js";
 import type { LikelihoodSpec, PoiMode } from "./likelihoodSpec.js";
 import { prefitYieldVariances } from "./prefitVariances.js";
-import { goodnessOfFit, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
+import { goodnessOfFit, ndfParameters, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
 import { planIsEmpty, planPostfit, runPostfit, type PostfitOptions } from "./postfit/index.js";
 import { FitSession, totalsOverProcesses, type SessionOptions } from "./session.js";
 import type { BackendName } from "./tfBackends.js";
@@ -206,7 +206,7 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
   const tYields = performance.now();
   const postfitYields = !skipYields && best.covariance ? yieldTable(evaluator, spec, x, covRaw) : null;
   const yieldsSeconds = seconds(tYields);
-  const gof = goodnessOfFit(best.nll, spec.nbins, best.freeIndices.length);
+  const gof = goodnessOfFit(best.nll, spec.nbins, ndfParameters(spec.nsig, spec.constraintWeights, frozenSet));
   const loadSeconds = opts.loadSeconds ?? 0;
   return {
     status: converged ? "converged" : "failed",

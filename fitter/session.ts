@@ -26,6 +26,7 @@ import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
+import { zeroLikelihoodBins, zeroLikelihoodMessage } from "./binDiagnostics.js";
 import { CholeskyFactor } from "./denseLinalg.js";
 import { Float64Evaluator } from "./Float64Evaluator.js";
 import { buildLikelihoodSpec, type LikelihoodSpec, type PoiMode } from "./likelihoodSpec.js";
@@ -383,6 +384,11 @@ export class FitSession {
       gradient = Float64Array.from(r64.gradient);
       edm = r64.edm;
       if (r64.status !== "converged" && r64.message) messages.push(`minimiser: ${r64.message}`);
+      if (!Number.isFinite(value)) {
+        // name the bins where the likelihood is zero (ν_b ≤ 0 with n_b > 0) instead of "non-finite"
+        const why = zeroLikelihoodMessage(this.model.channels, zeroLikelihoodBins(this.spec, this.evaluator.yields(toFull(xr))));
+        if (why) messages.push(why);
+      }
       // Newton-CG polish only when the trust region stopped short of its tolerance (NLL noise,
       // radius collapse, iteration limit); after a converged trust region it would be wasted HVPs
       const stoppedShort = !(r64.status === "converged" && r64.edm < edmTolerance);
