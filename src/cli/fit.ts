@@ -16,6 +16,7 @@ import { FIT_BACKENDS, fit, type FitBackend } from "../../fitter/fit.js";
 import { formatFitSummary } from "../../fitter/results.js";
 import { initBackend } from "../../fitter/tfBackends.js";
 import { writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
+import { buildReport } from "../report/buildReport.js";
 
 interface FitCliOptions {
   output?: string;
@@ -161,6 +162,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
   });
   process.stdout.write(`${formatFitSummary(result)}\n`);
   process.stdout.write(`wrote ${written.json}\n      ${written.hdf5}\n`);
+  if (o.html) process.stdout.write(`      ${(await buildReport(outDir, { command: meta.command })).html}\n`);
   if (result.status !== "converged") process.exitCode = 1;
 }
 
