@@ -395,7 +395,7 @@
     [52, 0, 80, 80, PULL_W + 8, 90, 90, IMP_W + 8].forEach(function (w) { cg.appendChild(el("col", w ? { style: "width:" + w + "px" } : null)); });
     t.appendChild(cg);
     var head = el("tr", null, el("th", { text: "rank" }), el("th", { text: "parameter" }), el("th", { text: "pull" }), el("th", { text: "σ̂/σ_pre" }),
-      el("th", { text: "pull (−3…3)" }), el("th", { text: "+1σ impact" }), el("th", { text: "−1σ impact" }),
+      el("th", { text: "pull (−3…3)" }), el("th", { text: "+1σ" }), el("th", { text: "−1σ" }),
       el("th", { text: "impact (±" + fmt(scale, 3) + ")" }));
     t.appendChild(el("thead", null, head));
     var tb = el("tbody");
@@ -455,7 +455,7 @@
       var c = 0;
       cons.forEach(function (i) { if (Math.abs(DV.pull[i]) > z) c++; });
       var p = erfc(z / Math.SQRT2);
-      return [">" + z + "σ", String(c), fmt(cons.length * p, 3), fmt(cons.length ? c / cons.length : NaN, 3)];
+      return [">" + z + "σ", String(c), (cons.length * p).toFixed(1), fmt(cons.length ? c / cons.length : NaN, 3)];
     });
     var mean = 0, sd = 0;
     cons.forEach(function (i) { mean += DV.pull[i]; });
