@@ -30,7 +30,7 @@ describe("jsonForScript", () => {
   test("the page embeds the payload once, inert, and plotly as text", () => {
     const html = reportHtml({ title: "<t>" } as never, { plotly: "var a='</script>';", script: "1", css: "" });
     expect(html).toContain("<title>&#60;t&#62;</title>");
-    expect(html).toContain(`<script type="text/plain" id="plotly-src">var a='<\\/script>';</script>`);
+    expect(html).toContain(`<script>1</script>\n<script type="text/plain" id="plotly-src">var a='<\\/script>';</script>`);
     expect(html).toMatch(/Content-Security-Policy" content="default-src 'none'/);
   });
 });

@@ -68,7 +68,7 @@ export function correlationBlock(input: CorrelationInput): CorrelationPayload | 
   const others = [...Array(n).keys()].filter((i) => !targets.includes(i) && score[i] > 0);
   if (n > FULL_SCAN_MAX) {
     // |cov_tj| ranks by covariance; normalise by σ_j, read from each candidate's diagonal block
-    const cand = others.sort((a, b) => score[b] - score[a]).slice(0, Math.max(4 * top, top));
+    const cand = others.sort((a, b) => score[b] - score[a]).slice(0, 2 * top);
     for (const j of cand) {
       diag[j] = rows(j, j + 1)[j];
       score[j] = score[j] / sqrtPos(diag[j]);

@@ -404,12 +404,13 @@
       var j = refIndexOf(i);
       var rimp = state.type ? impactOf(REF, state.type, state.target, j) : null;
       var nameCell = el("td", { cls: "name", title: FIT.names[i] + " (" + FIT.kinds[i] + ")", text: FIT.names[i] });
-      var pullText = isNum(DV.pull[i]) ? fmt(DV.pull[i], 3) : (isNum(FIT.value[i]) ? fmt(FIT.value[i], 3) + "±" + fmt(FIT.error[i], 2) : "–");
+      // unconstrained parameters have no pull: their value is shown instead (in italics)
+      var pullText = isNum(DV.pull[i]) ? fmt(DV.pull[i], 3) : (isNum(FIT.value[i]) ? "θ̂ " + fmt(FIT.value[i], 3) : "–");
       var tr = el("tr", { "data-index": String(i) },
         el("td", { cls: "num", text: rk.has(i) ? String(rk.get(i)) : "–" }),
         nameCell,
-        el("td", { cls: "num", text: pullText }),
-        el("td", { cls: "num", text: fmt(DV.constraint[i], 3) }),
+        el("td", { cls: isNum(DV.pull[i]) ? "num" : "num free", text: pullText }),
+        el("td", { cls: "num", text: isNum(DV.constraint[i]) ? fmt(DV.constraint[i], 3) : FIT.kinds[i] }),
         el("td", { cls: "svg" }, pullSvg(DV.pull[i], DV.constraint[i], j === undefined ? undefined : RDV.pull[j], j === undefined ? undefined : RDV.constraint[j])),
         el("td", { cls: "num", text: imp ? fmt(imp.up, 3) : "–" }),
         el("td", { cls: "num", text: imp ? fmt(imp.down, 3) : "–" }),
@@ -825,13 +826,17 @@
   // for tests and the benchmark: tables drawn (first render), then plots drawn (ready)
   document.body.setAttribute("data-first-render-ms", String(Math.round(performance.now())));
   document.body.setAttribute("data-section-ms", JSON.stringify(TIMES));
-  requestAnimationFrame(function () {
-    setTimeout(function () {
+  // plotly's text comes after this script in the page: run it once the page is parsed and painted
+  function afterPaint(f) { requestAnimationFrame(function () { setTimeout(f, 0); }); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { afterPaint(startPlots); });
+  else afterPaint(startPlots);
+  function startPlots() {
+    (function () {
       var t0 = performance.now();
       loadPlotly();
       document.body.setAttribute("data-plotly-ms", String(Math.round(performance.now() - t0)));
       document.body.setAttribute("data-render-ms", String(Math.round(performance.now())));
       document.body.setAttribute("data-ready", "1");
-    }, 0);
-  });
+    })();
+  }
 })();
