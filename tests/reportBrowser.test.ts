@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { buildReport } from "../src/report/buildReport.js";
-import { HAS_CHROMIUM, launchChromium, openReport, watchedPage, type WatchedPage } from "./helpers/browser.js";
+import { HAS_CHROMIUM, elementShot, launchChromium, openReport, watchedPage, type WatchedPage } from "./helpers/browser.js";
 import { MARKUP_PROC, N_NUISANCES, NOI, XSS_NAME, reportFits } from "./helpers/reportFixture.js";
 import { fixture, repoRoot, tempDir } from "./fixtures/tensorFiles.js";
 
@@ -67,9 +67,7 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     await w.page.selectOption("#np-kinds", "all");
     expect(await w.page.$$eval("#np-table tbody tr", (r) => r.length)).toBe(N_NUISANCES + 2);
     await w.page.selectOption("#np-kinds", "nuisances");
-    await w.page.setViewportSize({ width: 1400, height: 2400 });
-    await (await w.page.$("#pulls"))!.screenshot({ path: path.join(SHOTS, "pulls.png") });
-    await w.page.setViewportSize({ width: 1400, height: 900 });
+    await elementShot(w.page, "#pulls", path.join(SHOTS, "pulls.png"));
   });
 
   test("sorting by impact, pull and name orders the rows", async () => {
@@ -132,7 +130,7 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     expect(await w.page.$$eval("img", (i) => i.length)).toBe(0);
     expect(await w.page.$$eval("b", (b) => b.length)).toBe(0);
     expect(w.dialogs).toEqual([]);
-    await (await w.page.$("#pulls .controls"))!.screenshot({ path: path.join(SHOTS, "xss-filter.png") });
+    await elementShot(w.page, "#np-table", path.join(SHOTS, "xss-filter.png"));
     await w.page.fill("#np-filter", "");
     await w.page.$eval("#postfit", (e) => e.scrollIntoView());
     await w.page.waitForSelector("body[data-postfit-drawn='1']", { state: "attached" });
@@ -146,10 +144,13 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     const legend = (): Promise<string[]> => w.page.$$eval("#plot-postfit .legendtext", (t) => t.map((x) => x.textContent ?? ""));
     expect(await legend()).toEqual(expect.arrayContaining(["data", "total unc.", "sig", "ttbar"]));
     expect(await w.page.$$eval("#ch-view option", (o) => o.map((x) => x.textContent))).toEqual(["unrolled (all 16 bins)", "projection on mt", "projection on charge"]);
-    await (await w.page.$("#postfit"))!.screenshot({ path: path.join(SHOTS, "postfit-unrolled.png") });
+    await elementShot(w.page, "#postfit", path.join(SHOTS, "postfit-unrolled.png"));
     await w.page.selectOption("#ch-view", "0");
     expect(await w.page.textContent("#plot-postfit .g-xtitle")).toContain("m_{T} [GeV] (projection)");
-    await (await w.page.$("#postfit"))!.screenshot({ path: path.join(SHOTS, "postfit-projection.png") });
+    expect(await legend()).toContain("total unc. (√Σσ², uncorrelated)");
+    await w.page.selectOption("#ch-band", "linear");
+    expect(await legend()).toContain("total unc. (Σσ, fully correlated)");
+    await elementShot(w.page, "#postfit", path.join(SHOTS, "postfit-projection.png"));
     await w.page.selectOption("#ch-select", "1");
     expect(await w.page.textContent("#plot-postfit")).toContain("masked channel, no data");
     expect(await legend()).not.toContain("data");
@@ -172,7 +173,7 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     expect(p.errors).toEqual([]);
     expect(p.requests).toEqual([]);
     expect(p.dialogs).toEqual([]);
-    await (await p.page.$("#postfit-results"))!.screenshot({ path: path.join(SHOTS, "postfit-results.png") });
+    await elementShot(p.page, "#postfit-results", path.join(SHOTS, "postfit-results.png"));
     await p.page.context().close();
   });
 });

@@ -58,3 +58,15 @@ export async function openReport(w: WatchedPage, file: string): Promise<void> {
   await w.page.goto(`file://${file}`);
   await w.page.waitForSelector("body[data-ready='1']", { state: "attached", timeout: 90_000 });
 }
+
+/**
+ * Screenshot of one element, cut from a full-page capture (element screenshots of tall elements
+ * are stitched from several captures and can lose rows).
+ */
+export async function elementShot(page: Page, selector: string, file: string): Promise<void> {
+  const box = await page.$eval(selector, (e) => {
+    const r = e.getBoundingClientRect();
+    return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
+  });
+  await page.screenshot({ path: file, fullPage: true, clip: box });
+}

@@ -565,7 +565,7 @@
     return { type: "scatter", mode: "lines", x: up.x.concat(dn.x.slice().reverse()), y: up.y.concat(dn.y.slice().reverse()), fill: "toself",
       fillcolor: "rgba(60,60,60,0.28)", line: { width: 0 }, name: name, hoverinfo: "skip", yaxis: yaxis, showlegend: show, legendgroup: "unc" };
   }
-  function stackPlot(div, ch, stageName, view, logy) {
+  function stackPlot(div, ch, stageName, view, logy, bandMode) {
     var stage = ch[stageName];
     var axes = ch.axes;
     var abins = axes.map(function (a) { return axisBins(a, ch.flow); });
@@ -612,10 +612,13 @@
         fillcolor: PALETTE[p % PALETTE.length], name: ptext(D.procs[p]), hoverinfo: "skip", legendrank: 1000 - p });
     }
     var total = reduce(stage.total);
-    // projections add per-bin variances: bin-to-bin correlations are not stored in the results
-    var err = reduce(stage.totalErr.map(function (v) { return v * v; })).map(Math.sqrt);
+    // projections: bin-to-bin correlations are not stored in the results, so the band adds the
+    // per-bin σ either in quadrature (uncorrelated) or linearly (fully correlated), as chosen
+    var projected = !(view === "unrolled" || axes.length === 1);
+    var err = projected && bandMode === "linear" ? reduce(stage.totalErr) : reduce(stage.totalErr.map(function (v) { return v * v; })).map(Math.sqrt);
+    var bandName = projected ? (bandMode === "linear" ? "total unc. (Σσ, fully correlated)" : "total unc. (√Σσ², uncorrelated)") : "total unc.";
     var lo = total.map(function (t, i) { return t - err[i]; }), hi = total.map(function (t, i) { return t + err[i]; });
-    traces.push(bandTrace(edges, lo, hi, "total unc.", "y", true));
+    traces.push(bandTrace(edges, lo, hi, bandName, "y", true));
     var centers = edges.slice(0, -1).map(function (e, i) { return 0.5 * (e + edges[i + 1]); });
     traces.push({ type: "scatter", mode: "markers", x: centers, y: total, marker: { size: 1, color: "rgba(0,0,0,0)" }, showlegend: false, name: "prediction",
       text: labels.map(ptext), hovertemplate: "%{text}<br>prediction %{y:.6g}<extra></extra>" });
@@ -661,12 +664,15 @@
   function postfitSection() {
     var s = section("postfit", "Prefit and postfit distributions");
     if (!D.channels.length) { s.appendChild(el("p", { cls: "note", text: "no channels in fitresults.hdf5" })); return; }
-    s.appendChild(el("p", { cls: "note", text: "stacked by process; band: total uncertainty from the stored yield variances (prefit: prefit nuisance variances; postfit: full postfit covariance). Projections add the per-bin variances in quadrature (bin-to-bin correlations are not stored), so their bands are approximate. Data errors √N." }));
+    s.appendChild(el("p", { cls: "note", text: "stacked by process; band: total uncertainty from the stored yield variances (prefit: prefit nuisance variances; postfit: full postfit covariance). Bin-to-bin correlations are not stored in the results, so a projection's band is approximate: the per-bin σ added in quadrature (uncorrelated) or linearly (fully correlated), as chosen. Data errors √N." }));
     var chSel = el("select", { id: "ch-select" });
     D.channels.forEach(function (ch, k) { chSel.appendChild(option(String(k), ch.name + (ch.masked ? " (masked)" : "") + " — " + ch.axes.map(function (a) { return a.name; }).join(" × ") + ", " + ch.size + " bins")); });
     var viewSel = el("select", { id: "ch-view" });
     var logBox = el("input", { type: "checkbox", id: "ch-logy" });
-    s.appendChild(el("div", { cls: "controls" }, el("label", null, "channel ", chSel), el("label", null, "view ", viewSel), el("label", null, logBox, " log y")));
+    var bandSel = el("select", { id: "ch-band", title: "how the per-bin uncertainties are added in a projection" },
+      option("quadrature", "in quadrature (uncorrelated bins)", true), option("linear", "linearly (fully correlated bins)"));
+    s.appendChild(el("div", { cls: "controls" }, el("label", null, "channel ", chSel), el("label", null, "view ", viewSel),
+      el("label", null, "projection band ", bandSel), el("label", null, logBox, " log y")));
     var grid = el("div", { cls: "grid" });
     var pre = plotDiv(430), post = plotDiv(430);
     pre.id = "plot-prefit"; post.id = "plot-postfit";
@@ -687,12 +693,13 @@
       [["prefit", pre], ["postfit", post]].forEach(function (x) {
         purge(x[1]);
         x[1].textContent = "";
-        if (ch[x[0]]) stackPlot(x[1], ch, x[0], viewSel.value, logBox.checked);
+        if (ch[x[0]]) stackPlot(x[1], ch, x[0], viewSel.value, logBox.checked, bandSel.value);
         else x[1].appendChild(el("p", { cls: "note", text: "no " + x[0] + " yields stored" }));
       });
     }
     chSel.addEventListener("change", function () { fillViews(); draw(); });
     viewSel.addEventListener("change", draw);
+    bandSel.addEventListener("change", draw);
     logBox.addEventListener("change", draw);
     fillViews();
     // large channels cost a second or more: draw when the section comes into view
