@@ -146,7 +146,10 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     expect(await w.page.$$eval("#ch-view option", (o) => o.map((x) => x.textContent))).toEqual(["unrolled (all 16 bins)", "projection on mt", "projection on charge"]);
     await elementShot(w.page, "#postfit", path.join(SHOTS, "postfit-unrolled.png"));
     await w.page.selectOption("#ch-view", "0");
-    expect(await w.page.textContent("#plot-postfit .g-xtitle")).toContain("m_{T} [GeV] (projection)");
+    // plotly puts zero-width spaces around sub/superscripts
+    expect((await w.page.textContent("#plot-postfit .g-xtitle"))!.replace(/\u200b/g, "")).toBe("mT [GeV] (projection)");
+    // the TLatex subscript became a plotly <sub> (a tspan), not literal text
+    expect(await w.page.$$eval("#plot-postfit .g-xtitle tspan", (t) => t.length)).toBeGreaterThan(0);
     expect(await legend()).toContain("total unc. (√Σσ², uncorrelated)");
     await w.page.selectOption("#ch-band", "linear");
     expect(await legend()).toContain("total unc. (Σσ, fully correlated)");

@@ -35,6 +35,14 @@
   function ptext(s) {
     return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
+  var GREEK = { alpha: "α", beta: "β", gamma: "γ", Delta: "Δ", delta: "δ", eta: "η", theta: "θ", mu: "μ", nu: "ν", pi: "π", phi: "φ", sigma: "σ", tau: "τ", chi: "χ", ell: "ℓ" };
+  /** an axis label in ROOT's TLatex style (p_{T}, #eta) for plotly: escaped first, then sub/superscripts */
+  function axisText(s) {
+    return ptext(s)
+      .replace(/_\{([^{}]*)\}/g, "<sub>$1</sub>")
+      .replace(/\^\{([^{}]*)\}/g, "<sup>$1</sup>")
+      .replace(/#([A-Za-z]+)/g, function (m, g) { return GREEK[g] || m; });
+  }
   function isNum(v) { return typeof v === "number" && isFinite(v); }
   function fmt(v, digits) {
     if (!isNum(v)) return "–";
@@ -578,7 +586,7 @@
         edges = abins[0].map(function (b) { return b.lo; }).concat([abins[0][abins[0].length - 1].hi]);
         labels = abins[0].map(function (b) { return b.label; });
         if (abins[0][0] && abins[0][0].cat) xaxis = { tickvals: abins[0].map(function (_, i) { return i; }), ticktext: labels.map(ptext) };
-        xaxis.title = { text: ptext(axes[0].label || axes[0].name) };
+        xaxis.title = { text: axisText(axes[0].label || axes[0].name) };
       } else {
         nb = ch.size;
         edges = []; for (var e = 0; e <= nb; e++) edges.push(e);
@@ -596,7 +604,7 @@
       edges = abins[k].map(function (b) { return b.lo; }).concat([abins[k][abins[k].length - 1].hi]);
       labels = abins[k].map(function (b) { return b.label; });
       if (abins[k][0] && abins[k][0].cat) xaxis = { tickvals: abins[k].map(function (_, i) { return i; }), ticktext: labels.map(ptext) };
-      xaxis.title = { text: ptext(axes[k].label || axes[k].name) + " (projection)" };
+      xaxis.title = { text: axisText(axes[k].label || axes[k].name) + " (projection)" };
       reduce = function (v) { return project(v, dims, k); };
     }
     var nproc = D.procs.length;
