@@ -107,6 +107,7 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     const before = await colNumbers(6);
     await w.page.selectOption("#np-target", NOI);
     expect(await w.page.textContent("#top-impacts h3")).toContain(NOI);
+    expect(await w.page.$$eval("#pull-hist .main-svg", (e) => e.length)).toBeGreaterThan(0);
     const after = await colNumbers(6);
     expect(after).not.toEqual(before);
     const types = await w.page.$$eval("#np-type option", (o) => o.map((x) => (x as HTMLOptionElement).value));

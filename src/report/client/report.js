@@ -438,7 +438,12 @@
     var key = state.target + "|" + state.type;
     if (summaryKey === key) return;
     summaryKey = key;
-    var box = np.summary;
+    // the top-10 tables follow the POI and impact type; the pull histogram does not
+    if (!np.tops) {
+      np.tops = el("div", { cls: "grid" });
+      np.summary.appendChild(np.tops);
+    }
+    var box = np.tops;
     box.textContent = "";
     var cons = [];
     for (var i = 0; i < N; i++) if (isNum(DV.pull[i])) cons.push(i);
@@ -476,7 +481,7 @@
     card.appendChild(div);
     card.appendChild(el("p", { cls: "note", text: "mean " + fmt(mean, 3) + ", std. dev. " + fmt(sd, 3) + " (N(0,1): 0, 1)" }));
     card.appendChild(dataTable(["|pull|", "observed", "expected N(0,1)", "fraction"], beyond));
-    box.appendChild(card);
+    np.summary.appendChild(card);
     var w = 0.25, lo = -5, nb = 40, counts = new Array(nb).fill(0), over = 0;
     cons.forEach(function (i) {
       var b = Math.floor((DV.pull[i] - lo) / w);
