@@ -126,6 +126,13 @@ describe("reading a fit folder", () => {
     expect(r3.code).toBe(2);
     expect(r3.stderr).toMatch(/fitresults\.hdf5: no such file/);
     expect(fs.readdirSync(dir).sort()).toEqual(["fitresults.json", "x.json"]);
+    const r4 = await runCommand(fitReportMain, "fit-report", [fits.fit, "--reference", path.join(dir, "nope")]);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toMatch(/nope: no such folder/);
+    const r5 = await runCommand(fitReportMain, "fit-report", [fits.fit, "-o", path.join(dir, "missing", "r.html")]);
+    expect(r5.code).toBe(2);
+    expect(r5.stderr).toMatch(/-o .*missing.*does not exist/);
+    expect(fs.readdirSync(dir).sort()).toEqual(["fitresults.json", "x.json"]);
   });
 });
 
@@ -150,6 +157,9 @@ describe("fit-report CLI", () => {
     h5.close();
     expect(log).toContain(`    0 ${sr.postfit!.total[0].toPrecision(8)} ${sr.postfit!.totalErr[0].toPrecision(8)} ${sr.data![0].toPrecision(8)}`);
     expect(log).toContain(`## plot: channel "fiducial" prefit/postfit stacks`);
+    const blocks = log.split("## plot: ").slice(1);
+    expect(blocks.length).toBeGreaterThanOrEqual(6);
+    for (const b of blocks) expect(b).toMatch(new RegExp(`made by: fit-report .* \\| git ([0-9a-f]{40}|unknown) .*\\| input sha256 ${meta.input_sha256}`));
     expect(fs.readdirSync(path.dirname(out)).sort()).toEqual(["r.html", "report.log"]);
   });
   test("fit writes report.html unless --no-html", async () => {

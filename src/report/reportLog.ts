@@ -48,8 +48,10 @@ export function reportLog(payload: ReportPayload, prov: Provenance): string {
     "",
   ];
   const plots: string[] = [];
+  // every plot block repeats its provenance, so one block cut out of the log still says where it came from
+  const stamp = `   made by: ${prov.command} | git ${prov.gitHash} (${prov.gitState}) | ${prov.time} | input sha256 ${String(meta.input_sha256 ?? "unknown")}`;
   const plot = (name: string, source: string, extra: string[] = []): void => {
-    plots.push(`## plot: ${name}`, `   source: ${source}`, ...extra, "");
+    plots.push(`## plot: ${name}`, stamp, `   source: ${source}`, ...extra, "");
   };
   const fit = payload.fit;
   plot("fit overview table", "fitresults.json (status, nll, chi2, ndf, pvalue, edm, timing, engine, parameters of kind poi/noi)");
