@@ -12,6 +12,8 @@ import { buildReport } from "../src/report/buildReport.js";
 import { HAS_CHROMIUM, elementShot, launchChromium, openReport, watchedPage, type WatchedPage } from "./helpers/browser.js";
 import { MARKUP_PROC, N_NUISANCES, NOI, XSS_NAME, reportFits } from "./helpers/reportFixture.js";
 import { fixture, repoRoot, tempDir } from "./fixtures/tensorFiles.js";
+import { main as fitMain } from "../src/cli/fit.js";
+import { runCommand } from "./helpers/cli.js";
 
 const SHOTS = path.join(repoRoot, "test-artifacts", "report");
 
@@ -178,6 +180,21 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     expect(p.requests).toEqual([]);
     expect(p.dialogs).toEqual([]);
     await elementShot(p.page, "#postfit-results", path.join(SHOTS, "postfit-results.png"));
+    await p.page.context().close();
+  });
+
+  test("a fit without impacts: pulls sorted by |pull|, no impact columns filled, no errors", async () => {
+    const dir = tempDir("hepfit-report-noimpacts-");
+    const r = await runCommand(fitMain, "fit", [fixture("ref_dense.hdf5"), "-o", dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const p = await watchedPage(browser);
+    await openReport(p, path.join(dir, "report.html"));
+    expect(await p.page.$eval("#np-sort", (s) => (s as HTMLSelectElement).value)).toBe("pull");
+    const pulls = await p.page.$$eval("#np-table tbody tr td:nth-child(3)", (tds) => tds.map((t) => Math.abs(Number(t.textContent))));
+    expect(pulls.length).toBe(20);
+    for (let i = 1; i < pulls.length; i++) expect(pulls[i]).toBeLessThanOrEqual(pulls[i - 1]);
+    expect(await p.page.textContent("#grouped")).toContain("no grouped impacts");
+    expect(p.errors).toEqual([]);
     await p.page.context().close();
   });
 });

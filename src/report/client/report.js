@@ -223,7 +223,8 @@
   }
 
   // ---------- pulls and impacts ----------
-  var state = { target: FIT.targets[0] || null, type: null, sort: "impact", desc: true, filter: "", kinds: "nuisances", page: 0, pageSize: 50 };
+  // without impacts the table starts sorted by |pull|
+  var state = { target: FIT.targets[0] || null, type: null, sort: FIT.targets.length ? "impact" : "pull", desc: true, filter: "", kinds: "nuisances", page: 0, pageSize: 50 };
   function impactTypes(fit, target) {
     return ["hessian", "global", "refit"].filter(function (t) { return fit.impacts[t] && fit.impacts[t][target]; });
   }
@@ -248,7 +249,7 @@
     FIT.targets.forEach(function (t) { np.target.appendChild(option(t, t, t === state.target)); });
     np.type = el("select", { id: "np-type", onchange: function () { state.type = np.type.value; state.page = 0; refresh(); } });
     np.sort = el("select", { id: "np-sort", onchange: function () { state.sort = np.sort.value; state.desc = state.sort !== "name"; np.dir.textContent = state.desc ? "↓" : "↑"; state.page = 0; refresh(); } },
-      option("impact", "|impact|", true), option("pull", "|pull|"), option("constraint", "constraint (strongest first)"), option("name", "name"), option("order", "fit order"));
+      option("impact", "|impact|", state.sort === "impact"), option("pull", "|pull|", state.sort === "pull"), option("constraint", "constraint (strongest first)"), option("name", "name"), option("order", "fit order"));
     np.dir = el("button", { id: "np-dir", type: "button", title: "reverse the order", text: "↓", onclick: function () { state.desc = !state.desc; np.dir.textContent = state.desc ? "↓" : "↑"; state.page = 0; refresh(); } });
     np.filter = el("input", { id: "np-filter", type: "text", placeholder: "regular expression", spellcheck: "false" });
     np.filter.addEventListener("input", function () { state.filter = np.filter.value; state.page = 0; refresh(); });
@@ -308,7 +309,8 @@
   }
   function impactSvg(imp, rimp, scale) {
     var svg = sv("svg", { width: IMP_W, height: ROW_H, viewBox: "0 0 " + IMP_W + " " + ROW_H });
-    var X = function (v) { return IMP_W / 2 + (v / scale) * (IMP_W / 2 - 4); };
+    // no impacts at all (scale 0): only the centre line
+    var X = function (v) { return IMP_W / 2 + (scale > 0 ? (v / scale) * (IMP_W / 2 - 4) : 0); };
     svg.appendChild(sv("line", { x1: X(0), x2: X(0), y1: 0, y2: ROW_H, stroke: "#999", "stroke-width": 1 }));
     function bar(v, y, h, color, outline) {
       if (!isNum(v) || !(scale > 0)) return;
