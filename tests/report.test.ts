@@ -8,11 +8,11 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { main as fitReportMain } from "../src/cli/fitReport.js";
 import { buildPayload } from "../src/report/buildReport.js";
 import { correlationBlock, FULL_SCAN_MAX } from "../src/report/correlation.js";
-import { jsonForScript, reportHtml } from "../src/report/htmlPage.js";
+import { CLIENT_SCRIPTS, clientScript, jsonForScript, plotlySource, reportHtml } from "../src/report/htmlPage.js";
 import { fitPayload, readResultsHdf5, readResultsJson } from "../src/report/loadFitResults.js";
 import { runCommand } from "./helpers/cli.js";
 import { N_NUISANCES, XSS_NAME, reportFits } from "./helpers/reportFixture.js";
-import { tempDir } from "./fixtures/tensorFiles.js";
+import { repoRoot, tempDir } from "./fixtures/tensorFiles.js";
 
 let fits: { input: string; fit: string; asimov: string };
 beforeAll(async () => {
@@ -32,6 +32,18 @@ describe("jsonForScript", () => {
     expect(html).toContain("<title>&#60;t&#62;</title>");
     expect(html).toContain(`<script>1</script>\n<script type="text/plain" id="plotly-src">var a='<\\/script>';</script>`);
     expect(html).toMatch(/Content-Security-Policy" content="default-src 'none'/);
+  });
+});
+
+describe("client script and plotly", () => {
+  test("the client files join into one strict function that compiles; plotly has no closing script tag", () => {
+    const script = clientScript(repoRoot);
+    for (const f of CLIENT_SCRIPTS) expect(script).toContain(`// ---- ${f}\n`);
+    expect(script.startsWith('(function () {\n"use strict";')).toBe(true);
+    expect(() => new Function(script)).not.toThrow();
+    const plotly = plotlySource();
+    expect(plotly.length).toBeGreaterThan(1e6);
+    expect(plotly).not.toMatch(/<\/script/i);
   });
 });
 

@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.js";
 import { correlationBlock } from "./correlation.js";
-import { clientAsset, plotlySource, reportHtml } from "./htmlPage.js";
+import { clientAsset, clientScript, plotlySource, reportHtml } from "./htmlPage.js";
 import { fitPayload, readResultsHdf5, readResultsJson } from "./loadFitResults.js";
 import { reportLog, type Provenance } from "./reportLog.js";
 import type { ReportPayload } from "./types.js";
@@ -122,7 +122,7 @@ export async function buildReport(fitDir: string, opts: BuildReportOptions = {})
   const log = join(dirname(html), REPORT_LOG);
   const page = reportHtml(payload, {
     plotly: plotlySource(),
-    script: clientAsset(root, "report.js"),
+    script: clientScript(root),
     css: clientAsset(root, "report.css"),
   });
   const g = git(root);

@@ -35,9 +35,18 @@ export function plotlySource(): string {
   return plotlyCache;
 }
 
-/** The client assets, read from the source tree (they are not compiled). */
+/** The client scripts in page order; common.js first (shared data and helpers), main.js last. */
+export const CLIENT_SCRIPTS = ["common.js", "overview.js", "pulls.js", "grouped.js", "postfit.js", "postResults.js", "main.js"] as const;
+
+/** A client asset, read from the source tree (they are not compiled). */
 export function clientAsset(packageRoot: string, name: string): string {
   return readFileSync(join(packageRoot, "src", "report", "client", name), "utf8");
+}
+
+/** The client scripts as one script: concatenated in one function scope, strict mode. */
+export function clientScript(packageRoot: string): string {
+  const parts = CLIENT_SCRIPTS.map((name) => `// ---- ${name}\n${clientAsset(packageRoot, name)}`);
+  return `(function () {\n"use strict";\n${parts.join("\n")}\n})();\n`;
 }
 
 export function reportHtml(payload: ReportPayload, assets: { plotly: string; script: string; css: string }): string {
