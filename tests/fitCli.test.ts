@@ -45,7 +45,7 @@ describe("fit CLI", () => {
     const out = join(work, "ok");
     const r = await runMain([fixture, "-o", out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["fitresults.hdf5", "fitresults.json"]);
+    expect(readdirSync(out).sort()).toEqual(["fitresults.hdf5", "fitresults.json", "report.html", "report.log"]);
     const j = JSON.parse(readFileSync(join(out, "fitresults.json"), "utf8"));
     for (const k of ["status", "message", "nll", "chi2", "ndf", "pvalue", "edm", "iterations", "parameters", "engine", "timing", "meta"]) {
       expect(j).toHaveProperty(k);

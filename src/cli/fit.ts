@@ -17,6 +17,7 @@ import { formatFitSummary } from "../../fitter/results.js";
 import { formatPostfitSummary } from "../../fitter/postfit/index.js";
 import { initBackend } from "../../fitter/tfBackends.js";
 import { RESULTS_HDF5, RESULTS_JSON, writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
+import { buildReport } from "../report/buildReport.js";
 
 interface FitCliOptions {
   output?: string;
@@ -185,6 +186,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     if (lines) process.stdout.write(`${lines}\n`);
   }
   process.stdout.write(`wrote ${written.json}\n      ${written.hdf5}\n`);
+  if (o.html) process.stdout.write(`      ${(await buildReport(outDir, { command: meta.command })).html}\n`);
   if (result.status !== "converged") process.exitCode = 1;
 }
 
