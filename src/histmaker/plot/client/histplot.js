@@ -141,7 +141,7 @@
         g.ticks = { tickvals: centers, ticktext: ax.categories.map(ptext) };
       } else if (ax.type === "regular" && n > 0) {
         var unit = unitOf(ax.label);
-        g.yTitle = "Events / " + fmt(widths[0], 3) + (unit ? " " + ptext(unit) : "");
+        g.yTitle = "Events / " + String(Number(widths[0].toPrecision(3))) + (unit ? " " + ptext(unit) : "");
       }
     } else {
       g.xTitle = "unrolled bin (" + h.axes.map(function (a) { return ptext(a.name); }).join(" × ") + ", last fastest)";
@@ -239,10 +239,12 @@
       height: 520, margin: { l: 72, r: 16, t: 12, b: 58 }, barmode: "stack", bargap: 0, hovermode: "closest",
       xaxis: xaxis,
       yaxis: { domain: hasData ? [0.3, 1] : [0, 1], type: log ? "log" : "linear", range: yRange, title: { text: g.yTitle }, ticks: "outside", showline: true, mirror: true, linecolor: "#444", exponentformat: "power" },
-      legend: { x: 0.99, xanchor: "right", y: 0.99, yanchor: "top", bgcolor: "rgba(255,255,255,0.75)", font: { size: 12 } },
+      legend: { traceorder: "normal", x: 0.99, xanchor: "right", y: 0.99, yanchor: "top", bgcolor: "rgba(255,255,255,0.75)", font: { size: 12 } },
       shapes: [],
     };
     if (hasData) {
+      // a frame round the main panel: its x axis is drawn under the ratio panel
+      layout.shapes.push({ type: "rect", xref: "paper", yref: "paper", x0: 0, x1: 1, y0: 0.3, y1: 1, line: { color: "#444", width: 1 }, layer: "above" });
       layout.yaxis2 = { domain: [0, 0.25], range: [1 - dev, 1 + dev], title: { text: "Data / MC" }, ticks: "outside", showline: true, mirror: true, linecolor: "#444", zeroline: false, nticks: 5 };
       layout.shapes.push({ type: "line", xref: "x", yref: "y2", x0: x0, x1: x1, y0: 1, y1: 1, line: { color: "#c00", width: 1, dash: "dash" } });
     }
@@ -310,7 +312,7 @@
   function datasetsSection() {
     var rows = D.datasets.map(function (d) {
       return [d.name, d.kind, d.process === null ? (d.kind === "data" ? (D.data.indexOf(d.name) >= 0 ? "data" : "not plotted") : "–") : d.process,
-        d.xsec === null ? "–" : fmt(d.xsec, 5), fmt(d.sumGenWeights, 6), String(d.events), String(d.files), d.lumiPb === null ? "–" : fmt(d.lumiPb, 6), fmt(d.scale, 6)];
+        d.xsec === null ? "–" : fmt(d.xsec, 5), d.kind === "data" ? "–" : fmt(d.sumGenWeights, 6), String(d.events), String(d.files), d.lumiPb === null ? "–" : fmt(d.lumiPb, 6), fmt(d.scale, 6)];
     });
     var legend = el("div", { cls: "note" });
     D.processes.forEach(function (p) {
