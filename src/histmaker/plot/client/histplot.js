@@ -186,12 +186,13 @@
     }
     var posMin = Infinity, top = 0, i;
     for (i = 0; i < n; i++) {
-      if (s.total[i] > 0) posMin = Math.min(posMin, s.total[i]);
+      // the smallest positive entry of any stacked process, so that small processes stay visible in log scale
+      for (var q = 0; q < s.stack.length; q++) if (s.stack[q].values[i] > 0) posMin = Math.min(posMin, s.stack[q].values[i]);
       if (hasData && s.data[i] > 0) posMin = Math.min(posMin, s.data[i]);
       top = Math.max(top, s.total[i] + s.sigma[i], hasData ? s.data[i] + Math.sqrt(Math.max(s.data[i], 0)) : 0);
     }
     if (!isFinite(posMin)) posMin = 0.1;
-    var floor = posMin * 0.3;
+    var floor = Math.max(posMin * 0.5, top * 1e-7);
     var lo = s.total.map(function (v, j) { var l = v - s.sigma[j]; return log ? Math.max(l, floor) : l; });
     var hi = s.total.map(function (v, j) { return v + s.sigma[j]; });
     var band = stepPolygon(g.edges, lo, hi);
@@ -285,13 +286,14 @@
       if (h.variations > 1) {
         var vs = el("select", { "data-role": "variation" });
         for (var t = 0; t < h.variations; t++) {
-          var lab = h.tensor.labels && h.tensor.labels[t] ? h.tensor.labels[t] : String(t);
-          vs.appendChild(option(String(t), h.tensor.name + " " + lab + (t === 0 ? " (nominal)" : ""), t === 0));
+          // index 0 is what the stack shows first; whether it is a nominal is the analysis' business
+          var lab = h.tensor.labels && h.tensor.labels[t] ? " " + h.tensor.labels[t] : "";
+          vs.appendChild(option(String(t), h.tensor.name + "[" + t + "]" + lab, t === 0));
         }
         vs.addEventListener("change", function () { view.t = Number(vs.value); draw(view); });
         controls.appendChild(el("label", null, "variation", vs));
       } else {
-        controls.appendChild(el("span", { cls: "note", text: h.tensor.name + ": nominal (index 0) of " + h.tensor.size + " shown; the variations exceed the page budget" }));
+        controls.appendChild(el("span", { cls: "note", text: h.tensor.name + ": index 0 of " + h.tensor.size + " shown; the other indices exceed the page budget" }));
       }
     }
     var who = "MC: " + (h.mcDatasets.join(", ") || "none") + " · data: " + (h.dataDatasets.join(", ") || "none");
