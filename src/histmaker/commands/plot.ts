@@ -67,6 +67,8 @@ export function registerPlot(program: Command): void {
         unscaled: o.unscaled ?? false,
         log: o.log ?? false,
       });
+      if (payload.skipped.length > 0) process.stderr.write(`note: ${payload.skipped.join(", ")} only in data datasets that are not plotted: left out\n`);
+      if (payload.histograms.length === 0) throw new UserError(`${run}: none of the matching histograms is in a plotted dataset`);
       const page = renderPlotPage(payload);
       writeAtomic(path.resolve(output), page);
       const cut = payload.histograms.filter((h) => h.tensor !== null && h.variations === 1 && h.tensor.size > 1).map((h) => h.name);

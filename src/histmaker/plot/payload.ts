@@ -88,6 +88,8 @@ export interface PlotPayload {
   processes: { name: string; color: string; datasets: string[] }[];
   data: string[];
   histograms: PlotHistogram[];
+  /** matching histograms that no plotted dataset has */
+  skipped: string[];
   datasets: DatasetRow[];
   cutflows: CutflowRow[];
 }
@@ -110,10 +112,11 @@ function plotAxis(a: Axis): PlotAxis {
   return { ...base, edges: axisEdges(a), categories: null };
 }
 
-function binningDiffers(a: Hist, b: Hist): string | null {
+/** Why two datasets' histograms cannot be drawn together, or null; data is drawn at tensor index 0 whatever its tensor. */
+function binningDiffers(a: Hist, b: Hist, compareTensor: boolean): string | null {
   if (a.axes.length !== b.axes.length) return `${a.axes.length} vs ${b.axes.length} axes`;
   for (let i = 0; i < a.axes.length; i++) if (!sameBinning(a.axes[i], b.axes[i])) return `axis "${a.axes[i].name}" binning differs`;
-  if (a.tensorSize !== b.tensorSize) return `tensor size ${a.tensorSize} vs ${b.tensorSize}`;
+  if (compareTensor && a.tensorSize !== b.tensorSize) return `tensor size ${a.tensorSize} vs ${b.tensorSize}`;
   return null;
 }
 
@@ -147,21 +150,26 @@ export function buildPlotPayload(out: RunOutput, opts: PayloadOptions): PlotPayl
   const { processes, data } = opts.grouping;
   const budget = opts.variationBudget ?? VARIATION_BUDGET;
   const histograms: PlotHistogram[] = [];
+  const skipped: string[] = [];
   for (const name of names) {
     let ref: { ds: string; h: Hist } | null = null;
-    const check = (ds: string, h: Hist): void => {
+    const check = (ds: string, h: Hist, isData = false): void => {
       if (ref === null) ref = { ds, h };
       else {
-        const why = binningDiffers(ref.h, h);
+        const why = binningDiffers(ref.h, h, !isData);
         if (why) throw new UserError(`${opts.input}: histogram "${name}" of ${ds} does not match that of ${ref.ds} (${why}); leave it out with --histograms`);
       }
     };
     const mcDatasets: string[] = [];
     for (const p of processes) for (const ds of p.datasets) if (out.hists[ds]?.[name]) (check(ds, out.hists[ds][name]), mcDatasets.push(ds));
     const dataDatasets: string[] = [];
-    for (const ds of data) if (out.hists[ds]?.[name]) (check(ds, out.hists[ds][name]), dataDatasets.push(ds));
-    if (ref === null) continue; // only in datasets the grouping does not plot (cannot happen: every dataset is plotted)
-    const h0 = (ref as { ds: string; h: Hist }).h;
+    for (const ds of data) if (out.hists[ds]?.[name]) (check(ds, out.hists[ds][name], true), dataDatasets.push(ds));
+    if (ref === null) {
+      skipped.push(name); // only in data datasets a "data" list left out
+      continue;
+    }
+    // the binning and tensor come from simulation when it has the histogram
+    const h0 = mcDatasets.length > 0 ? out.hists[mcDatasets[0]][name] : (ref as { ds: string; h: Hist }).h;
     const cells = h0.flowShape.slice(0, h0.axes.length).reduce((a, b) => a * b, 1);
     const K = h0.tensor ? h0.tensorSize : 1;
     const nMc = processes.filter((p) => p.datasets.some((d) => out.hists[d]?.[name])).length;
@@ -230,6 +238,7 @@ export function buildPlotPayload(out: RunOutput, opts: PayloadOptions): PlotPayl
     processes: processes.map((p) => ({ name: p.name, color: p.color, datasets: [...p.datasets] })),
     data: [...data],
     histograms,
+    skipped,
     datasets,
     cutflows,
   };
