@@ -228,13 +228,13 @@ describe("the page in Chromium", async () => {
       const drawn = () =>
         page.$$eval(".js-plotly-plot", (els) =>
           els.map((e) => {
-            const gd = e as unknown as { data: { type: string; name: string; y: (number | null)[]; yaxis?: string; legendrank?: number; showlegend?: boolean }[]; layout: { yaxis: { type: string } } };
+            const gd = e as unknown as { data: { type: string; name: string; y: (number | null)[]; width?: number[]; yaxis?: string; legendrank?: number; showlegend?: boolean }[]; layout: { yaxis: { type: string; title: { text: string } } } };
             const bars = gd.data.filter((t) => t.type === "bar");
             const sums = bars[0].y.map((_, i) => bars.reduce((a, b) => a + (b.y[i] as number), 0));
             const legend = gd.data.filter((t) => t.showlegend !== false).sort((a, b) => (a.legendrank ?? 0) - (b.legendrank ?? 0)).map((t) => t.name);
             const data = gd.data.find((t) => t.name === "Data" && (t.yaxis ?? "y") === "y");
             const ratio = gd.data.some((t) => t.yaxis === "y2");
-            return { sums, bars: bars.map((b) => b.name), legend, data: data ? data.y : null, ratio, ytype: gd.layout.yaxis.type };
+            return { sums, widths: bars[0].width ?? [], bars: bars.map((b) => b.name), legend, data: data ? data.y : null, ratio, ytype: gd.layout.yaxis.type, ytitle: gd.layout.yaxis.title.text };
           }),
         );
       let view = await drawn();
@@ -277,6 +277,17 @@ describe("the page in Chromium", async () => {
       await page.click("#log-toggle");
       await page.waitForTimeout(300);
       expect((await drawn()).map((v) => v.ytype)).toEqual(["linear", "linear", "linear"]);
+
+      // per unit of x: the variable-width projection divided by its bin widths, the label says per GeV
+      expect(view[1].ytitle).toBe("Events / bin");
+      await page.click("#width-toggle");
+      await page.waitForTimeout(300);
+      const perWidth = (await drawn())[1];
+      expect(perWidth.ytitle).toBe("Events / GeV");
+      close(perWidth.sums.map((v, i) => v * perWidth.widths[i]), scaledMc("mass_cat", { project: "m" }));
+      expect(perWidth.widths.slice(0, 3).map((w) => +w.toFixed(12))).toEqual([0.2, 0.2, 0.1]);
+      await page.click("#width-toggle");
+      await page.waitForTimeout(300);
 
       // the hostile dataset name is text everywhere: no <img> made, no dialog, shown literally
       expect(await page.$$eval("img", (els) => els.length)).toBe(0);

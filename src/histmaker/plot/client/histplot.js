@@ -8,7 +8,7 @@
   "use strict";
   var D = JSON.parse(document.getElementById("plot-data").textContent);
   var PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud", "select2d", "lasso2d"], showLink: false, showSendToCloud: false };
-  var state = { log: !!D.logDefault, views: [] };
+  var state = { log: !!D.logDefault, perWidth: false, views: [] };
 
   // ---------- small helpers ----------
   function el(tag, attrs) {
@@ -134,9 +134,11 @@
     else for (i = 0; i <= n; i++) edges.push(i);
     var centers = [], widths = [];
     for (i = 0; i < n; i++) { centers.push(0.5 * (edges[i] + edges[i + 1])); widths.push(edges[i + 1] - edges[i]); }
-    var g = { edges: edges, centers: centers, widths: widths, ticks: null, xTitle: "", yTitle: "Events / bin" };
+    var g = { edges: edges, centers: centers, widths: widths, ticks: null, xTitle: "", yTitle: "Events / bin", continuous: false, unit: "" };
     if (ax) {
       g.xTitle = axisText(ax.label);
+      g.continuous = !ax.categories;
+      g.unit = unitOf(ax.label);
       if (ax.categories) {
         g.ticks = { tickvals: centers, ticktext: ax.categories.map(ptext) };
       } else if (ax.type === "regular" && n > 0) {
@@ -170,31 +172,39 @@
     return { stack: stack, total: total, sigma: totalVar.map(Math.sqrt), data: data };
   }
 
-  function figure(h, view, t, log) {
+  function figure(h, view, t, log, perWidth) {
     var g = geometry(h, view);
     var s = series(h, view, t);
     var n = s.total.length;
     var hasData = s.data !== null;
     var traces = [];
+    // the main panel divides by the bin width when asked (continuous projections only); the ratio does not change
+    var div = g.widths.map(function (w) { return perWidth && g.continuous && w > 0 ? w : 1; });
+    if (perWidth && g.continuous) g.yTitle = g.unit ? "Events / " + ptext(g.unit) : "Events / unit of x";
+    function per(arr) { return arr.map(function (v, j) { return v / div[j]; }); }
+    var total = per(s.total), sigma = per(s.sigma);
+    var data = hasData ? per(s.data) : null;
+    var dataErr = hasData ? s.data.map(function (v, j) { return Math.sqrt(Math.max(v, 0)) / div[j]; }) : null;
+    var stackY = s.stack.map(function (p) { return per(p.values); });
     // the stack: the last process at the bottom, the first on top; legendrank puts the legend in the same order
     for (var k = s.stack.length - 1; k >= 0; k--) {
       var p = s.stack[k];
       traces.push({
-        type: "bar", x: g.centers, y: p.values, width: g.widths, name: ptext(p.name), legendrank: 100 + k,
+        type: "bar", x: g.centers, y: stackY[k], width: g.widths, name: ptext(p.name), legendrank: 100 + k,
         marker: { color: p.color, line: { width: 0 } }, hoverinfo: "x+y+name", yaxis: "y",
       });
     }
     var posMin = Infinity, top = 0, i;
     for (i = 0; i < n; i++) {
       // the smallest positive entry of any stacked process, so that small processes stay visible in log scale
-      for (var q = 0; q < s.stack.length; q++) if (s.stack[q].values[i] > 0) posMin = Math.min(posMin, s.stack[q].values[i]);
-      if (hasData && s.data[i] > 0) posMin = Math.min(posMin, s.data[i]);
-      top = Math.max(top, s.total[i] + s.sigma[i], hasData ? s.data[i] + Math.sqrt(Math.max(s.data[i], 0)) : 0);
+      for (var q = 0; q < stackY.length; q++) if (stackY[q][i] > 0) posMin = Math.min(posMin, stackY[q][i]);
+      if (hasData && data[i] > 0) posMin = Math.min(posMin, data[i]);
+      top = Math.max(top, total[i] + sigma[i], hasData ? data[i] + dataErr[i] : 0);
     }
     if (!isFinite(posMin)) posMin = 0.1;
     var floor = Math.max(posMin * 0.5, top * 1e-7);
-    var lo = s.total.map(function (v, j) { var l = v - s.sigma[j]; return log ? Math.max(l, floor) : l; });
-    var hi = s.total.map(function (v, j) { return v + s.sigma[j]; });
+    var lo = total.map(function (v, j) { var l = v - sigma[j]; return log ? Math.max(l, floor) : l; });
+    var hi = total.map(function (v, j) { return v + sigma[j]; });
     var band = stepPolygon(g.edges, lo, hi);
     traces.push({
       type: "scatter", mode: "lines", x: band.x, y: band.y, fill: "toself", name: "MC stat. unc.", legendrank: 1000,
@@ -203,8 +213,8 @@
     });
     if (hasData) {
       traces.push({
-        type: "scatter", mode: "markers", x: g.centers, y: s.data.map(function (v) { return log && v <= 0 ? null : v; }), name: "Data", legendrank: 1,
-        marker: { color: "#000", size: 6 }, error_y: { type: "data", array: s.data.map(function (v) { return Math.sqrt(Math.max(v, 0)); }), color: "#000", thickness: 1.2, width: 0 },
+        type: "scatter", mode: "markers", x: g.centers, y: data.map(function (v) { return log && v <= 0 ? null : v; }), name: "Data", legendrank: 1,
+        marker: { color: "#000", size: 6 }, error_y: { type: "data", array: dataErr, color: "#000", thickness: 1.2, width: 0 },
         hoverinfo: "x+y+name", yaxis: "y",
       });
       // ratio panel: the MC band around 1 and data / MC
@@ -264,10 +274,13 @@
     var logBox = el("input", { type: "checkbox", id: "log-toggle" });
     logBox.checked = state.log;
     logBox.addEventListener("change", function () { state.log = logBox.checked; redrawAll(); });
+    var widthBox = el("input", { type: "checkbox", id: "width-toggle" });
+    widthBox.addEventListener("change", function () { state.perWidth = widthBox.checked; redrawAll(); });
     return el("header", null,
       el("h1", { text: D.title }),
       el("nav", null, el("a", { href: "#histograms", text: "Histograms" }), el("a", { href: "#datasets", text: "Datasets" }), el("a", { href: "#cutflows", text: "Cutflows" })),
       el("label", null, logBox, "log scale"),
+      el("label", { title: "divide by the bin width (projections on continuous axes)" }, widthBox, "per unit of x"),
       el("span", { cls: "note", text: D.scaled ? (D.luminosityPb !== null ? "simulation scaled to σ × L = " + fmt(D.luminosityPb, 5) + " /pb (" + D.luminositySource + ")" : "simulation unscaled: the run has no luminosity") : "unscaled (--unscaled): weighted sums as stored" }));
   }
 
@@ -303,7 +316,7 @@
   }
 
   function draw(view) {
-    var f = figure(view.h, view.view, view.t, state.log);
+    var f = figure(view.h, view.view, view.t, state.log, state.perWidth);
     view.div.__series = f.series; // for tests and the console: what is drawn, unrounded
     return Plotly.react(view.div, f.traces, f.layout, PLOT_CONFIG);
   }
