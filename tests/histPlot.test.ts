@@ -150,6 +150,13 @@ describe("payload", () => {
     expect(small.histograms[2].variations).toBe(1);
     expect(small.histograms[2].mc[0].values).toEqual(Array.from(run.hists.Signal.mass_syst.values({ flow: true })).filter((_, i) => i % 3 === 0).map((v) => v * run.info.scales.Signal));
     expect(() => buildPlotPayload(run, { input: "run.hdf5", command: "t", grouping, histograms: /nothing/ })).toThrow(/no histogram matches --histograms nothing/);
+    expect(p.logDefault).toBe(false);
+    expect(buildPlotPayload(run, { input: "run.hdf5", command: "t", grouping, log: true }).logDefault).toBe(true);
+    // cutflows: one per dataset with scaled = weighted × scale; region cutflows (runs with regions) follow their dataset's
+    expect(p.cutflows.map((c) => [c.dataset, c.region, c.scale])).toEqual(Object.keys(run.info.cutflows).map((d) => [d, null, run.info.scales[d]]));
+    const withRegions = { ...run, info: { ...run.info, regionCutflows: { Signal: { SR: { steps: ["preselection", "tight"], raw: [5, 2], weighted: [5, 2] } } } } };
+    const pr = buildPlotPayload(withRegions, { input: "run.hdf5", command: "t", grouping });
+    expect(pr.cutflows.map((c) => `${c.dataset}/${c.region}`)).toEqual(["Signal/null", "Signal/SR", `${XSS}/null`, "SingleMuon/null"]);
   });
   it("escapes < in the embedded JSON", () => {
     expect(jsonForScript({ a: "</script><b>" })).toBe('{"a":"\\u003c/script>\\u003cb>"}');

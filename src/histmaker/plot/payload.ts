@@ -6,6 +6,7 @@
  */
 import { UserError } from "../../errors.js";
 import { axisEdges, axisBins, sameBinning, type Axis } from "../axes.js";
+import type { CutflowJson } from "../cutflow.js";
 import type { Hist } from "../Hist.js";
 import type { RunOutput } from "../runOutput.js";
 import type { Grouping } from "./processes.js";
@@ -54,6 +55,8 @@ export interface PlotHistogram {
 
 export interface CutflowRow {
   dataset: string;
+  /** a region's own cutflow (runs with regions), or null for the dataset's */
+  region: string | null;
   kind: "mc" | "data";
   process: string | null;
   scale: number;
@@ -215,15 +218,23 @@ export function buildPlotPayload(out: RunOutput, opts: PayloadOptions): PlotPayl
     lumiPb: d.lumiPb,
     scale: scaleOf(d.name),
   }));
-  const cutflows: CutflowRow[] = Object.entries(info.cutflows).map(([ds, c]) => ({
+  const row = (ds: string, region: string | null, c: CutflowJson): CutflowRow => ({
     dataset: ds,
+    region,
     kind: info.datasets[ds]?.kind ?? "mc",
     process: processOf.get(ds) ?? null,
     scale: scaleOf(ds),
     steps: [...c.steps],
     raw: [...c.raw],
     weighted: [...c.weighted],
-  }));
+  });
+  // runs with regions also hold one cutflow per (dataset, region); read when present
+  const regionCutflows = (info as unknown as { regionCutflows?: Record<string, Record<string, CutflowJson>> }).regionCutflows ?? {};
+  const cutflows: CutflowRow[] = [];
+  for (const [ds, c] of Object.entries(info.cutflows)) {
+    cutflows.push(row(ds, null, c));
+    for (const [r, rc] of Object.entries(regionCutflows[ds] ?? {})) cutflows.push(row(ds, r, rc));
+  }
   return {
     title: `histmaker plot: ${info.analysis}`,
     input: opts.input,

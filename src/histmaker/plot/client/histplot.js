@@ -346,7 +346,7 @@
         var eff = i === 0 ? 1 : c.raw[i - 1] > 0 ? c.raw[i] / c.raw[i - 1] : 0;
         return [s, String(c.raw[i]), fmt(c.weighted[i], 6), fmt(c.weighted[i] * c.scale, 6), (100 * eff).toFixed(2) + " %"];
       });
-      grid.appendChild(el("div", { cls: "card" }, dataTable(c.dataset + " (" + c.kind + (c.process && c.process !== c.dataset ? ", " + c.process : "") + ")", ["step", "raw", "weighted", "scaled", "eff."], rows, [0])));
+      grid.appendChild(el("div", { cls: "card" }, dataTable(c.dataset + (c.region !== null ? " · region " + c.region : "") + " (" + c.kind + (c.process && c.process !== c.dataset ? ", " + c.process : "") + ")", ["step", "raw", "weighted", "scaled", "eff."], rows, [0])));
     });
     return el("section", { id: "cutflows" }, el("h2", { text: "Cutflows" }),
       el("p", { cls: "note", text: "scaled = weighted × the dataset's scale" + (D.scaled ? " (σ × L / Σ generator weights for simulation, 1 for data)" : " (1: --unscaled)") + "; eff. = raw events kept by the step" }), grid);
