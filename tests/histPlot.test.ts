@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli/histmaker.js";
 import { writeColumnarEvents } from "../src/histmaker/eventSources.js";
 import { readRunOutput, type RunOutput } from "../src/histmaker/runOutput.js";
-import { buildPlotPayload } from "../src/histmaker/plot/payload.js";
-import { jsonForScript } from "../src/histmaker/plot/page.js";
+import { buildPlotPayload, histogramNames } from "../src/histmaker/plot/payload.js";
+import { escapeHtml, jsonForScript, plotHtml } from "../src/histmaker/plot/page.js";
 import { parseGroupOption, readProcessesFile, resolveGrouping } from "../src/histmaker/plot/processes.js";
 import { defaultPlotOutput } from "../src/histmaker/commands/plot.js";
 import { runCommand } from "./helpers/cli.js";
@@ -161,6 +161,16 @@ describe("payload", () => {
   it("escapes < in the embedded JSON", () => {
     expect(jsonForScript({ a: "</script><b>" })).toBe('{"a":"\\u003c/script>\\u003cb>"}');
     expect(JSON.parse(jsonForScript({ a: XSS })).a).toBe(XSS);
+    expect(escapeHtml(`a<b>&"'`)).toBe("a&#60;b&#62;&#38;&#34;&#39;");
+  });
+  it("puts a hostile title and inline assets where they cannot end their tags", () => {
+    const grouping = resolveGrouping(Object.values(run.info.datasets), null, null, "x");
+    const p = { ...buildPlotPayload(run, { input: "run.hdf5", command: "t", grouping }), title: "</title><script>alert(1)</script>" };
+    const html = plotHtml(p, { plotly: "/* plotly */", script: "var s = '</script>';", css: "a::after { content: '</style>'; }" });
+    expect(html).toContain("<title>&#60;/title&#62;&#60;script&#62;alert(1)&#60;/script&#62;</title>");
+    expect(html.match(/<\/script>/g)).toHaveLength(3); // data, plotly, client: the client's own "</script>" was broken
+    expect(html.match(/<\/style>/g)).toHaveLength(1);
+    expect(histogramNames(run)).toEqual(["mass", "mass_cat", "mass_syst"]);
   });
 });
 
