@@ -284,6 +284,26 @@ describe("the page in Chromium", async () => {
       await page.waitForTimeout(300);
       close((await drawn())[1].sums, scaledMc("mass_cat", { project: "cat" }));
       await page.selectOption('#plot-1 >> xpath=.. >> select[data-role="view"]', "0");
+      // a category fixed to one bin: projection on m of cat = 1 only, and the unrolled view of that slice
+      const catSlice = (cat: number) => {
+        const want = new Array(7).fill(0);
+        for (const [ds, d] of Object.entries(run.info.datasets)) {
+          if (d.kind !== "mc") continue;
+          const v = run.hists[ds].mass_cat.values({ flow: false }); // (m: 7) × (cat: 3), in range
+          for (let i = 0; i < 7; i++) want[i] += run.info.scales[ds] * v[i * 3 + cat];
+        }
+        return want;
+      };
+      await page.selectOption('#plot-1 >> xpath=.. >> select[data-axis="cat"]', "1");
+      await page.waitForTimeout(300);
+      close((await drawn())[1].sums, catSlice(1));
+      await page.selectOption('#plot-1 >> xpath=.. >> select[data-role="view"]', "-1");
+      await page.waitForTimeout(300);
+      close((await drawn())[1].sums, catSlice(1));
+      await page.selectOption('#plot-1 >> xpath=.. >> select[data-axis="cat"]', "-1");
+      await page.selectOption('#plot-1 >> xpath=.. >> select[data-role="view"]', "0");
+      await page.waitForTimeout(300);
+      close((await drawn())[1].sums, scaledMc("mass_cat", { project: "m" }));
 
       // log toggle
       await page.click("#log-toggle");

@@ -83,29 +83,40 @@
   }
 
   // ---------- projections ----------
+  /** whether axis a is fixed to one category in this view (never the axis projected on) */
+  function isFixed(fixed, view, a) { return fixed && a !== view && fixed[a] >= 0; }
+  /** the axes a view unrolls: those not fixed to one category */
+  function unrolledAxes(h, fixed) {
+    return h.axes.map(function (ax, a) { return a; }).filter(function (a) { return !isFixed(fixed, -1, a); });
+  }
   /**
    * Bins shown for a histogram in a view: view = axis index (a projection: the other axes summed over
-   * all their bins, flow included) or -1 (unrolled: every axis's in-range bins, row-major).
-   * Returns { n, index(flat cell) → shown bin or -1 }.
+   * all their bins, flow included) or -1 (unrolled: the in-range bins of every axis, row-major);
+   * fixed[a] >= 0 keeps only that in-range bin of category axis a (a region, a channel).
+   * Returns { n, map: flat cell → shown bin or -1 }.
    */
-  function binMap(h, view) {
+  function binMap(h, view, fixed) {
     var shape = h.shape, axes = h.axes, nd = shape.length;
     var cells = 1;
     for (var i = 0; i < nd; i++) cells *= shape[i];
     var map = new Int32Array(cells);
-    var n = view >= 0 ? axes[view].bins : axes.reduce(function (a, ax) { return a * ax.bins; }, 1);
+    var unrolled = unrolledAxes(h, fixed);
+    var n = view >= 0 ? axes[view].bins : unrolled.reduce(function (acc, a) { return acc * axes[a].bins; }, 1);
     var coord = new Array(nd).fill(0);
     for (var f = 0; f < cells; f++) {
-      var out = -1;
-      if (view >= 0) {
+      var out = 0;
+      for (var a = 0; a < nd && out >= 0; a++) {
+        if (isFixed(fixed, view, a) && coord[a] - (axes[a].underflow ? 1 : 0) !== fixed[a]) out = -1;
+      }
+      if (out >= 0 && view >= 0) {
         var b = coord[view] - (axes[view].underflow ? 1 : 0);
         out = b >= 0 && b < axes[view].bins ? b : -1;
-      } else {
-        out = 0;
-        for (var a = 0; a < nd; a++) {
-          var bb = coord[a] - (axes[a].underflow ? 1 : 0);
-          if (bb < 0 || bb >= axes[a].bins) { out = -1; break; }
-          out = out * axes[a].bins + bb;
+      } else if (out >= 0) {
+        for (var u = 0; u < unrolled.length; u++) {
+          var ax = unrolled[u];
+          var bb = coord[ax] - (axes[ax].underflow ? 1 : 0);
+          if (bb < 0 || bb >= axes[ax].bins) { out = -1; break; }
+          out = out * axes[ax].bins + bb;
         }
       }
       map[f] = out;
@@ -125,9 +136,10 @@
     return out;
   }
   /** x geometry of a view: bin edges, centres, widths, tick labels for categories, titles */
-  function geometry(h, view) {
+  function geometry(h, view, fixed) {
     var ax = view >= 0 ? h.axes[view] : null;
-    var n = ax ? ax.bins : h.axes.reduce(function (a, x) { return a * x.bins; }, 1);
+    var unrolled = unrolledAxes(h, fixed);
+    var n = ax ? ax.bins : unrolled.reduce(function (acc, a) { return acc * h.axes[a].bins; }, 1);
     var edges = [];
     var i;
     if (ax && ax.edges) edges = ax.edges.slice();
@@ -146,7 +158,7 @@
         g.yTitle = "Events / " + String(Number(widths[0].toPrecision(3))) + (unit ? " " + ptext(unit) : "");
       }
     } else {
-      g.xTitle = "unrolled bin (" + h.axes.map(function (a) { return ptext(a.name); }).join(" × ") + ", last fastest)";
+      g.xTitle = "unrolled bin (" + unrolled.map(function (a) { return ptext(h.axes[a].name); }).join(" × ") + ", last fastest)";
     }
     return g;
   }
@@ -160,8 +172,8 @@
   }
 
   /** Everything a plot draws for the chosen view and variation (also what the tests read back). */
-  function series(h, view, t) {
-    var bm = binMap(h, view);
+  function series(h, view, t, fixed) {
+    var bm = binMap(h, view, fixed);
     var stack = h.mc.map(function (s) {
       var p = D.processes[s.process];
       return { name: p.name, color: p.color, values: project(s.values, bm, h.variations, t), variances: project(s.variances, bm, h.variations, t) };
@@ -172,9 +184,9 @@
     return { stack: stack, total: total, sigma: totalVar.map(Math.sqrt), data: data };
   }
 
-  function figure(h, view, t, log, perWidth) {
-    var g = geometry(h, view);
-    var s = series(h, view, t);
+  function figure(h, view, t, fixed, log, perWidth) {
+    var g = geometry(h, view, fixed);
+    var s = series(h, view, t, fixed);
     var n = s.total.length;
     var hasData = s.data !== null;
     var traces = [];
@@ -259,10 +271,11 @@
       layout.yaxis2 = { domain: [0, 0.25], range: [1 - dev, 1 + dev], title: { text: "Data / MC" }, ticks: "outside", showline: true, mirror: true, linecolor: "#444", zeroline: false, nticks: 5 };
       layout.shapes.push({ type: "line", xref: "x", yref: "y2", x0: x0, x1: x1, y0: 1, y1: 1, line: { color: "#c00", width: 1, dash: "dash" } });
     }
-    // unrolled: thin lines between the blocks of the first axis
-    if (view < 0 && h.axes.length > 1 && h.axes[0].bins <= 60) {
-      var block = n / h.axes[0].bins;
-      for (i = 1; i < h.axes[0].bins; i++) {
+    // unrolled: thin lines between the blocks of the first unrolled axis
+    var outer = unrolledAxes(h, fixed);
+    if (view < 0 && outer.length > 1 && h.axes[outer[0]].bins <= 60) {
+      var nOuter = h.axes[outer[0]].bins, block = n / nOuter;
+      for (i = 1; i < nOuter; i++) {
         layout.shapes.push({ type: "line", xref: "x", yref: "paper", x0: i * block, x1: i * block, y0: hasData ? 0.3 : 0, y1: 1, line: { color: "#999", width: 0.6, dash: "dot" } });
       }
     }
@@ -285,15 +298,28 @@
   }
 
   function histCard(h, idx) {
-    var view = { h: h, view: h.axes.length > 1 ? -1 : 0, t: 0, div: null };
+    var view = { h: h, view: h.axes.length > 1 ? -1 : 0, t: 0, fixed: h.axes.map(function () { return -1; }), div: null };
     state.views.push(view);
     var controls = el("div", { cls: "controls" });
     if (h.axes.length > 1) {
       var sel = el("select", { "data-role": "view" });
       sel.appendChild(option("-1", "unrolled (" + h.axes.map(function (a) { return a.name; }).join(" × ") + ")", true));
       h.axes.forEach(function (a, i) { sel.appendChild(option(String(i), "projection on " + a.name, false)); });
-      sel.addEventListener("change", function () { view.view = Number(sel.value); draw(view); });
       controls.appendChild(el("label", null, "view", sel));
+      // a category axis (a region, a charge) can be fixed to one of its bins instead of summed
+      var pickers = [];
+      h.axes.forEach(function (a, i) {
+        if (!a.categories) return;
+        var cs = el("select", { "data-role": "fix", "data-axis": a.name });
+        cs.appendChild(option("-1", "all", true));
+        a.categories.forEach(function (c, j) { cs.appendChild(option(String(j), c, false)); });
+        cs.addEventListener("change", function () { view.fixed[i] = Number(cs.value); draw(view); });
+        pickers.push({ i: i, sel: cs });
+        controls.appendChild(el("label", null, a.name, cs));
+      });
+      var syncPickers = function () { pickers.forEach(function (p) { p.sel.disabled = p.i === view.view; }); };
+      syncPickers();
+      sel.addEventListener("change", function () { view.view = Number(sel.value); syncPickers(); draw(view); });
     }
     if (h.tensor) {
       if (h.variations > 1) {
@@ -316,7 +342,7 @@
   }
 
   function draw(view) {
-    var f = figure(view.h, view.view, view.t, state.log, state.perWidth);
+    var f = figure(view.h, view.view, view.t, view.fixed, state.log, state.perWidth);
     view.div.__series = f.series; // for tests and the console: what is drawn, unrounded
     return Plotly.react(view.div, f.traces, f.layout, PLOT_CONFIG);
   }
