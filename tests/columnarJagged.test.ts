@@ -168,6 +168,10 @@ describe("Jagged basics", () => {
       A.forEach((r, e) => (i < r.length ? expect(got[e]).toBe(r[i]) : expect(got[e]).toBeNaN()));
     }
     expect(Array.from(ja.leading(1, -1))).toEqual(A.map((r) => (r.length > 1 ? r[1] : -1)));
+    const best = ja.argmin();
+    expect(Array.from(ja.at(best))).toEqual(A.map((r) => (r.length ? Math.min(...r) : NaN)));
+    expect(Array.from(ja.at(Int32Array.from(A, (r) => r.length), -7))).toEqual(A.map(() => -7));
+    expect(() => ja.at(new Int32Array(3))).toThrow(/3 positions for 500 events/);
     expect(ja.firstN(2).toArrays()).toEqual(A.map((r) => r.slice(0, 2)));
     const padded = Array.from(ja.pad(3, 0));
     expect(padded).toEqual(A.flatMap((r) => [0, 1, 2].map((k) => (k < r.length ? r[k] : 0))));

@@ -432,6 +432,25 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
     return out;
   }
 
+  /**
+   * The object at a per-event position, e.g. the best Z candidate: `mZ.at(mZ.sub(91.19).abs().argmin())`
+   * (awkward's `a[ak.argmin(..., keepdims=True)]`). Positions outside the event (−1 from argmin of an
+   * empty event) give `fill`.
+   */
+  at(index: number | ArrayLike<number>, fill = Number.NaN): Float64Array {
+    if (typeof index === "number") return this.leading(index, fill);
+    const o = this.offsets;
+    const x = this.values;
+    const n = this.length;
+    if (index.length !== n) throw new AnalysisError(`jagged at: ${index.length} positions for ${n} events`);
+    const out = new Float64Array(n);
+    for (let e = 0; e < n; e++) {
+      const p = index[e];
+      out[e] = p >= 0 && p < o[e + 1] - o[e] ? x[o[e] + p] : fill;
+    }
+    return out;
+  }
+
   /** Regular events × n (row-major) array: the first n objects, `fill` where there are fewer. */
   pad(n: number, fill = Number.NaN): Float64Array {
     const o = this.offsets;
