@@ -136,6 +136,17 @@ describe("Jagged basics", () => {
     expect(f.mask(ev).toArrays()).toEqual(A.map((r, e) => (ev[e] ? r.map(f32) : [])));
   });
 
+  it("maskSelection / takeSelection + gather equal mask / take", () => {
+    const m = ja.gt(50);
+    const sel = ja.maskSelection(m);
+    expect(jb.gather(sel).toArrays()).toEqual(jb.mask(m).toArrays());
+    const ev = Uint8Array.from(perEvent, (v) => v % 3);
+    expect(jb.gather(ja.maskSelection(ev)).toArrays()).toEqual(jb.mask(ev).toArrays());
+    const idx = ja.argsort(true);
+    expect(jb.gather(ja.takeSelection(idx)).toArrays()).toEqual(jb.take(idx).toArrays());
+    expect(() => ja.takeSelection(Jagged.fromArrays([[0]], Int32Array))).toThrow(/index has 1 events/);
+  });
+
   it("argsort / sort / take within events, stable, NaN last", () => {
     const asc = ja.argsort();
     const desc = ja.argsort(true);

@@ -120,6 +120,23 @@ describe("per-object four-vectors (jagged)", () => {
         }
     }
     expect(n).toBeGreaterThan(300);
+    // the same pairs from the four-vectors directly
+    const [v1, v2] = combinations(p4, 2);
+    expect(v1).toBeInstanceOf(JaggedVec4);
+    v1.add(v2).mass.values.forEach((m, i) => expect(m).toBeCloseTo(mjj.values[i], 9));
+  });
+
+  it("vec4 of a collection's leading objects: a per-event Vec4, NaN where absent", () => {
+    const sorted = jets.sortBy("pt");
+    const lead = vec4(sorted.leading(0));
+    const sub = vec4(sorted.leading(1));
+    expect(lead).toBeInstanceOf(Vec4);
+    const ref = vec4(sorted);
+    const mjj = lead.add(sub).mass;
+    const want = ref.leading(0).add(ref.leading(1)).mass;
+    mjj.forEach((m, e) => (Number.isNaN(want[e]) ? expect(m).toBeNaN() : expect(m).toBeCloseTo(want[e], 9)));
+    expect(mjj.some((m) => Number.isNaN(m))).toBe(true);
+    expect(() => vec4({ pt: new Float64Array(1) } as never)).toThrow(/no per-event "eta" array/);
   });
 
   it("leading, sum, mask, take, ΔR/Δφ between same-structure arrays; Δφ to a per-event φ", () => {

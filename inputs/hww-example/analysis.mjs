@@ -43,16 +43,12 @@ export const jets = perChunk((c) => {
 
 /** the two leading leptons and their sum (NaN where an event has fewer) */
 const dilepton = perChunk((c) => {
-  const p4 = vec4(leptons(c));
-  const l1 = p4.leading(0);
-  const l2 = p4.leading(1);
+  const l1 = vec4(leptons(c).leading(0));
+  const l2 = vec4(leptons(c).leading(1));
   return { l1, l2, ll: l1.add(l2) };
 });
 
-const dijet = perChunk((c) => {
-  const p4 = vec4(jets(c));
-  return p4.leading(0).add(p4.leading(1));
-});
+const dijet = perChunk((c) => vec4(jets(c).leading(0)).add(vec4(jets(c).leading(1))));
 
 export default {
   name: "hww-2l",

@@ -83,13 +83,14 @@ export class Collection<F extends string = string> {
 
   /** Keeps the objects where m is non-zero (a jagged mask, or a per-event array for whole events). */
   mask(m: JaggedColumn | NumericArray): CollectionOf<F> {
-    return this.apply((j) => j.mask(m));
+    const sel = this.fields[this.names[0]].maskSelection(m);
+    return this.apply((j) => j.gather(sel));
   }
 
   /** Picks objects by per-event positions (see Jagged.take): `mu.take(mu.pt.argsort(true))`. */
   take(idx: JaggedColumn): CollectionOf<F> {
-    const ii = Jagged.from(idx, "take index");
-    return this.apply((j) => j.take(ii));
+    const sel = this.fields[this.names[0]].takeSelection(idx);
+    return this.apply((j) => j.gather(sel));
   }
 
   /** Sorted within each event by a field or a jagged key (descending by default: leading first). */
@@ -170,16 +171,23 @@ export function concat<F extends string>(parts: (Collection<F> | JaggedColumn)[]
   return collectionOf(out);
 }
 
+/** What combinations/cartesian can pick members from: a collection or a jagged four-vector array. */
+export interface Takeable<T> {
+  readonly offsets: Int32Array;
+  take(idx: JaggedColumn): T;
+}
+
 /**
- * All k-subsets of each event's objects as k collections (`const [l1, l2] = combinations(lep, 2)`):
- * pair p of event e is (l1[e][p], l2[e][p]).
+ * All k-subsets of each event's objects, as k collections (or k jagged four-vector arrays) of one
+ * structure: `const [l1, l2] = combinations(leptons, 2)`, pair p of event e is (l1[e][p], l2[e][p]).
+ * For pair masses, `combinations(vec4(leptons), 2)` converts each lepton to a four-vector only once.
  */
-export function combinations<F extends string>(c: Collection<F>, k = 2): CollectionOf<F>[] {
+export function combinations<T>(c: Takeable<T>, k = 2): T[] {
   return argcombinations(c, k).map((idx) => c.take(idx));
 }
 
-/** Every (a, b) pair of each event as two collections of equal structure. */
-export function cartesian<F extends string, G extends string>(a: Collection<F>, b: Collection<G>): [CollectionOf<F>, CollectionOf<G>] {
+/** Every (a, b) pair of each event as two collections (or four-vector arrays) of equal structure. */
+export function cartesian<A, B>(a: Takeable<A>, b: Takeable<B>): [A, B] {
   const [ia, ib] = argcartesian(a, b);
   return [a.take(ia), b.take(ib)];
 }

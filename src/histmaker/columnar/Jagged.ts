@@ -7,7 +7,7 @@
  */
 import { AnalysisError } from "../analysis.js";
 import type { JaggedColumn, NumericArray } from "../events.js";
-import { binaryKernels, MASK_OPS, unaryKernels, type BinaryOp, type UnaryOp } from "./kernels.js";
+import { binaryKernels, eventKernels, unaryKernels, type BinaryOp, type UnaryOp } from "./kernels.js";
 
 /** The typed arrays a Jagged holds (64-bit integer branches are converted to Float64Array). */
 export type Values = Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
@@ -42,6 +42,12 @@ export function sameCounts(a: Int32Array, b: Int32Array): boolean {
   const b0 = b[0];
   for (let i = 1; i < a.length; i++) if (a[i] - a0 !== b[i] - b0) return false;
   return true;
+}
+
+/** Result structure plus, per result object, its position in the source's flat values. */
+export interface Selection {
+  offsets: Int32Array;
+  index: Int32Array;
 }
 
 export class Jagged<V extends Values = Values> implements JaggedColumn {
@@ -346,6 +352,69 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   }
 
   /**
+   * Where `mask(m)` would take its objects from: the result's offsets and, per kept object, its
+   * position in this array's values. Collections compute it once and `gather` every field with it.
+   */
+  maskSelection(m: JaggedColumn | NumericArray): Selection {
+    const o = this.offsets;
+    const n = this.length;
+    const outOff = new Int32Array(n + 1);
+    if ((m as JaggedColumn).offsets !== undefined) {
+      const mj = m as JaggedColumn;
+      if (!sameCounts(o, mj.offsets))
+        throw new AnalysisError("jagged mask: the mask has different numbers of objects per event than the array");
+      const mv = toValues(mj.values);
+      const base = mj.offsets[0];
+      let kept = 0;
+      for (let j = 0; j < this.values.length; j++) if (mv[j + base] !== 0) kept++;
+      const index = new Int32Array(kept);
+      let k = 0;
+      for (let e = 0; e < n; e++) {
+        for (let j = o[e]; j < o[e + 1]; j++) if (mv[j + base] !== 0) index[k++] = j;
+        outOff[e + 1] = k;
+      }
+      return { offsets: outOff, index };
+    }
+    const mv = toValues(m as NumericArray);
+    if (mv.length !== n) throw new AnalysisError(`jagged mask: per-event mask has ${mv.length} values for ${n} events`);
+    for (let e = 0; e < n; e++) outOff[e + 1] = outOff[e] + (mv[e] !== 0 ? o[e + 1] - o[e] : 0);
+    const index = new Int32Array(outOff[n]);
+    for (let e = 0; e < n; e++) if (mv[e] !== 0) for (let j = o[e], k = outOff[e]; j < o[e + 1]; j++) index[k++] = j;
+    return { offsets: outOff, index };
+  }
+
+  /** Where `take(idx)` would take its objects from (see maskSelection). */
+  takeSelection(idx: JaggedColumn): Selection {
+    const ii = Jagged.from(idx, "take index");
+    if (ii.length !== this.length)
+      throw new AnalysisError(`jagged take: index has ${ii.length} events, the array ${this.length}`);
+    const o = this.offsets;
+    const io = ii.offsets;
+    const iv = ii.values;
+    const index = new Int32Array(iv.length);
+    for (let e = 0, n = o.length - 1; e < n; e++) {
+      const lo = o[e];
+      const len = o[e + 1] - lo;
+      for (let k = io[e]; k < io[e + 1]; k++) {
+        const p = iv[k];
+        if (!(p >= 0 && p < len))
+          throw new AnalysisError(`jagged take: position ${p} in event ${e}, which has ${len} objects`);
+        index[k] = lo + p;
+      }
+    }
+    return { offsets: io, index };
+  }
+
+  /** The objects at a selection's positions, with its structure. */
+  gather(sel: Selection): Jagged<V> {
+    const x = this.values;
+    const ix = sel.index;
+    const out = new (ctorOf(x))(ix.length);
+    eventKernels.gather(x, ix, out);
+    return new Jagged(sel.offsets, out);
+  }
+
+  /**
    * Per-event positions that sort each event's objects by value (stable; NaN last). The result
    * indexes within events, for `take` on this array or any other field of the same collection.
    */
@@ -421,14 +490,8 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
 
   /** The object at position i of each event (0 = leading), or `fill` where the event has fewer. */
   leading(i = 0, fill = Number.NaN): Float64Array {
-    const o = this.offsets;
-    const x = this.values;
-    const n = this.length;
-    const out = new Float64Array(n);
-    for (let e = 0; e < n; e++) {
-      const at = o[e] + i;
-      out[e] = at < o[e + 1] ? x[at] : fill;
-    }
+    const out = new Float64Array(this.length);
+    eventKernels.leading(this.offsets, this.values, i, fill, out);
     return out;
   }
 
@@ -468,15 +531,8 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
 
   /** Σ of each event's values (0 for an empty event). */
   sum(): Float64Array {
-    const o = this.offsets;
-    const x = this.values;
-    const n = this.length;
-    const out = new Float64Array(n);
-    for (let e = 0; e < n; e++) {
-      let s = 0;
-      for (let j = o[e]; j < o[e + 1]; j++) s += x[j];
-      out[e] = s;
-    }
+    const out = new Float64Array(this.length);
+    eventKernels.sum(this.offsets, this.values, out);
     return out;
   }
 
@@ -591,15 +647,8 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
 
   /** Number of non-zero values per event (e.g. `jets.btag.gt(0.8).count()` = number of b tags). */
   count(): Int32Array {
-    const o = this.offsets;
-    const x = this.values;
-    const n = this.length;
-    const out = new Int32Array(n);
-    for (let e = 0; e < n; e++) {
-      let c = 0;
-      for (let j = o[e]; j < o[e + 1]; j++) if (x[j] !== 0) c++;
-      out[e] = c;
-    }
+    const out = new Int32Array(this.length);
+    eventKernels.count(this.offsets, this.values, out);
     return out;
   }
 }

@@ -49,20 +49,40 @@ export const UNARY_OPS = {
 } as const;
 export type UnaryOp = keyof typeof UNARY_OPS;
 
+/**
+ * One compiled copy of a loop per combination of typed-array classes it sees, so that each copy's
+ * element loads stay monomorphic (a shared loop that meets Float32Array, Float64Array, Int32Array and
+ * Uint8Array runs several times slower than the same loop written for one of them).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function perType<F extends (...args: any[]) => unknown>(params: string, body: string): F {
+  const cache = new Map<string, F>();
+  const names = params.split(",");
+  return ((...args: Parameters<F>) => {
+    let key = "";
+    for (const a of args) key += a !== null && typeof a === "object" ? (a as object).constructor.name : typeof a;
+    let f = cache.get(key);
+    if (f === undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      f = new Function(...names, body) as F;
+      cache.set(key, f);
+    }
+    return f(...args);
+  }) as F;
+}
+
 function build(expr: string): Kernels {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const mk = (params: string, body: string) => new Function(...params.split(","), body) as never;
   const left = expr;
   const right = expr.replace(/\bx\b/g, "__t").replace(/\by\b/g, "x").replace(/__t/g, "y");
   return {
-    scalar: mk("xs,y,out", `for (let j = 0, n = xs.length; j < n; j++) { const x = xs[j]; out[j] = ${left}; }`),
-    scalarLeft: mk("xs,y,out", `for (let j = 0, n = xs.length; j < n; j++) { const x = xs[j]; out[j] = ${right}; }`),
-    array: mk("xs,ys,out", `for (let j = 0, n = xs.length; j < n; j++) { const x = xs[j], y = ys[j]; out[j] = ${left}; }`),
-    broadcast: mk(
+    scalar: perType<ScalarKernel>("xs,y,out", `for (let j = 0, n = xs.length; j < n; j++) { const x = xs[j]; out[j] = ${left}; }`),
+    scalarLeft: perType<ScalarKernel>("xs,y,out", `for (let j = 0, n = xs.length; j < n; j++) { const x = xs[j]; out[j] = ${right}; }`),
+    array: perType<ArrayKernel>("xs,ys,out", `for (let j = 0, n = xs.length; j < n; j++) { const x = xs[j], y = ys[j]; out[j] = ${left}; }`),
+    broadcast: perType<BroadcastKernel>(
       "xs,off,ys,out",
       `for (let e = 0, n = off.length - 1; e < n; e++) { const y = ys[e]; for (let j = off[e], end = off[e + 1]; j < end; j++) { const x = xs[j]; out[j] = ${left}; } }`,
     ),
-    broadcastLeft: mk(
+    broadcastLeft: perType<BroadcastKernel>(
       "xs,off,ys,out",
       `for (let e = 0, n = off.length - 1; e < n; e++) { const y = ys[e]; for (let j = off[e], end = off[e + 1]; j < end; j++) { const x = xs[j]; out[j] = ${right}; } }`,
     ),
@@ -76,9 +96,30 @@ export const binaryKernels = Object.fromEntries(
 export const unaryKernels = Object.fromEntries(
   Object.entries(UNARY_OPS).map(([k, expr]) => [
     k,
-    new Function("xs", "out", `for (let j = 0, n = xs.length; j < n; j++) { const x = xs[j]; out[j] = ${expr}; }`),
+    perType<(x: NumericArray, out: NumericArray) => void>("xs,out", `for (let j = 0, n = xs.length; j < n; j++) { const x = xs[j]; out[j] = ${expr}; }`),
   ]),
 ) as Record<UnaryOp, (x: NumericArray, out: NumericArray) => void>;
 
-/** Ops whose result is a 0/1 mask (stored as Uint8Array). */
-export const MASK_OPS: ReadonlySet<string> = new Set(["gt", "ge", "lt", "le", "eq", "ne", "and", "or", "not", "isnan"]);
+/** Per-event loops of the reductions and pickers, one compiled copy per value type. */
+export const eventKernels = {
+  /** out[e] = Σ x over event e */
+  sum: perType<(o: Int32Array, x: NumericArray, out: Float64Array) => void>(
+    "o,x,out",
+    "for (let e = 0, n = o.length - 1; e < n; e++) { let s = 0; for (let j = o[e], end = o[e + 1]; j < end; j++) s += x[j]; out[e] = s; }",
+  ),
+  /** out[e] = number of non-zero x in event e */
+  count: perType<(o: Int32Array, x: NumericArray, out: Int32Array) => void>(
+    "o,x,out",
+    "for (let e = 0, n = o.length - 1; e < n; e++) { let c = 0; for (let j = o[e], end = o[e + 1]; j < end; j++) if (x[j] !== 0) c++; out[e] = c; }",
+  ),
+  /** out[e] = x[o[e] + i] or fill */
+  leading: perType<(o: Int32Array, x: NumericArray, i: number, fill: number, out: Float64Array) => void>(
+    "o,x,i,fill,out",
+    "for (let e = 0, n = o.length - 1; e < n; e++) { const at = o[e] + i; out[e] = at < o[e + 1] ? x[at] : fill; }",
+  ),
+  /** out[k] = x[index[k]] */
+  gather: perType<(x: NumericArray, index: Int32Array, out: NumericArray) => void>(
+    "x,ix,out",
+    "for (let k = 0, n = ix.length; k < n; k++) out[k] = x[ix[k]];",
+  ),
+};

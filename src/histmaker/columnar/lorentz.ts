@@ -7,7 +7,7 @@
 import { AnalysisError } from "../analysis.js";
 import type { JaggedColumn, NumericArray } from "../events.js";
 import { Collection } from "./Collection.js";
-import { Jagged, sameCounts, toValues } from "./Jagged.js";
+import { Jagged, sameCounts, toValues, type Selection } from "./Jagged.js";
 
 const TWO_PI = 2 * Math.PI;
 
@@ -276,22 +276,19 @@ export class JaggedVec4 extends FourVectorArrays {
       throw new AnalysisError("vec4: the two jagged vector arrays have different numbers of objects per event");
   }
 
-  private pickComponents(f: (j: Jagged<Float64Array>) => Jagged<Float64Array>): [Int32Array, Components] {
-    const [px, py, pz, e] = [this.px, this.py, this.pz, this.e].map((v) => f(this.wrap(v)));
-    return [px.offsets, { px: px.values, py: py.values, pz: pz.values, e: e.values }];
+  private gather(sel: Selection): JaggedVec4 {
+    const g = (v: Float64Array) => this.wrap(v).gather(sel).values;
+    return new JaggedVec4(sel.offsets, { px: g(this.px), py: g(this.py), pz: g(this.pz), e: g(this.e) });
   }
 
   /** Objects where m is non-zero. */
   mask(m: JaggedColumn | NumericArray): JaggedVec4 {
-    const [o, c] = this.pickComponents((j) => j.mask(m));
-    return new JaggedVec4(o, c);
+    return this.gather(this.wrap(this.px).maskSelection(m));
   }
 
   /** Objects by per-event positions (result has idx's structure). */
   take(idx: JaggedColumn): JaggedVec4 {
-    const ii = Jagged.from(idx, "take index");
-    const [o, c] = this.pickComponents((j) => j.take(ii));
-    return new JaggedVec4(o, c);
+    return this.gather(this.wrap(this.px).takeSelection(idx));
   }
 
   /** The vector at position i of each event (NaN components where the event has fewer). */
@@ -307,15 +304,26 @@ export class JaggedVec4 extends FourVectorArrays {
   }
 }
 
+/** Per-event kinematics, e.g. what `collection.leading(0)` returns. */
+export interface PtEtaPhiMArrays {
+  pt: NumericArray;
+  eta: NumericArray;
+  phi: NumericArray;
+  mass?: NumericArray;
+}
+
 /**
- * `vec4(pt, eta, phi, mass)` per event (flat arrays) or per object (jagged columns), or
- * `vec4(collection)` from its pt, eta, phi and mass fields (mass 0 when the collection has none).
+ * `vec4(pt, eta, phi, mass)` per event (flat arrays) or per object (jagged columns);
+ * `vec4(collection)` from its pt, eta, phi and mass fields (mass 0 when the collection has none);
+ * `vec4(collection.leading(0))` for the leading object of each event (NaN where there is none),
+ * which converts only that object.
  */
 export function vec4(c: Collection): JaggedVec4;
+export function vec4(c: PtEtaPhiMArrays): Vec4;
 export function vec4(pt: JaggedColumn, eta: JaggedColumn, phi: JaggedColumn, mass?: JaggedColumn | number): JaggedVec4;
 export function vec4(pt: NumericArray, eta: NumericArray, phi: NumericArray, mass?: NumericArray | number): Vec4;
 export function vec4(
-  pt: Collection | JaggedColumn | NumericArray,
+  pt: Collection | PtEtaPhiMArrays | JaggedColumn | NumericArray,
   eta?: JaggedColumn | NumericArray,
   phi?: JaggedColumn | NumericArray,
   mass?: JaggedColumn | NumericArray | number,
@@ -324,6 +332,12 @@ export function vec4(
     const names = pt.names;
     for (const f of ["pt", "eta", "phi"]) if (!names.includes(f)) throw new AnalysisError(`vec4: the collection has no "${f}" field`);
     return JaggedVec4.fromPtEtaPhiM(pt.get("pt"), pt.get("eta"), pt.get("phi"), names.includes("mass") ? pt.get("mass") : 0);
+  }
+  if (!ArrayBuffer.isView(pt) && (pt as JaggedColumn).offsets === undefined) {
+    const r = pt as PtEtaPhiMArrays;
+    for (const f of ["pt", "eta", "phi"] as const)
+      if (!ArrayBuffer.isView(r[f])) throw new AnalysisError(`vec4: the record has no per-event "${f}" array`);
+    return Vec4.fromPtEtaPhiM(r.pt, r.eta, r.phi, r.mass ?? 0);
   }
   if (eta === undefined || phi === undefined) throw new AnalysisError("vec4: needs pt, eta and phi (and optionally mass)");
   if ((pt as JaggedColumn).offsets !== undefined)

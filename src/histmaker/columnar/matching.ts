@@ -40,7 +40,7 @@ export function nearest(a: EtaPhi, b: EtaPhi): { deltaR: Jagged<Float64Array>; i
       let bi = -1;
       for (let j = b0; j < b1; j++) {
         const de = ea[i] - eb[j];
-        const dp = wrapPhi(pa[i] - pb[j]);
+        const dp = absDeltaPhi(pa[i], pb[j]);
         const d2 = de * de + dp * dp;
         if (d2 < best) {
           best = d2;
@@ -59,9 +59,42 @@ export function minDeltaR(a: EtaPhi, b: EtaPhi): Jagged<Float64Array> {
   return nearest(a, b).deltaR;
 }
 
-/** Mask over a: 1 where the object is farther than `dr` from every object of b. */
+/** |φ1 − φ2| wrapped to [0, π]: the cheap branch for φ in [−π, π], the general wrap otherwise. */
+function absDeltaPhi(p1: number, p2: number): number {
+  const d = Math.abs(p1 - p2);
+  if (d <= Math.PI) return d;
+  if (d <= 2 * Math.PI) return 2 * Math.PI - d;
+  return Math.abs(wrapPhi(p1 - p2));
+}
+
+/** Mask over a: 1 where the object is farther than `dr` (strictly) from every object of b. */
 export function deltaRCleanMask(a: EtaPhi, b: EtaPhi, dr = 0.4): Jagged<Uint8Array> {
-  return minDeltaR(a, b).gt(dr);
+  const A = etaPhi(a, "deltaRClean: first collection");
+  const B = etaPhi(b, "deltaRClean: second collection");
+  const oa = A.eta.offsets;
+  const ob = B.eta.offsets;
+  if (oa.length !== ob.length) throw new AnalysisError(`deltaRClean: ${oa.length - 1} and ${ob.length - 1} events`);
+  const [ea, pa, eb, pb] = [A.eta.values, A.phi.values, B.eta.values, B.phi.values];
+  const dr2 = dr * dr;
+  const keep = new Uint8Array(ea.length);
+  for (let e = 0, n = oa.length - 1; e < n; e++) {
+    const b0 = ob[e];
+    const b1 = ob[e + 1];
+    for (let i = oa[e]; i < oa[e + 1]; i++) {
+      let ok = 1;
+      for (let j = b0; j < b1; j++) {
+        const de = ea[i] - eb[j];
+        const dp = absDeltaPhi(pa[i], pb[j]);
+        // compared in squares (no sqrt); a NaN coordinate never removes an object, as in minDeltaR
+        if (de * de + dp * dp <= dr2) {
+          ok = 0;
+          break;
+        }
+      }
+      keep[i] = ok;
+    }
+  }
+  return new Jagged(oa, keep);
 }
 
 /**
