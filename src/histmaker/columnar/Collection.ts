@@ -104,10 +104,16 @@ export class Collection<F extends string = string> {
     return this.apply((j) => j.firstN(n));
   }
 
-  /** Every field of the object at position i of each event (NaN or `fill` where absent). */
+  /**
+   * Every field of the object at position i of each event (NaN or `fill` where absent). Each field is
+   * computed when first read, so `vec4(mu.leading(0))` touches only pt, eta, phi and mass.
+   */
   leading(i = 0, fill = Number.NaN): Record<F, Float64Array> {
     const out = {} as Record<F, Float64Array>;
-    for (const n of this.names) out[n] = this.fields[n].leading(i, fill);
+    for (const n of this.names) {
+      let v: Float64Array | undefined;
+      Object.defineProperty(out, n, { enumerable: true, get: () => (v ??= this.fields[n].leading(i, fill)) });
+    }
     return out;
   }
 }

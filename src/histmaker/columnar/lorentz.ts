@@ -41,6 +41,11 @@ function fromPtEtaPhiM(pt: NumericArray, eta: NumericArray, phi: NumericArray, m
   const m0 = typeof mass === "number" ? mass : 0;
   for (let i = 0; i < n; i++) {
     const p = P[i];
+    if (p !== p) {
+      // an absent object (NaN pT from `leading`): skip the trigonometry
+      px[i] = py[i] = pz[i] = e[i] = Number.NaN;
+      continue;
+    }
     const m = M === null ? m0 : M[i];
     const x = p * Math.cos(F[i]);
     const y = p * Math.sin(F[i]);
