@@ -290,3 +290,37 @@ describe.skipIf(!existsSync(nano))("the H → WW example module on NanoAOD", () 
   });
   if (!built) console.log("skipping the hww example module test: run `npx tsc -p tsconfig.json` first (dist/src/histmaker/api.js missing)");
 });
+
+describe.skipIf(!existsSync(hzz))("a module outside the package importing hepfit/histmaker", () => {
+  const built = existsSync(path.join(repo, "dist/src/cli/histmaker.js"));
+  if (!built) console.log("skipping the bin/histmaker.js outside-module test: run `npx tsc -p tsconfig.json` first");
+  it.skipIf(!built)("runs through bin/histmaker.js (the resolve hook maps the specifier to this hepfit)", async () => {
+    const { mkdtempSync, writeFileSync, readFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { spawnSync } = await import("node:child_process");
+    const dir = mkdtempSync(path.join(tmpdir(), "hepfit-outside-"));
+    const mod = path.join(dir, "analysis.mjs");
+    writeFileSync(
+      mod,
+      `import { collection } from "hepfit/histmaker";
+export default {
+  name: "outside",
+  datasets: [{ name: "H", kind: "mc", files: [${JSON.stringify(hzz)}], xsec: 1, tree: "events" }],
+  branches: ["Muon_Px", "Muon_Py"],
+  columns: { nMu: (c) => collection({ px: c.Muon_Px, py: c.Muon_Py }).counts() },
+  selections: [{ name: "twoMuons", cut: (c) => c.nMu.map((n) => (n >= 2 ? 1 : 0)) }],
+  histograms: [{ name: "nMu", axes: [{ type: "integer", name: "n", lo: 0, hi: 6 }], columns: ["nMu"] }],
+  luminosity: 1,
+};
+`,
+    );
+    const out = path.join(dir, "out.hdf5");
+    const p = spawnSync(process.execPath, [path.join(repo, "bin/histmaker.js"), "run", mod, "-o", out, "--no-progress"], { encoding: "utf8" });
+    expect(p.status, p.stderr).toBe(0);
+    const ev = await readEvents(hzz, "events", ["Muon_Px"]);
+    const two = (ev.Muon_Px as number[][]).filter((r) => r.length >= 2).length;
+    expect(two).toBeGreaterThan(0);
+    const csv = readFileSync(path.join(dir, "out.cutflow.csv"), "utf8");
+    expect(csv).toMatch(new RegExp(`^H,twoMuons,${two},`, "m"));
+  });
+});
