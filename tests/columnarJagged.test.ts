@@ -70,6 +70,8 @@ describe("Jagged basics", () => {
     const big = jagged({ offsets: Int32Array.from([0, 1, 3]), values: BigInt64Array.from([1n, 2n ** 40n, -5n]) });
     expect(big.values).toBeInstanceOf(Float64Array);
     expect(big.toArrays()).toEqual([[1], [2 ** 40, -5]]);
+    // 64-bit per-event arrays broadcast too (e.g. a Long64 event number)
+    expect(big.add(BigUint64Array.from([10n, 20n])).toArrays()).toEqual([[11], [2 ** 40 + 20, 15]]);
     expect(() => jagged(undefined, "Muon_pt")).toThrow(/Muon_pt: no such column/);
     expect(() => jagged(Float32Array.from([1]) as never, "x")).toThrow(AnalysisError);
     expect(() => new Jagged(Int32Array.from([0, 3]), new Float64Array(2))).toThrow(/offsets run from 0 to 3/);

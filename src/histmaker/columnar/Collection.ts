@@ -5,7 +5,7 @@
  */
 import { AnalysisError } from "../analysis.js";
 import type { ColumnSet } from "../analysis.js";
-import type { JaggedColumn, NumericArray } from "../events.js";
+import type { Column, JaggedColumn, NumericArray } from "../events.js";
 import { isJagged } from "../events.js";
 import { argcartesian, argcombinations, concatJagged, Jagged } from "./Jagged.js";
 
@@ -21,7 +21,7 @@ export class Collection<F extends string = string> {
    * Groups jagged fields with the same number of objects per event (checked). Prefer `collection()`,
    * which also gives field properties.
    */
-  constructor(fields: Record<F, JaggedColumn>, what = "collection") {
+  constructor(fields: Record<F, Column>, what = "collection") {
     const names = Object.keys(fields) as F[];
     if (names.length === 0) throw new AnalysisError(`${what}: a collection needs at least one field`);
     const first = Jagged.from(fields[names[0]], `${what}.${names[0]}`);
@@ -64,8 +64,8 @@ export class Collection<F extends string = string> {
   }
 
   /** A new collection with one more (or a replaced) field of the same structure. */
-  with<G extends string>(name: G, values: JaggedColumn | Jagged): CollectionOf<F | G> {
-    return collectionOf({ ...this.fields, [name]: values } as Record<F | G, JaggedColumn>);
+  with<G extends string>(name: G, values: Column): CollectionOf<F | G> {
+    return collectionOf({ ...this.fields, [name]: values } as Record<F | G, Column>);
   }
 
   /** Only the named fields. */
@@ -118,7 +118,7 @@ export class Collection<F extends string = string> {
   }
 }
 
-function collectionOf<F extends string>(fields: Record<F, JaggedColumn>, what?: string): CollectionOf<F> {
+function collectionOf<F extends string>(fields: Record<F, Column>, what?: string): CollectionOf<F> {
   return new Collection(fields, what) as CollectionOf<F>;
 }
 
@@ -127,14 +127,14 @@ function collectionOf<F extends string>(fields: Record<F, JaggedColumn>, what?: 
  * chunk's columns by prefix, `collection(c, "Muon")` (every jagged `Muon_*` column, as `pt`, `eta`,
  * …), optionally only some fields: `collection(c, "Muon", ["pt", "eta", "phi", "mass"])`.
  */
-export function collection<F extends string>(fields: Record<F, JaggedColumn>): CollectionOf<F>;
+export function collection<F extends string>(fields: Record<F, Column>): CollectionOf<F>;
 export function collection<F extends string = string>(columns: ColumnSet, prefix: string, fields?: readonly F[]): CollectionOf<F>;
 export function collection<F extends string>(
-  src: Record<F, JaggedColumn> | ColumnSet,
+  src: Record<F, Column> | ColumnSet,
   prefix?: string,
   fields?: readonly F[],
 ): CollectionOf<F> {
-  if (prefix === undefined) return collectionOf(src as Record<F, JaggedColumn>);
+  if (prefix === undefined) return collectionOf(src as Record<F, Column>);
   const cols = src as ColumnSet;
   const lead = `${prefix}_`;
   const names = fields ?? (Object.keys(cols).filter((k) => k.startsWith(lead)).map((k) => k.slice(lead.length)) as F[]);
@@ -157,12 +157,20 @@ export function collection<F extends string>(
   return collectionOf(out, `collection "${prefix}"`);
 }
 
+type FieldsOf<T> = T extends Collection<infer F> ? F : never;
+/** The field names every collection of a tuple has (what `concat` keeps). */
+export type CommonFields<C extends readonly unknown[]> = C extends readonly [infer H, ...infer R]
+  ? R extends readonly []
+    ? FieldsOf<H>
+    : FieldsOf<H> & CommonFields<R>
+  : FieldsOf<C[number]>;
+
 /**
  * Per-event concatenation of collections (electrons ++ muons): the fields they have in common (or
  * the named ones), each event's objects of a, then of b, …
  */
-export function concat<F extends string>(parts: Collection<F>[], fields?: readonly F[]): CollectionOf<F>;
 export function concat(parts: JaggedColumn[]): Jagged;
+export function concat<C extends object[]>(parts: [...C], fields?: readonly CommonFields<C>[]): CollectionOf<CommonFields<C>>;
 export function concat<F extends string>(parts: (Collection<F> | JaggedColumn)[], fields?: readonly F[]): CollectionOf<F> | Jagged {
   if (parts.length === 0) throw new AnalysisError("concat: nothing to concatenate");
   if (!parts.every((p) => p instanceof Collection)) {

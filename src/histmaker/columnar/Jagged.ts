@@ -6,7 +6,7 @@
  * loop: the loops live here, over the flat arrays.
  */
 import { AnalysisError } from "../analysis.js";
-import type { JaggedColumn, NumericArray } from "../events.js";
+import type { Column, JaggedColumn, NumericArray } from "../events.js";
 import { binaryKernels, eventKernels, unaryKernels, type BinaryOp, type UnaryOp } from "./kernels.js";
 
 /** The typed arrays a Jagged holds (64-bit integer branches are converted to Float64Array). */
@@ -71,8 +71,9 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
    * The bridge from the runner's columns: a jagged branch ({offsets, values}) as a Jagged, sharing
    * its arrays (64-bit integers are converted to float64; offsets not starting at 0 are rebased).
    */
-  static from(col: JaggedColumn, name = "column"): Jagged {
-    if (col instanceof Jagged) return col;
+  static from(column: Column, name = "column"): Jagged {
+    if (column instanceof Jagged) return column;
+    const col = column as JaggedColumn;
     if (col === undefined || col === null || !(col.offsets instanceof Int32Array))
       throw new AnalysisError(`${name} is not a jagged column (expected {offsets, values})`);
     let { offsets } = col;
@@ -661,7 +662,7 @@ function before(a: number, b: number, descending: boolean): boolean {
 }
 
 /** `jagged(c.Muon_pt)`: a runner column (or any {offsets, values}) as a Jagged. */
-export function jagged(col: JaggedColumn | undefined, name = "column"): Jagged {
+export function jagged(col: Column | undefined, name = "column"): Jagged {
   if (col === undefined) throw new AnalysisError(`${name}: no such column (not read, not derived)`);
   return Jagged.from(col, name);
 }
