@@ -88,11 +88,11 @@ function runAll() {
     let bc = Infinity;
     let bh = Infinity;
     for (let i = 0; i < REPEATS; i++) {
-      globalThis.gc?.();
+      // (no forced GC: a fresh heap after each one makes every run page-fault its new arrays in)
       let t0 = cpuMs();
       c.columnar();
       bc = Math.min(bc, cpuMs() - t0);
-      globalThis.gc?.();
+      // (no forced GC: a fresh heap after each one makes every run page-fault its new arrays in)
       t0 = cpuMs();
       c.hand();
       bh = Math.min(bh, cpuMs() - t0);
