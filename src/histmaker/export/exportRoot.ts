@@ -96,6 +96,8 @@ export function toTH(h: Hist, k: number, scale: number, name: string, title: str
   const contents = new Float64Array(cells);
   const sumw2 = new Float64Array(cells);
   const cx = raxes.map(centres);
+  // variances × s², as runOutput.scaled computes them
+  const scale2 = scale * scale;
   let sw = 0;
   let sw2All = 0;
   let tsumw = 0;
@@ -120,7 +122,7 @@ export function toTH(h: Hist, k: number, scale: number, name: string, title: str
         const v = values[flat * K + k];
         const w2 = variances[flat * K + k];
         contents[rootIdx] = v * scale;
-        sumw2[rootIdx] = w2 * scale * scale;
+        sumw2[rootIdx] = w2 * scale2;
         sw += v;
         sw2All += w2;
         let inRange = true;
@@ -129,7 +131,7 @@ export function toTH(h: Hist, k: number, scale: number, name: string, title: str
         const w = v * scale;
         const x = cx[0][ix];
         tsumw += w;
-        tsumw2 += w2 * scale * scale;
+        tsumw2 += w2 * scale2;
         m.tsumwx += w * x;
         m.tsumwx2 += w * x * x;
         if (dim >= 2) {

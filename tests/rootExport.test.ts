@@ -1,0 +1,277 @@
+/**
+ * `histmaker export --root`: a run output made here is exported and read back with our own ROOT
+ * reader (src/histmaker/root/histograms.ts): every cell with its flow bins, fSumw2, edges, labels,
+ * names, the statistics, tensor variations (each and Up/Down pairs), scaled vs unscaled, the
+ * output-path errors and the >3D refusal.
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "../src/cli/histmaker.js";
+import { categoryStr, integer, regular, variable, type Axis } from "../src/histmaker/axes.js";
+import { compressRecord } from "../src/histmaker/export/rootFileWriter.js";
+import { Hist } from "../src/histmaker/Hist.js";
+import { listHistograms, readHistogram, type THRead } from "../src/histmaker/root/histograms.js";
+import { RootFile } from "../src/histmaker/root/RootFile.js";
+import { writeRunOutput, type RunInfo } from "../src/histmaker/runOutput.js";
+import { runCommand } from "./helpers/cli.js";
+import { rng } from "./helpers/random.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "rootexport-"));
+const runFile = path.join(dir, "run.hdf5");
+const SCALES: Record<string, number> = { Wmunu: 0.37, SingleMuon: 1 };
+
+/** A histogram with random contents; variances differ from the values (weighted storage). */
+function randomHist(axes: Axis[], seed: number, tensor?: { name: string; size: number }): Hist {
+  const empty = new Hist(axes, { storage: "weighted", ...(tensor ? { tensor } : {}) });
+  const n = empty.flowShape.reduce((a, b) => a * b, 1);
+  const rnd = rng(seed);
+  const v = new Float64Array(n).map(() => Math.round(rnd() * 1000) / 8 - 20);
+  const w = new Float64Array(n).map(() => rnd() * 50);
+  return Hist.fromArrays(axes, { storage: "weighted", ...(tensor ? { tensor } : {}) }, v, w);
+}
+
+const hists = {
+  pt: () => randomHist([regular(5, 26, 56, { name: "pt", label: "p_{T} [GeV]" })], 1),
+  etaPt: () =>
+    randomHist([variable([-2.4, -1, 0, 0.5, 2.4], { name: "eta" }), regular(3, 0, 3, { name: "pt", underflow: false, overflow: true })], 2),
+  cube: () =>
+    randomHist([categoryStr(["plus", "minus"], { name: "charge" }), integer(0, 3, { name: "iso", overflow: false }), variable([0, 1, 4], { name: "mt" })], 3),
+  pdf: () => randomHist([regular(4, 0, 4, { name: "x" })], 4, { name: "pdfVar", size: 4 }),
+  big: () =>
+    randomHist([regular(2, 0, 2, { name: "a" }), regular(2, 0, 2, { name: "b" }), regular(2, 0, 2, { name: "c" }), regular(2, 0, 2, { name: "d" })], 5),
+};
+type HistName = keyof typeof hists;
+const made: Record<string, Record<string, Hist>> = { Wmunu: {}, SingleMuon: {} };
+
+beforeAll(async () => {
+  let seed = 10;
+  for (const ds of Object.keys(made))
+    for (const [n, f] of Object.entries(hists)) {
+      const h = f();
+      // distinct contents per dataset
+      made[ds][n] = Hist.fromArrays([...h.axes], { storage: "weighted", ...(h.tensor ? { tensor: h.tensor } : {}) }, h.values({ flow: true }).map((x) => x + seed), h.variances({ flow: true }));
+      seed += 1;
+    }
+  const info = {
+    schema: "hepfit.histmaker-run",
+    version: 1,
+    analysis: "test",
+    datasets: {},
+    cutflows: {},
+    failures: [],
+    luminosityPb: 1234.5,
+    luminositySource: "analysis",
+    analysisLuminosityPb: 1234.5,
+    scales: SCALES,
+    shards: [null],
+    histograms: Object.fromEntries(Object.keys(made).map((d) => [d, Object.keys(hists)])),
+    meta: { command: "test", time: "now" },
+  } as unknown as RunInfo;
+  for (const d of Object.keys(made)) (info.datasets as Record<string, unknown>)[d] = { name: d };
+  await writeRunOutput(runFile, { info, hists: made });
+});
+
+async function exportCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runCommand(main, "histmaker", ["export", runFile, ...args]);
+}
+
+/** Expected ROOT cells (x fastest, flow at 0 and n+1, zero where the hist has no flow bin) of tensor entry k. */
+function expectedCells(h: Hist, k: number, plane: "values" | "variances", scale: number): Float64Array {
+  const axes = h.axes;
+  const data = plane === "values" ? h.values({ flow: true }) : h.variances({ flow: true });
+  const K = h.tensorSize;
+  const nb = axes.map((a) => (a.type === "regular" ? a.bins : a.type === "variable" ? a.edges.length - 1 : a.type === "integer" ? a.upper - a.lower : a.type === "category_str" ? a.categories.length : 2));
+  const ext = axes.map((a, i) => nb[i] + (a.underflow ? 1 : 0) + (a.overflow ? 1 : 0));
+  const rootN = [0, 1, 2].map((i) => (i < axes.length ? nb[i] + 2 : 1));
+  const out = new Float64Array(rootN[0] * rootN[1] * rootN[2]);
+  const f = plane === "values" ? scale : scale * scale;
+  for (let iz = 0; iz < rootN[2]; iz++)
+    for (let iy = 0; iy < rootN[1]; iy++)
+      for (let ix = 0; ix < rootN[0]; ix++) {
+        const r = [ix, iy, iz];
+        let flat = 0;
+        let ok = true;
+        for (let a = 0; a < axes.length; a++) {
+          const ax = axes[a];
+          let j: number;
+          if (r[a] === 0) j = ax.underflow ? 0 : -1;
+          else if (r[a] === nb[a] + 1) j = ax.overflow ? ext[a] - 1 : -1;
+          else j = r[a] - 1 + (ax.underflow ? 1 : 0);
+          if (j < 0) ok = false;
+          flat = flat * ext[a] + j;
+        }
+        out[ix + rootN[0] * (iy + rootN[1] * iz)] = ok ? data[flat * K + k] * f : 0;
+      }
+  return out;
+}
+
+async function readAll(file: string): Promise<Map<string, THRead>> {
+  const f = await RootFile.open(file);
+  try {
+    const out = new Map<string, THRead>();
+    for (const o of listHistograms(f)) out.set(o.name, await readHistogram(f, o.name));
+    return out;
+  } finally {
+    f.close();
+  }
+}
+
+function checkHist(got: THRead | undefined, h: Hist, k: number, scale: number): void {
+  expect(got).toBeDefined();
+  const th = got!;
+  expect(Array.from(th.contents)).toEqual(Array.from(expectedCells(h, k, "values", scale)));
+  expect(Array.from(th.sumw2)).toEqual(Array.from(expectedCells(h, k, "variances", scale)));
+}
+
+describe("histmaker export --root", () => {
+  let full: Map<string, THRead>;
+  const out = path.join(dir, "shapes.root");
+
+  beforeAll(async () => {
+    const r = await exportCli(["--root", out, "--project", "big=a,c", "--pairs", "pdf"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/wrote 16 histograms to .*shapes\.root \(scaled to 1234\.50 \/pb\)/);
+    full = await readAll(out);
+  });
+
+  it("lays histograms out as <histogram>/<dataset> with TH1D/TH2D/TH3D by dimension", async () => {
+    const f = await RootFile.open(out);
+    const listed = listHistograms(f).map((o) => `${o.name}:${o.className}`);
+    f.close();
+    expect(listed.sort()).toEqual(
+      [
+        "pt/Wmunu:TH1D", "pt/SingleMuon:TH1D", "etaPt/Wmunu:TH2D", "etaPt/SingleMuon:TH2D", "cube/Wmunu:TH3D", "cube/SingleMuon:TH3D",
+        "big/Wmunu:TH2D", "big/SingleMuon:TH2D",
+        "pdf/Wmunu_pdfVar0Up:TH1D", "pdf/Wmunu_pdfVar0Down:TH1D", "pdf/Wmunu_pdfVar1Up:TH1D", "pdf/Wmunu_pdfVar1Down:TH1D",
+        "pdf/SingleMuon_pdfVar0Up:TH1D", "pdf/SingleMuon_pdfVar0Down:TH1D", "pdf/SingleMuon_pdfVar1Up:TH1D", "pdf/SingleMuon_pdfVar1Down:TH1D",
+      ].sort(),
+    );
+    expect(full.get("pt/Wmunu")!.name).toBe("Wmunu");
+  });
+
+  it("reads every cell, flow bin and sumw2 back exactly, scaled by σ×L/Σw", () => {
+    for (const ds of ["Wmunu", "SingleMuon"]) {
+      for (const n of ["pt", "etaPt", "cube"] as HistName[]) checkHist(full.get(`${n}/${ds}`), made[ds][n], 0, SCALES[ds]);
+      checkHist(full.get(`big/${ds}`), made[ds].big.project("a", "c"), 0, SCALES[ds]);
+      for (let i = 0; i < 2; i++) {
+        checkHist(full.get(`pdf/${ds}_pdfVar${i}Up`), made[ds].pdf, 2 * i, SCALES[ds]);
+        checkHist(full.get(`pdf/${ds}_pdfVar${i}Down`), made[ds].pdf, 2 * i + 1, SCALES[ds]);
+      }
+    }
+  });
+
+  it("writes regular axes as (n, min, max), variable ones with fXbins, titles from labels, categories as labelled bins", () => {
+    const pt = full.get("pt/Wmunu")!;
+    expect(pt.axes[0]).toMatchObject({ name: "xaxis", title: "p_{T} [GeV]", nbins: 5, xmin: 26, xmax: 56, edges: [], labels: null });
+    const etaPt = full.get("etaPt/Wmunu")!;
+    expect(etaPt.axes[0]).toMatchObject({ title: "eta", nbins: 4, xmin: -2.4, xmax: 2.4, edges: [-2.4, -1, 0, 0.5, 2.4] });
+    expect(etaPt.axes[1]).toMatchObject({ name: "yaxis", title: "pt", nbins: 3, xmin: 0, xmax: 3, edges: [] });
+    const cube = full.get("cube/SingleMuon")!;
+    expect(cube.axes[0]).toMatchObject({ title: "charge", nbins: 2, xmin: 0, xmax: 2 });
+    expect([...cube.axes[0].labels!.entries()]).toEqual([
+      [1, "plus"],
+      [2, "minus"],
+    ]);
+    expect(cube.axes[1]).toMatchObject({ title: "iso", nbins: 3, xmin: 0, xmax: 3, labels: null });
+    expect(cube.axes[2]).toMatchObject({ name: "zaxis", title: "mt", edges: [0, 1, 4] });
+  });
+
+  it("fills the statistics from the in-range bins at bin centres", () => {
+    const th = full.get("etaPt/Wmunu")!;
+    const [ax, ay] = th.axes;
+    const nx = ax.nbins + 2;
+    let sw = 0, sw2 = 0, swx = 0, swx2 = 0, swy = 0, swxy = 0;
+    for (let iy = 1; iy <= ay.nbins; iy++)
+      for (let ix = 1; ix <= ax.nbins; ix++) {
+        const w = th.contents[ix + nx * iy];
+        const x = 0.5 * (ax.edges[ix - 1] + ax.edges[ix]);
+        const y = ay.xmin + (iy - 0.5) * ((ay.xmax - ay.xmin) / ay.nbins);
+        sw += w;
+        sw2 += th.sumw2[ix + nx * iy];
+        swx += w * x;
+        swx2 += w * x * x;
+        swy += w * y;
+        swxy += w * x * y;
+      }
+    expect(th.tsumw).toBeCloseTo(sw, 9);
+    expect(th.tsumw2).toBeCloseTo(sw2, 9);
+    expect(th.tsumwx).toBeCloseTo(swx, 9);
+    expect(th.tsumwx2).toBeCloseTo(swx2, 9);
+    expect(th.more.tsumwy).toBeCloseTo(swy, 9);
+    expect(th.more.tsumwxy).toBeCloseTo(swxy, 9);
+    // effective entries (Σw)²/Σw² over all stored bins: independent of the scale
+    const h = made.Wmunu.etaPt;
+    const total = h.values({ flow: true }).reduce((a, b) => a + b, 0);
+    const total2 = h.variances({ flow: true }).reduce((a, b) => a + b, 0);
+    expect(th.entries).toBeCloseTo((total * total) / total2, 9);
+  });
+
+  it("--unscaled writes the stored sums; each tensor entry as <dataset>_<tensor><i> without --pairs; --datasets/--histograms select", async () => {
+    const file = path.join(dir, "unscaled.root");
+    const r = await exportCli(["--root", file, "--unscaled", "--datasets", "Wmunu", "--histograms", "pt,pdf", "--compression", "0"]);
+    expect(r.code).toBe(0);
+    const got = await readAll(file);
+    expect([...got.keys()].sort()).toEqual(["pdf/Wmunu_pdfVar0", "pdf/Wmunu_pdfVar1", "pdf/Wmunu_pdfVar2", "pdf/Wmunu_pdfVar3", "pt/Wmunu"]);
+    checkHist(got.get("pt/Wmunu"), made.Wmunu.pt, 0, 1);
+    for (let k = 0; k < 4; k++) checkHist(got.get(`pdf/Wmunu_pdfVar${k}`), made.Wmunu.pdf, k, 1);
+    // uncompressed: the stored doubles are visible in the file (big-endian)
+    const bytes = readFileSync(file);
+    const probe = Buffer.alloc(8);
+    probe.writeDoubleBE(made.Wmunu.pt.values({ flow: true })[3]);
+    expect(bytes.includes(probe)).toBe(true);
+  });
+
+  it("refuses a histogram of more than 3 axes, naming it", async () => {
+    const file = path.join(dir, "big.root");
+    const r = await exportCli(["--root", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/histogram "big" has 4 axes \(a, b, c, d\).*--project big=/);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("rejects bad options and output paths with one line and exit 2", async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /give the output with --root/],
+      [["--root", runFile], /--root/],
+      [["--root", path.join(dir, "no", "such", "dir", "x.root")], /--root/],
+      [["--root", path.join(dir, "x.root"), "--datasets", "Nope"], /no dataset "Nope"/],
+      [["--root", path.join(dir, "x.root"), "--histograms", "nope"], /no histogram "nope"/],
+      [["--root", path.join(dir, "x.root"), "--project", "big"], /--project "big"/],
+      [["--root", path.join(dir, "x.root"), "--project", "big=a,zz"], /no axis "zz"/],
+      [["--root", path.join(dir, "x.root"), "--scaled", "--unscaled"], /exclude each other/],
+      [["--root", path.join(dir, "x.root"), "--compression", "12"], /--compression/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await exportCli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+    }
+    expect(existsSync(path.join(dir, "x.root"))).toBe(false);
+    expect(readFileSync(runFile).subarray(0, 4).toString("latin1")).toBe("\x89HDF");
+  });
+
+  it("refuses an odd tensor size in pairs mode", async () => {
+    const odd = path.join(dir, "odd.hdf5");
+    const h = randomHist([regular(2, 0, 1, { name: "x" })], 9, { name: "w", size: 3 });
+    const info = { schema: "hepfit.histmaker-run", version: 1, datasets: { A: {} }, scales: {}, luminosityPb: null } as unknown as RunInfo;
+    await writeRunOutput(odd, { info, hists: { A: { h } } });
+    const r = await runCommand(main, "histmaker", ["export", odd, "--root", path.join(dir, "odd.root"), "--pairs", "h"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/"h" tensor axis "w" has 3 entries/);
+  });
+
+  it("compresses records in ROOT's ZL blocks only when smaller", () => {
+    const zeros = new Uint8Array(5000);
+    const z = compressRecord(zeros, 1)!;
+    expect(String.fromCharCode(z[0], z[1], z[2])).toBe("ZL\x08");
+    expect(z[6] | (z[7] << 8) | (z[8] << 16)).toBe(5000);
+    const noise = new Uint8Array(5000).map((_, i) => (i * 2654435761) >>> 24);
+    writeFileSync(path.join(dir, "noise"), noise);
+    expect(compressRecord(new Uint8Array(10), 1)).toBeNull();
+  });
+});
