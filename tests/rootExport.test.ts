@@ -5,6 +5,7 @@
  * output-path errors and the >3D refusal.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -263,6 +264,35 @@ describe("histmaker export --root", () => {
     const r = await runCommand(main, "histmaker", ["export", odd, "--root", path.join(dir, "odd.root"), "--pairs", "h"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/"h" tensor axis "w" has 3 entries/);
+  });
+
+  // An independent reader: jsroot, installed outside the project (npm install --ignore-scripts jsroot)
+  // at JSROOT_DIR (default /tmp/jsroot-eval/node_modules/jsroot, as bench/rootread uses).
+  const jsrootDir = process.env.JSROOT_DIR ?? "/tmp/jsroot-eval/node_modules/jsroot";
+  const haveJsroot = existsSync(path.join(jsrootDir, "modules/io.mjs"));
+  if (!haveJsroot) console.log(`rootExport: jsroot cross-check skipped (no jsroot at ${jsrootDir}; set JSROOT_DIR)`);
+  it.skipIf(!haveJsroot)("jsroot reads the same names, axes, cells, sumw2, labels and statistics", async () => {
+    const io = (await import(pathToFileURL(path.join(jsrootDir, "modules/io.mjs")).href)) as {
+      openFile(p: string): Promise<{ readObject(n: string): Promise<Record<string, unknown>> }>;
+    };
+    const f = await io.openFile(out);
+    type JsAxis = { fName: string; fTitle: string; fNbins: number; fXmin: number; fXmax: number; fXbins: ArrayLike<number>; fLabels: { arr: { fUniqueID: number; fString: string }[] } | null };
+    for (const [p, ours] of full) {
+      const h = await f.readObject(p);
+      expect(h._typename).toBe(`TH${ours.dim}D`);
+      expect([h.fName, h.fTitle]).toEqual([ours.name, ours.title]);
+      expect(Array.from(h.fArray as ArrayLike<number>)).toEqual(Array.from(ours.contents));
+      expect(Array.from(h.fSumw2 as ArrayLike<number>)).toEqual(Array.from(ours.sumw2));
+      expect([h.fEntries, h.fTsumw, h.fTsumw2, h.fTsumwx, h.fTsumwx2]).toEqual([ours.entries, ours.tsumw, ours.tsumw2, ours.tsumwx, ours.tsumwx2]);
+      if (ours.dim > 1) expect([h.fTsumwy, h.fTsumwy2, h.fTsumwxy]).toEqual([ours.more.tsumwy, ours.more.tsumwy2, ours.more.tsumwxy]);
+      if (ours.dim > 2) expect([h.fTsumwz, h.fTsumwz2, h.fTsumwxz, h.fTsumwyz]).toEqual([ours.more.tsumwz, ours.more.tsumwz2, ours.more.tsumwxz, ours.more.tsumwyz]);
+      const axes = [h.fXaxis, h.fYaxis, h.fZaxis] as JsAxis[];
+      ours.axes.forEach((a, i) => {
+        const j = axes[i];
+        expect([j.fName, j.fTitle, j.fNbins, j.fXmin, j.fXmax, Array.from(j.fXbins)]).toEqual([a.name, a.title, a.nbins, a.xmin, a.xmax, a.edges]);
+        expect(j.fLabels ? j.fLabels.arr.map((l) => [l.fUniqueID, l.fString]) : null).toEqual(a.labels ? [...a.labels.entries()] : null);
+      });
+    }
   });
 
   it("compresses records in ROOT's ZL blocks only when smaller", () => {

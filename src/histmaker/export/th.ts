@@ -143,7 +143,7 @@ function writeTH1(b: WBuffer, h: THObject): void {
   b.tarrayD([]); // fContour
   b.tarrayD(h.sumw2 ?? []); // fSumw2
   b.tstring(""); // fOption
-  b.objectAny("TList", (lb) => writeList(lb, [])); // fFunctions
+  writeList(b, []); // fFunctions: a "->" pointer (kObjectp), streamed in place without a class tag
   b.i32(0); // fBufferSize
   b.u8(0); // fBuffer: no array
   b.i32(0); // fBinStatErrOpt: kNormal

@@ -164,6 +164,7 @@ export function readTH(payload: Uint8Array, className: string, label: string, or
   buf.f64(); // fNormFactor
   readArrayD(buf); // fContour
   const sumw2 = readArrayD(buf);
+  // fOption, fFunctions (a TList in place), fBuffer... are not needed: jump to the end of TH1
   buf.seek(th1.end ?? buf.fail("TH1 without a byte count"));
   const more: Record<string, number> = {};
   if (dim === 2) {
