@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
+import { UserError } from "../../errors.js";
 import { WBuffer } from "./WBuffer.js";
 
 export interface RootObjectEntry {
@@ -127,7 +128,7 @@ function dirRecord(b: WBuffer, f: { stamp: number; nbytesKeys: number; nbytesNam
   for (let i = 0; i < 3; i++) b.i32(0); // room for 64-bit seeks, as ROOT leaves it
 }
 
-/** Writes the ROOT file atomically. Throws (plain Error) when the file would pass 2 GB. */
+/** Writes the ROOT file atomically; a file past 2 GB or a failed write is a UserError naming the file. */
 export function writeRootFile(file: string, streamerInfo: Uint8Array, objects: RootObjectEntry[], opts: RootWriteOptions = {}): void {
   const level = opts.compression ?? 1;
   const stamp = datime(new Date());
@@ -209,7 +210,7 @@ export function writeRootFile(file: string, streamerInfo: Uint8Array, objects: R
   const seekFree = pos;
   const nbytesFree = freeKeylen + 10;
   const end = seekFree + nbytesFree;
-  if (end > 2 ** 31 - 1) throw new Error(`${file}: the ROOT file would exceed 2 GB, which the small-file format cannot address`);
+  if (end > 2 ** 31 - 1) throw new UserError(`${file}: the ROOT file would be ${end} bytes; the small-file format this writer uses stops at 2 GB (export fewer histograms per file)`);
   {
     const b = new WBuffer();
     writeKeyHeader(b, { nbytes: nbytesFree, objlen: 10, keylen: freeKeylen, seekKey: seekFree, seekPdir: BEGIN, className: "TFile", name: fileName, title }, stamp);
@@ -262,6 +263,6 @@ export function writeRootFile(file: string, streamerInfo: Uint8Array, objects: R
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw new UserError(`${file}: cannot write (${err instanceof Error ? err.message.split("\n")[0] : String(err)})`);
   }
 }
