@@ -265,6 +265,21 @@ describe("histmaker export --root", () => {
     const r = await runCommand(main, "histmaker", ["export", odd, "--root", path.join(dir, "odd.root"), "--pairs", "h"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/"h" tensor axis "w" has 3 entries/);
+    expect(existsSync(path.join(dir, "odd.root"))).toBe(false);
+  });
+
+  it("names a single up/down pair after the tensor axis: <dataset>_<tensor>Up/Down", async () => {
+    const one = path.join(dir, "onepair.hdf5");
+    const h = randomHist([regular(2, 0, 1, { name: "x" })], 11, { name: "massShift", size: 2 });
+    const info = { schema: "hepfit.histmaker-run", version: 1, datasets: { W: {} }, scales: { W: 2 }, luminosityPb: 10 } as unknown as RunInfo;
+    await writeRunOutput(one, { info, hists: { W: { mass: h } } });
+    const file = path.join(dir, "onepair.root");
+    const r = await runCommand(main, "histmaker", ["export", one, "--root", file, "--pairs", "*"]);
+    expect(r.code).toBe(0);
+    const got = await readAll(file);
+    expect([...got.keys()].sort()).toEqual(["mass/W_massShiftDown", "mass/W_massShiftUp"]);
+    checkHist(got.get("mass/W_massShiftUp"), h, 0, 2);
+    checkHist(got.get("mass/W_massShiftDown"), h, 1, 2);
   });
 
   // An independent reader: jsroot, installed outside the project (npm install --ignore-scripts jsroot)

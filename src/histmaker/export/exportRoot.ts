@@ -4,7 +4,8 @@
  *
  *   <histogram>/<dataset>                        a histogram without a tensor axis
  *   <histogram>/<dataset>_<tensor><i>            tensor entry i (default, "each")
- *   <histogram>/<dataset>_<tensor><i>Up / Down   entries 2i / 2i+1 (histograms named in `pairs`)
+ *   <histogram>/<dataset>_<tensor><i>Up / Down   entries 2i / 2i+1 (histograms named in `pairs`);
+ *                                                a tensor of size 2 gives <dataset>_<tensor>Up / Down
  *
  * Every ROOT axis has under/overflow bins: a hist axis without them gets zeros there. Category axes
  * become labelled bins 1..n (fLabels, the category names; integer categories as their decimal text)
@@ -161,7 +162,9 @@ export function variationNames(dataset: string, h: Hist, histName: string, pairs
   if (!pairs) return Array.from({ length: t.size }, (_, k) => ({ name: `${dataset}_${t.name}${k}`, k }));
   if (t.size % 2 !== 0) throw new UserError(`export: histogram "${histName}" tensor axis "${t.name}" has ${t.size} entries, pairs (up, down) need an even number`);
   const out: { name: string; k: number }[] = [];
-  for (let i = 0; i < t.size / 2; i++) out.push({ name: `${dataset}_${t.name}${i}Up`, k: 2 * i }, { name: `${dataset}_${t.name}${i}Down`, k: 2 * i + 1 });
+  // one pair is one systematic named after the tensor axis (Combine's $PROCESS_$SYSTEMATICUp/Down)
+  const tag = (i: number): string => (t.size === 2 ? t.name : `${t.name}${i}`);
+  for (let i = 0; i < t.size / 2; i++) out.push({ name: `${dataset}_${tag(i)}Up`, k: 2 * i }, { name: `${dataset}_${tag(i)}Down`, k: 2 * i + 1 });
   return out;
 }
 
