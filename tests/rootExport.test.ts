@@ -316,6 +316,19 @@ describe("histmaker export --root", () => {
     expect(logged).toEqual([]);
   });
 
+  it("histmaker inspect lists the exported histograms (text and --json)", async () => {
+    const t = await runCommand(main, "histmaker", ["inspect", out]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toContain("(no TTrees)");
+    expect(t.stdout).toContain("16 histograms");
+    expect(t.stdout).toMatch(/^\s+cube\/Wmunu\s+TH3D\s+2×3×2\s/m);
+    const j = await runCommand(main, "histmaker", ["inspect", out, "--json"]);
+    const listed = (JSON.parse(j.stdout) as { histograms: { name: string; bins: number[]; sum: number }[] }).histograms;
+    const pt = listed.find((h) => h.name === "pt/SingleMuon")!;
+    expect(pt.bins).toEqual([5]);
+    expect(pt.sum).toBeCloseTo(made.SingleMuon.pt.sum({ flow: true }) * SCALES.SingleMuon, 9);
+  });
+
   it("writes a consistent small-file header: fEND = size, free segments at the end, fSeekInfo at the StreamerInfo key", () => {
     const b = readFileSync(out);
     expect(b.subarray(0, 4).toString("latin1")).toBe("root");
