@@ -268,6 +268,16 @@ describe("histmaker export --root", () => {
     expect(existsSync(path.join(dir, "odd.root"))).toBe(false);
   });
 
+  it("refuses an axis without bins (an empty growing category axis)", async () => {
+    const f = path.join(dir, "empty.hdf5");
+    const h = new Hist([categoryStr([], { name: "era", growth: true })], { storage: "weighted" });
+    const info = { schema: "hepfit.histmaker-run", version: 1, datasets: { A: {} }, scales: {}, luminosityPb: null } as unknown as RunInfo;
+    await writeRunOutput(f, { info, hists: { A: { byEra: h } } });
+    const r = await runCommand(main, "histmaker", ["export", f, "--root", path.join(dir, "empty.root")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/histogram "byEra" of A: axis "era" has no bins/);
+  });
+
   it("names a single up/down pair after the tensor axis: <dataset>_<tensor>Up/Down", async () => {
     const one = path.join(dir, "onepair.hdf5");
     const h = randomHist([regular(2, 0, 1, { name: "x" })], 11, { name: "massShift", size: 2 });

@@ -201,6 +201,8 @@ export function exportRunToRoot(run: RunOutput, input: string, output: string, o
         throw new UserError(
           `${input}: histogram "${hn}" has ${nd} axes (${h.axes.map((x) => x.name).join(", ")}); ROOT histograms have 1 to 3 — pick axes with --project ${hn}=a,b`,
         );
+      const empty = h.axes.find((a) => axisBins(a) === 0);
+      if (empty) throw new UserError(`${input}: histogram "${hn}" of ${ds}: axis "${empty.name}" has no bins (a growing category axis that saw no values); a ROOT axis needs at least one`);
       const scale = scaled ? (run.info.scales[ds] ?? 1) : 1;
       const pairs = pairsAll || (opts.pairs?.includes(hn) ?? false);
       for (const { name, k } of variationNames(ds, h, hn, pairs)) {
