@@ -319,7 +319,8 @@ const CLASSES: Record<string, ClassInfo> = {
       { kind: "any", name: "fSumw2", title: "Array of sum of squares of weights", size: 24, typeName: "TArrayD" },
       tstr("fOption", "Histogram options"),
       { kind: "pointer", name: "fFunctions", title: "->Pointer to list of functions (fits and user)", type: 63, typeName: "TList*" },
-      int("fBufferSize", "fBuffer size"),
+      // the count of fBuffer's array: ROOT marks it kCounter (6), not kInt
+      { kind: "basic", name: "fBufferSize", title: "fBuffer size", type: 6, size: 4, typeName: "int" },
       { kind: "basicPointer", name: "fBuffer", title: "[fBufferSize] entry buffer", typeName: "double*", countName: "fBufferSize", countClass: "TH1", countVersion: 8 },
       int("fBinStatErrOpt", "Option for bin statistical errors", "TH1::EBinErrorOpt"),
       int("fStatOverflows", "Per object flag to use under/overflows in statistics", "TH1::EStatOverflows"),
