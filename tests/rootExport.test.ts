@@ -226,6 +226,30 @@ describe("histmaker export --root", () => {
     expect(bytes.includes(probe)).toBe(true);
   });
 
+  it("--unroll writes every histogram as a TH1D over its in-range bins, last axis fastest", async () => {
+    const file = path.join(dir, "unrolled.root");
+    const r = await exportCli(["--root", file, "--unroll", "--datasets", "Wmunu", "--histograms", "cube,big,pdf"]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = await readAll(file);
+    expect([...got.keys()].sort()).toEqual(["big/Wmunu", "cube/Wmunu", ...[0, 1, 2, 3].map((k) => `pdf/Wmunu_pdfVar${k}`)].sort());
+    const s = SCALES.Wmunu;
+    for (const [key, h, k] of [
+      ["cube/Wmunu", made.Wmunu.cube, 0],
+      ["big/Wmunu", made.Wmunu.big, 0],
+      ["pdf/Wmunu_pdfVar2", made.Wmunu.pdf, 2],
+    ] as [string, Hist, number][]) {
+      const th = got.get(key)!;
+      const K = h.tensorSize;
+      const inRange = Array.from(h.values()).filter((_, i) => i % K === k);
+      const inRangeVar = Array.from(h.variances()).filter((_, i) => i % K === k);
+      expect(th.dim).toBe(1);
+      expect(th.axes[0]).toMatchObject({ nbins: inRange.length, xmin: 0, xmax: inRange.length });
+      expect(Array.from(th.contents)).toEqual([0, ...inRange.map((v) => v * s), 0]);
+      expect(Array.from(th.sumw2)).toEqual([0, ...inRangeVar.map((v) => v * (s * s)), 0]);
+    }
+    expect(got.get("cube/Wmunu")!.axes[0].title).toBe("charge x iso x mt (unrolled, last axis fastest)");
+  });
+
   it("refuses a histogram of more than 3 axes, naming it", async () => {
     const file = path.join(dir, "big.root");
     const r = await exportCli(["--root", file]);

@@ -17,6 +17,7 @@ interface ExportCliOptions {
   project: string[];
   pairs?: string;
   compression: string;
+  unroll?: boolean;
 }
 
 const list = (s: string | undefined): string[] | undefined =>
@@ -50,6 +51,7 @@ export function registerExport(program: Command): void {
     .option("--histograms <names>", "comma-separated histograms (default: all)")
     .option("--project <hist=axes>", "project a histogram onto up to 3 axes first, e.g. pdf=eta,pt (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--pairs <names>", "histograms whose tensor entries (2i, 2i+1) are up/down pairs: written as <dataset>_<tensor><i>Up/Down ('*' = all)")
+    .option("--unroll", "write every histogram as a TH1D over its in-range bins, last axis fastest (Combine fits 1-D shapes)")
     .option("--compression <level>", "zlib level 1-9, 0 = uncompressed", "1")
     .action(async (input: string, o: ExportCliOptions & { unscaled?: boolean }) => {
       if (!o.root) throw new UserError("export: give the output with --root OUT.root");
@@ -66,6 +68,7 @@ export function registerExport(program: Command): void {
         project,
         pairs: list(o.pairs),
         compression: level,
+        unroll: o.unroll === true,
       });
       const lumi = run.info.luminosityPb;
       process.stdout.write(

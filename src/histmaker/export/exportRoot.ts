@@ -13,11 +13,12 @@
  * for unweighted storage), times scale². Statistics: fTsumw, fTsumw2, fTsumwx... over the in-range
  * bins at bin centres (what ROOT's TH1::GetStats recomputes from contents); fEntries is the effective
  * number of entries (Σw)²/Σw² over all bins, which is the fill count for unit weights and does not
- * change with the σ×L scale.
+ * change with the σ×L scale. With `unroll`, every histogram becomes a TH1D over its in-range bins
+ * (Combine fits 1-D shapes), row-major: last axis fastest, as numpy's flatten.
  */
 import { UserError } from "../../errors.js";
-import { type Axis, axisBins, axisEdges, axisExtent } from "../axes.js";
-import type { Hist } from "../Hist.js";
+import { type Axis, axisBins, axisEdges, axisExtent, regular } from "../axes.js";
+import { Hist } from "../Hist.js";
 import type { RunOutput } from "../runOutput.js";
 import { type RootAxis, type THObject, streamStreamerInfoList, streamTH, streamerClasses, thClassName } from "./th.js";
 import { type RootObjectEntry, writeRootFile } from "./rootFileWriter.js";
@@ -33,6 +34,8 @@ export interface ExportOptions {
   pairs?: string[];
   /** zlib level, 0 = uncompressed (default 1) */
   compression?: number;
+  /** write every histogram as a TH1D over its in-range bins, row-major (last axis fastest) */
+  unroll?: boolean;
 }
 
 export interface ExportedHistogram {
@@ -155,6 +158,19 @@ export function toTH(h: Hist, k: number, scale: number, name: string, title: str
   return { dim, name, title, axes: raxes, contents, sumw2, stats: { entries, tsumw, tsumw2, moments: m } };
 }
 
+/**
+ * Combine fits 1-D shapes: the in-range bins of all axes laid out as one axis 0..N, in the hist's
+ * row-major order (last axis fastest, numpy's `h.values().flatten()`); flow bins are dropped.
+ * The tensor axis is kept.
+ */
+export function unrolled(h: Hist): Hist {
+  const axes = h.axes;
+  const n = axes.reduce((p, a) => p * axisBins(a), 1);
+  const label = `${axes.map((a) => a.name).join(" x ")} (unrolled, last axis fastest)`;
+  const axis = regular(n, 0, n, { name: "unrolled", label, underflow: false, overflow: false });
+  return Hist.fromArrays([axis], { storage: "weighted", ...(h.tensor ? { tensor: h.tensor } : {}) }, h.values(), h.variances());
+}
+
 /** Names of the TH objects for one dataset × histogram, with the tensor entry each takes. */
 export function variationNames(dataset: string, h: Hist, histName: string, pairs: boolean): { name: string; k: number }[] {
   if (!h.tensor) return [{ name: dataset, k: 0 }];
@@ -196,10 +212,11 @@ export function exportRunToRoot(run: RunOutput, input: string, output: string, o
         for (const a of proj) if (!h.axes.some((x) => x.name === a)) throw new UserError(`${input}: --project ${hn}: no axis "${a}" (axes: ${h.axes.map((x) => x.name).join(", ")})`);
         h = h.project(...proj);
       }
+      if (opts.unroll && h.axes.length > 0) h = unrolled(h);
       const nd = h.axes.length;
       if (nd === 0 || nd > 3)
         throw new UserError(
-          `${input}: histogram "${hn}" has ${nd} axes (${h.axes.map((x) => x.name).join(", ")}); ROOT histograms have 1 to 3 — pick axes with --project ${hn}=a,b`,
+          `${input}: histogram "${hn}" has ${nd} axes (${h.axes.map((x) => x.name).join(", ")}); ROOT histograms have 1 to 3 — pick axes with --project ${hn}=a,b or write it as 1-D with --unroll`,
         );
       const empty = h.axes.find((a) => axisBins(a) === 0);
       if (empty) throw new UserError(`${input}: histogram "${hn}" of ${ds}: axis "${empty.name}" has no bins (a growing category axis that saw no values); a ROOT axis needs at least one`);
