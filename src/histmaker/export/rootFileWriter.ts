@@ -244,7 +244,7 @@ export function writeRootFile(file: string, streamerInfo: Uint8Array, objects: R
   head.i32(level > 0 ? 100 + level : 0); // fCompress: zlib (algorithm 1) × 100 + level
   head.i32(info.seekKey); // fSeekInfo
   head.i32(info.nbytes); // fNbytesInfo
-  head.i16(4); // fUUID version
+  head.i16(1); // fUUID version (TUUID class version)
   head.raw(topUuid);
   const header = new Uint8Array(BEGIN);
   header.set(head.finish());
