@@ -98,6 +98,12 @@ void Evaluator::setTheta0(const double* t0) {
   pt_.valid = false;
 }
 
+void Evaluator::setBeta0(const double* b0) {
+  if (b0) model_.beta0.assign(b0, b0 + model_.nbins);
+  else model_.beta0.clear();
+  pt_.valid = false;
+}
+
 void Evaluator::setParams(const double* x, Point& pt) const {
   const ModelData& M = model_;
   pt.R.assign(M.nproc, 1.0);
@@ -162,6 +168,16 @@ double Evaluator::binTerm(int b, double nub, double& w, double& c) const {
     w = 1 - n / nub;
     c = n / (nub * nub);
     return nub - n - (n > 0 ? n * std::log(nub / n) : 0.0);
+  }
+  if (!M.beta0.empty()) {
+    // Frequentist toys randomise the auxiliary observable β0 (the gamma constraint k(β − β0) −
+    // kβ0 log(β/β0), zero at β = β0): β̂ = (n + kβ0)/(ν + k). β0 = 1 is the expression below.
+    double kb0 = k * M.beta0[b];
+    double beta = (n + kb0) / (nub + k);
+    w = beta - n / nub;
+    c = n / (nub * nub) - (n + kb0) / ((nub + k) * (nub + k));
+    double aux = k * (beta - M.beta0[b]) - (kb0 > 0 ? kb0 * std::log(beta / M.beta0[b]) : 0.0);
+    return beta * nub - n - (n > 0 ? n * std::log(beta * nub / n) : 0.0) + aux;
   }
   double beta = (n + k) / (nub + k);
   w = beta - n / nub;

@@ -24,6 +24,7 @@ struct ModelData {
   std::vector<double> bbK;      // [nbins], +inf = no β; empty = BB off
   std::vector<double> cw;       // [nsyst]
   std::vector<double> theta0;   // [nsyst]
+  std::vector<double> beta0;    // [nbins] BB auxiliary observables (toys); empty = all 1
 };
 
 struct SparseVec {
@@ -44,6 +45,7 @@ class Evaluator {
   void yieldVariances(const double* x, const double* cov, double* perRow, double* perBin);
   void setData(const double* d);
   void setTheta0(const double* t0);
+  void setBeta0(const double* b0);  // nullptr: back to all 1
   const ModelData& model() const { return model_; }
 
  private:
