@@ -143,3 +143,15 @@ export function refitImpactsJson(t: RefitImpactTable): Record<string, Record<str
   });
   return out;
 }
+
+/** The Hessian impacts C_tj/√C_jj of the same nuisances, for comparison: {target: {nuisance: value}}. */
+export function refitImpactsHessianJson(t: RefitImpactTable): Record<string, Record<string, number | null>> {
+  const out: Record<string, Record<string, number | null>> = {};
+  const nn = t.nuisances.length;
+  t.targets.forEach((target, a) => {
+    const row: Record<string, number | null> = {};
+    t.nuisances.forEach((name, k) => (row[name] = finiteOrNull(t.hessian[a * nn + k])));
+    out[target] = row;
+  });
+  return out;
+}

@@ -3,6 +3,8 @@
  * ndf = nbins − free parameters, p-value = P(χ²_ndf ≥ χ²) from the regularised upper incomplete gamma.
  */
 import type { ImpactTable } from "./impacts.js";
+import type { RefitImpactTable } from "./refitImpacts.js";
+import type { ToysSummary } from "./toys/toys.js";
 import type { ParameterKind } from "./parameters.js";
 
 export type FitStatus = "converged" | "failed";
@@ -38,6 +40,9 @@ export interface FitTiming {
   postfit_yields_s: number;
   /** impacts (only with FitOptions.impacts) */
   impacts_s?: number;
+  /** refit impacts and toys (fit --refit-impacts, --toys) */
+  refit_impacts_s?: number;
+  toys_s?: number;
   total_s: number;
 }
 
@@ -83,6 +88,11 @@ export interface FitResult {
   timing: FitTiming;
   /** impacts on the POIs and NOIs (FitOptions.impacts and a covariance); absent otherwise */
   impacts?: ImpactTable;
+  // --- toys and refit impacts (fitter/toys/toys.ts, fitter/refitImpacts.ts); set by the CLI after the fit
+  /** fitresults.json "toys" */
+  toys?: ToysSummary;
+  /** fitresults.json "refit_impacts" */
+  refitImpacts?: RefitImpactTable;
 }
 
 const LANCZOS_G = 7;

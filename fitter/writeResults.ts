@@ -10,6 +10,7 @@ import h5wasm from "h5wasm/node";
 import type { ChannelInfo } from "../src/tensor/types.js";
 import { impactsJson, type ImpactTable } from "./impacts.js";
 import type { FitResult, YieldTable } from "./results.js";
+import { refitImpactsHessianJson, refitImpactsJson } from "./refitImpacts.js";
 
 export const RESULTS_JSON = "fitresults.json";
 export const RESULTS_HDF5 = "fitresults.hdf5";
@@ -62,6 +63,9 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
     timing: result.timing,
     // results.md: "impacts" {poi: {nuisance or group: value}}; global impacts are an extra key
     ...(result.impacts ? impactsJson(result.impacts) : {}),
+    // --- toys and refit impacts (results.md "refit_impacts", "toys")
+    ...(result.refitImpacts ? { refit_impacts: refitImpactsJson(result.refitImpacts), refit_impacts_hessian: refitImpactsHessianJson(result.refitImpacts) } : {}),
+    ...(result.toys ? { toys: result.toys } : {}),
     meta,
   };
 }

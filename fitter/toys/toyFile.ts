@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { UserError } from "../../src/errors.js";
-import { h5Ready } from "../../src/tensor/h5.js";
+import { H5, absPath, h5ErrorLine, h5Ready } from "../../src/tensor/h5.js";
 import { writeFileAtomic } from "../writeResults.js";
 import { HEADER_LENGTH, RECORD_HEADER } from "./toyTask.js";
 
@@ -70,7 +70,7 @@ export function nstoredOf(identity: ToySetIdentity): number {
 
 /** Writes a table to `path` atomically. */
 export async function writeToyFile(path: string, table: ToyTable): Promise<void> {
-  const h5 = await h5Ready();
+  await h5Ready();
   const ns = nstoredOf(table.identity);
   const n = table.records.length;
   const col = (j: number): Float64Array => Float64Array.from(table.records, (r) => r[j]);
@@ -81,7 +81,7 @@ export async function writeToyFile(path: string, table: ToyTable): Promise<void>
   };
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    const f = new h5.File(tmp, "w");
+    const f = new H5.File(absPath(tmp), "w");
     try {
       f.create_dataset({ name: "config_json", data: [JSON.stringify(table.identity)] });
       f.create_dataset({ name: "parameters", data: table.identity.parameters.length > 0 ? table.identity.parameters : [""] });
@@ -111,12 +111,12 @@ function readNumbers(f: { get(name: string): unknown }, file: string, name: stri
 
 export async function readToyFile(path: string): Promise<ToyTable> {
   if (!existsSync(path)) throw new UserError(`${path}: no such file`);
-  const h5 = await h5Ready();
-  let f: InstanceType<typeof h5.File>;
+  await h5Ready();
+  let f: InstanceType<typeof H5.File>;
   try {
-    f = new h5.File(path, "r");
-  } catch {
-    throw new UserError(`${path}: not an HDF5 file`);
+    f = new H5.File(absPath(path), "r");
+  } catch (err) {
+    throw new UserError(`${path}: cannot read as HDF5 (${h5ErrorLine(err)})`);
   }
   try {
     const cfg = f.get("config_json") as { value: unknown } | null;

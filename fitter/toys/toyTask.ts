@@ -39,7 +39,7 @@ export async function runToy(engine: RefitEngine, cfg: ToyTaskConfig, index: num
   engine.setData(toy.data);
   engine.setTheta0(toy.theta0);
   engine.setBeta0(toy.beta0);
-  const fit = await engine.minimize({ start: toy.xGen });
+  const fit = await engine.minimize({ start: toy.xGen, covariance: cfg.denseErrors });
   const ns = cfg.stored.length;
   const rec = new Float64Array(recordLength(ns)).fill(Number.NaN);
   let hvps = fit.hvps;
@@ -47,7 +47,7 @@ export async function runToy(engine: RefitEngine, cfg: ToyTaskConfig, index: num
   const frozen = new Set(engine.frozen);
   if (fit.converged) {
     if (cfg.denseErrors) {
-      const cov = engine.covariance(fit.x);
+      const cov = fit.covariance;
       if (cov) cfg.stored.forEach((i, k) => (sigma[k] = frozen.has(i) ? 0 : Math.sqrt(cov[i * engine.n + i])));
     } else {
       const free = cfg.stored.filter((i) => !frozen.has(i));

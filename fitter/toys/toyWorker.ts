@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     }
     runner
       .run(msg.id)
-      .then((record) => port.postMessage({ type: "result", id: msg.id, record }, [record.buffer]))
+      .then((record) => port.postMessage({ type: "result", id: msg.id, record }, [record.buffer as ArrayBuffer]))
       .catch((err: unknown) => port.postMessage({ type: "error", id: msg.id, message: err instanceof Error ? err.message : String(err) }));
   });
   port.postMessage({ type: "ready" });

@@ -16,8 +16,9 @@ import { FIT_BACKENDS, fit, type FitBackend } from "../../fitter/fit.js";
 import { formatFitSummary } from "../../fitter/results.js";
 import { initBackend } from "../../fitter/tfBackends.js";
 import { writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
+import { addToyOptions, planToys, runToyStages, writeToySubmit, type ToyCliOptions } from "./fitToys.js";
 
-interface FitCliOptions {
+interface FitCliOptions extends ToyCliOptions {
   output?: string;
   poiMode: string;
   bbb: boolean;
@@ -123,6 +124,14 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
   const outDir = resolve(o.output ?? join("outputs", basename(input, extname(input))));
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UserError(`-o ${o.output}: exists and is not a folder`);
 
+  // --- toys and refit impacts: options checked before anything is read; --submit stops here
+  const toyPlan = planToys(o);
+  if (toyPlan?.submit) {
+    const files = writeToySubmit(toyPlan, outDir, argv);
+    process.stdout.write(`wrote ${files.join("\n      ")}\n`);
+    return;
+  }
+
   const backend: FitBackend = o.gpu && o.backend === undefined ? await pickGpuBackend(threads) : ((o.backend as FitBackend | undefined) ?? "native");
 
   const model = await readTensor(input);
@@ -143,6 +152,38 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     loadSeconds,
     impacts: o.impacts === true,
   });
+
+  // --- toys and refit impacts after the fit to the data (Ctrl-C: finished toys are checkpointed)
+  if (toyPlan) {
+    const abort = new AbortController();
+    const onSigint = (): void => {
+      if (abort.signal.aborted) process.exit(130);
+      process.stderr.write("interrupted: finishing the running toys and writing the checkpoint (Ctrl-C again to quit now)\n");
+      abort.abort();
+    };
+    process.on("SIGINT", onSigint);
+    try {
+      const complete = await runToyStages({
+        plan: toyPlan,
+        input,
+        model,
+        inputSha256: await sha256File(input),
+        result,
+        engine: { poiMode: o.poiMode as "linear" | "square", bbb: o.bbb ? undefined : false, expectSignal, freeze: o.freeze, maxIter },
+        freeze: o.freeze,
+        expectSignal: expectSignal ?? 1,
+        outDir,
+        log: (line) => process.stderr.write(`${line}\n`),
+        signal: abort.signal,
+      });
+      if (!complete) {
+        process.exitCode = 130;
+        return;
+      }
+    } finally {
+      process.off("SIGINT", onSigint);
+    }
+  }
 
   const root = packageRoot();
   const meta: RunMeta = {
@@ -187,6 +228,7 @@ export async function main(argv: string[]): Promise<void> {
       .option("--no-html", "do not write the HTML report")
       .exitOverride()
       .action(async (input: string, o: FitCliOptions) => runFit(input, o, argv));
+    addToyOptions(program);
     await program.parseAsync(argv);
   });
 }
