@@ -19,6 +19,7 @@ import type { Float64Evaluator } from "./Float64Evaluator.js";
 import type { LikelihoodSpec, PoiMode } from "./likelihoodSpec.js";
 import { prefitYieldVariances } from "./prefitVariances.js";
 import { goodnessOfFit, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
+import { planIsEmpty, planPostfit, runPostfit, type PostfitOptions } from "./postfit/index.js";
 import { FitSession, totalsOverProcesses, type SessionOptions } from "./session.js";
 import type { BackendName } from "./tfBackends.js";
 
@@ -56,6 +57,8 @@ export interface FitOptions {
   skipYields?: boolean;
   /** impacts on the POIs and NOIs from the covariance (impacts.ts); timing key impacts_s */
   impacts?: boolean;
+  /** scans, 2D scans, contours, MINOS, asymptotic limits and significance on the fit's session */
+  postfit?: PostfitOptions;
 }
 
 function seconds(t0: number): number {
@@ -86,7 +89,20 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
   const backend: FitBackend = opts.backend ?? "native";
   const session = new FitSession(model, sessionOptions(opts));
   try {
-    return await fitInSession(session, opts, backend, tStart);
+    // post-fit options are checked before the fit: a misspelt name costs no minimisation
+    const plan = opts.postfit ? planPostfit(session, opts.postfit) : null;
+    const result = await fitInSession(session, opts, backend, tStart);
+    if (plan && !planIsEmpty(plan)) {
+      const postfit = await runPostfit(session, plan, opts.verbose && opts.log ? opts.log : undefined);
+      result.postfit = postfit;
+      for (const [name, m] of Object.entries(postfit.minos ?? {})) {
+        const p = result.parameters.find((q) => q.name === name);
+        if (p) p.minos = { lower: m.lower, upper: m.upper };
+      }
+      result.timing.postfit_s = postfit.seconds;
+      result.timing.total_s += postfit.seconds;
+    }
+    return result;
   } finally {
     session.dispose();
   }

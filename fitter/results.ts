@@ -6,6 +6,7 @@ import type { ImpactTable } from "./impacts.js";
 import type { RefitImpactTable } from "./refitImpacts.js";
 import type { ToysSummary } from "./toys/toys.js";
 import type { ParameterKind } from "./parameters.js";
+import type { PostfitResults } from "./postfit/index.js";
 
 export type FitStatus = "converged" | "failed";
 
@@ -20,6 +21,8 @@ export interface ParameterResult {
   prefitError: number | null;
   /** true when held at its prefit value (--freeze) */
   frozen: boolean;
+  /** MINOS errors (--minos): signed, null on a side without a crossing */
+  minos?: { lower: number | null; upper: number | null };
 }
 
 export interface EngineInfo {
@@ -43,6 +46,8 @@ export interface FitTiming {
   /** refit impacts and toys (fit --refit-impacts, --toys) */
   refit_impacts_s?: number;
   toys_s?: number;
+  /** post-fit methods (scans, contours, MINOS, limits, significance) */
+  postfit_s?: number;
   total_s: number;
 }
 
@@ -93,6 +98,8 @@ export interface FitResult {
   toys?: ToysSummary;
   /** fitresults.json "refit_impacts" */
   refitImpacts?: RefitImpactTable;
+  /** scans, contours, MINOS, limits, significance (FitOptions.postfit); absent when none was asked for */
+  postfit?: PostfitResults;
 }
 
 const LANCZOS_G = 7;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import h5wasm from "h5wasm/node";
 import type { ChannelInfo } from "../src/tensor/types.js";
 import { impactsJson, type ImpactTable } from "./impacts.js";
+import { postfitJson } from "./postfit/index.js";
 import type { FitResult, YieldTable } from "./results.js";
 import { refitImpactsHessianJson, refitImpactsJson } from "./refitImpacts.js";
 
@@ -58,6 +59,7 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
       prefit: p.prefit,
       prefitError: p.prefitError,
       ...(p.frozen ? { frozen: true } : {}),
+      ...(p.minos ? { minos: p.minos } : {}),
     })),
     engine: result.engine,
     timing: result.timing,
@@ -66,6 +68,8 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
     // --- toys and refit impacts (results.md "refit_impacts", "toys")
     ...(result.refitImpacts ? { refit_impacts: refitImpactsJson(result.refitImpacts), refit_impacts_hessian: refitImpactsHessianJson(result.refitImpacts) } : {}),
     ...(result.toys ? { toys: result.toys } : {}),
+    // results.md post-fit keys: scans, scans2d, contours, limits, significance
+    ...(result.postfit ? postfitJson(result.postfit) : {}),
     meta,
   };
 }

@@ -14,6 +14,7 @@ import { UserError, runCli } from "../errors.js";
 import { readTensor } from "../tensor/TensorReader.js";
 import { FIT_BACKENDS, fit, type FitBackend } from "../../fitter/fit.js";
 import { formatFitSummary } from "../../fitter/results.js";
+import { formatPostfitSummary } from "../../fitter/postfit/index.js";
 import { initBackend } from "../../fitter/tfBackends.js";
 import { writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
 import { addToyOptions, planToys, runToyStages, writeToySubmit, type ToyCliOptions } from "./fitToys.js";
@@ -33,6 +34,33 @@ interface FitCliOptions extends ToyCliOptions {
   verbose?: boolean;
   impacts?: boolean;
   html: boolean;
+  // post-fit methods (fitter/postfit)
+  scan: string[];
+  scanPoints?: string;
+  scanRange?: string;
+  scan2d: string[];
+  contour: string[];
+  contourLevels?: string;
+  contourPoints?: string;
+  minos: string[];
+  limits?: boolean;
+  cl?: string;
+  significance?: boolean;
+}
+
+/** commander collector: a repeatable option's values in order */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** --contour-levels 1,2: positive numbers of σ */
+function numberList(name: string, text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  return text.split(",").map((t) => {
+    const v = Number(t);
+    if (t.trim() === "" || !Number.isFinite(v) || v <= 0) throw new UserError(`${name}: must be positive numbers separated by commas, got "${text}"`);
+    return v;
+  });
 }
 
 /** The package root: the nearest folder above this module holding package.json. */
@@ -151,6 +179,19 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     log: (line) => process.stderr.write(`${line}\n`),
     loadSeconds,
     impacts: o.impacts === true,
+    postfit: {
+      scan: o.scan,
+      scanPoints: positiveInt("--scan-points", o.scanPoints),
+      scanRange: finiteNumber("--scan-range", o.scanRange),
+      scan2d: o.scan2d,
+      contour: o.contour,
+      contourLevels: numberList("--contour-levels", o.contourLevels),
+      contourPoints: positiveInt("--contour-points", o.contourPoints),
+      minos: o.minos,
+      limits: o.limits === true,
+      cl: finiteNumber("--cl", o.cl),
+      significance: o.significance === true,
+    },
   });
 
   // --- toys and refit impacts after the fit to the data (Ctrl-C: finished toys are checkpointed)
@@ -201,6 +242,11 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     nbinsFull: model.nbinsFull,
   });
   process.stdout.write(`${formatFitSummary(result)}\n`);
+  if (result.postfit) {
+    const values = Object.fromEntries(result.parameters.map((p) => [p.name, p.value]));
+    const lines = formatPostfitSummary(result.postfit, values);
+    if (lines) process.stdout.write(`${lines}\n`);
+  }
   process.stdout.write(`wrote ${written.json}\n      ${written.hdf5}\n`);
   if (result.status !== "converged") process.exitCode = 1;
 }
@@ -226,6 +272,17 @@ export async function main(argv: string[]): Promise<void> {
       .option("--verbose", "one progress line per iteration (default when stderr is a terminal)")
       .option("--impacts", "impacts on the POIs and NOIs: traditional, grouped, stat and global (fitresults.json \"impacts\", \"global_impacts\")")
       .option("--no-html", "do not write the HTML report")
+      .option("--scan <names>", "profile-likelihood scan of these parameters (comma-separated; repeatable): fitresults.json \"scans\"", collect, [])
+      .option("--scan-points <n>", "grid points of --scan and --scan2d per parameter (default 21)")
+      .option("--scan-range <nsigma>", "scan grid half-width in Hessian errors around the best fit (default 3)")
+      .option("--scan2d <a,b>", "2D profile scan of two parameters (repeatable): \"scans2d\"", collect, [])
+      .option("--contour <a,b>", "2-dof profile-likelihood contours of two parameters (repeatable): \"contours\"", collect, [])
+      .option("--contour-levels <list>", "contour levels in σ, 2 dof (default 1,2: 2ΔNLL = 2.2958, 6.1801)")
+      .option("--contour-points <n>", "points per contour level (default 32)")
+      .option("--minos <names|pois>", "MINOS errors (2ΔNLL = 1 crossings) of these parameters, or pois: parameters[].minos", collect, [])
+      .option("--limits", "asymptotic CLs upper limits on the POIs (q̃μ; observed and expected ±1σ/±2σ): \"limits\"")
+      .option("--cl <cl>", "confidence level of --limits (default 0.95)")
+      .option("--significance", "asymptotic discovery significance of the POIs (q0; observed and expected at μ = expect-signal): \"significance\"")
       .exitOverride()
       .action(async (input: string, o: FitCliOptions) => runFit(input, o, argv));
     addToyOptions(program);
