@@ -10,7 +10,7 @@
  */
 import type { TensorModel } from "../../src/tensor/types.js";
 import type { LikelihoodSpec, PoiMode } from "../likelihoodSpec.js";
-import { conjugateGradient } from "../newtonCg.js";
+import { conjugateGradient, newtonPolish } from "../newtonCg.js";
 import type { Objective } from "../objective.js";
 import { FrozenObjective, type ParameterInfo } from "../parameters.js";
 import { FitSession } from "../session.js";
@@ -58,6 +58,10 @@ export interface RefitOutcome {
  * converged below the session's CONVERGED_EDM = 1e-6.
  */
 const EDM_TOLERANCE = 1e-12;
+/** a refit that stopped above this EDM gets the Newton finish */
+const NEWTON_FINISH_FROM = 1e-10;
+/** converged after the Newton finish (the session's CONVERGED_EDM) */
+const NEWTON_FINISH_EDM = 1e-6;
 /** relative residual of the CG solves for errors (as the session's POI errors) */
 const CG_TOLERANCE = 1e-10;
 
@@ -127,7 +131,7 @@ export class RefitEngine {
     let fixed: Map<number, number> | undefined;
     if (req.fixed) fixed = new Map([...req.fixed].map(([i, v]) => [i, this.session.toReported(i, v)]));
     const r = await this.session.minimize({ start: req.start, fixed, errors: req.covariance ? "covariance" : "none" });
-    return {
+    const out: RefitOutcome = {
       converged: r.status === "converged",
       message: r.message,
       nll: r.nll,
@@ -138,6 +142,58 @@ export class RefitEngine {
       nfree: r.freeIndices.length,
       covariance: r.covariance,
     };
+    // the trust region may also stop "converged" at its noise level well above the tolerance
+    const short = !out.converged || !(out.edm <= NEWTON_FINISH_FROM);
+    if (short && !req.covariance && Number.isFinite(r.nll) && r.x.every((v) => Number.isFinite(v))) {
+      await this.newtonFinish(out, req.fixed);
+      if (!out.converged) {
+        // last resort (near-degenerate directions, where CG and the gradient's rounding noise
+        // cannot reach the EDM): Newton steps with the exact dense Hessian, as the main fit does
+        const d = await this.session.minimize({ start: out.x, fixed, errors: "covariance" });
+        out.hvps += d.hvps;
+        out.iterations += d.iterations;
+        if (d.status === "converged" || d.edm < out.edm) {
+          out.x = d.x;
+          out.nll = d.nll;
+          out.edm = d.edm;
+          out.converged = d.status === "converged";
+          out.message = d.message;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Where the trust region stalls on the NLL's rounding noise (high statistics: the reduced NLL
+   * cancels large terms), Newton-CG steps judged by the gradient norm finish the job; the EDM is
+   * then measured as ½ gᵀH⁻¹g with one more CG solve.
+   */
+  private async newtonFinish(out: RefitOutcome, fixed?: ReadonlyMap<number, number>): Promise<void> {
+    const { obj, reduced } = this.reducedProblem(out.x, fixed);
+    const m = obj.nparams;
+    let xr = reduced ? reduced.reduce(out.x) : Float64Array.from(out.x);
+    const vg = await obj.valueAndGradient(xr);
+    const p = await newtonPolish(obj, xr, vg.value, Float64Array.from(vg.gradient), { maxSteps: 4, tolerance: 1e-8, maxCg: Math.max(2 * m, 50) });
+    out.hvps += p.hvps;
+    xr = p.x;
+    const at = xr;
+    const cg = await conjugateGradient(
+      async (v) => {
+        out.hvps++;
+        return await obj.hessianVectorProduct(at, v);
+      },
+      p.gradient,
+      1e-6,
+      Math.max(2 * m, 50),
+    );
+    let edm = 0;
+    for (let i = 0; i < m; i++) edm += 0.5 * p.gradient[i] * cg.s[i];
+    out.x = reduced ? reduced.expand(xr) : Float64Array.from(xr);
+    out.nll = p.value;
+    out.edm = edm;
+    out.converged = !cg.negativeCurvature && Number.isFinite(edm) && edm < NEWTON_FINISH_EDM;
+    out.message = out.converged ? "" : `${out.message}; after Newton-CG: EDM ${edm.toExponential(3)}`;
   }
 
   /** the objective over the parameters not held at a point x */
