@@ -132,6 +132,13 @@ export function planToys(o: ToyCliOptions): ToyPlan | null {
           resume: o.resume === true,
         };
   const refitImpacts = o.refitImpacts === undefined || o.refitImpacts === false ? null : { selector: o.refitImpacts === true ? undefined : o.refitImpacts };
+  if (refitImpacts?.selector !== undefined) {
+    try {
+      new RegExp(refitImpacts.selector);
+    } catch (err) {
+      throw new UserError(`--refit-impacts ${refitImpacts.selector}: not a regular expression (${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
   if (!toys && !refitImpacts) {
     if (o.workers !== undefined) throw new UserError("--workers: needs --toys or --refit-impacts");
     if (o.toyThreads !== undefined) throw new UserError("--toy-threads: needs --toys or --refit-impacts");
