@@ -14,6 +14,7 @@ import { conjugateGradient, newtonPolish } from "../newtonCg.js";
 import type { Objective } from "../objective.js";
 import { FrozenObjective, type ParameterInfo } from "../parameters.js";
 import { FitSession } from "../session.js";
+import { ApproxInverse, fixedInverseNewton, preconditionedCg } from "./preconditionedNewton.js";
 
 export interface RefitEngineOptions {
   poiMode: PoiMode;
@@ -27,6 +28,12 @@ export interface RefitEngineOptions {
   /** data of the fits until setData (default the observed data) */
   data?: Float64Array;
   maxIter?: number;
+  /**
+   * covariance of the fit to the data in minimiser coordinates (full n × n; may live in a
+   * SharedArrayBuffer shared by the workers): refits then take Newton steps and preconditioned CG
+   * with it (preconditionedNewton.ts) before falling back to the trust region
+   */
+  inverseHessian?: Float64Array | null;
 }
 
 export interface RefitRequest {
@@ -78,6 +85,7 @@ export class RefitEngine {
   readonly x0: Float64Array;
   /** indices held at prefit by --freeze */
   readonly frozen: readonly number[];
+  private readonly inverse: Float64Array | null;
 
   constructor(model: TensorModel, opts: RefitEngineOptions) {
     this.session = new FitSession(model, {
@@ -98,6 +106,7 @@ export class RefitEngine {
     this.poiMode = this.session.poiMode;
     this.x0 = this.session.prefit;
     this.frozen = this.session.frozen;
+    this.inverse = opts.inverseHessian && opts.inverseHessian.length === this.n * this.n ? opts.inverseHessian : null;
   }
 
   get spec(): LikelihoodSpec {
@@ -127,6 +136,67 @@ export class RefitEngine {
   }
 
   async minimize(req: RefitRequest): Promise<RefitOutcome> {
+    let start = req.start;
+    let spent = { iterations: 0, hvps: 0 };
+    if (this.inverse && !req.covariance) {
+      const quick = await this.minimizeWithInverse(this.inverse, req);
+      if (quick.converged) return quick;
+      if (quick.x.every((v) => Number.isFinite(v))) start = quick.x;
+      spent = { iterations: quick.iterations, hvps: quick.hvps };
+    }
+    const out = await this.minimizeTrustRegion({ ...req, start });
+    out.iterations += spent.iterations;
+    out.hvps += spent.hvps;
+    return out;
+  }
+
+  private heldStart(req: RefitRequest): Float64Array {
+    const base = Float64Array.from(req.start);
+    for (const i of this.frozen) base[i] = this.x0[i];
+    for (const [i, v] of req.fixed ?? []) base[i] = v;
+    return base;
+  }
+
+  /**
+   * Newton steps with the nominal covariance (preconditionedNewton.ts), then the exact EDM
+   * ½ gᵀH⁻¹g by preconditioned CG; converged when it is below the trust region's tolerance.
+   * `iterations` counts the Newton steps, `hvps` the CG's Hessian-vector products.
+   */
+  private async minimizeWithInverse(c: Float64Array, req: RefitRequest): Promise<RefitOutcome> {
+    const m = new ApproxInverse(c, this.n, this.frozen, req.fixed?.keys() ?? []);
+    const obj = this.session.objective;
+    const nr = await fixedInverseNewton(obj, m, this.heldStart(req), 1e-16);
+    let hvps = 0;
+    const at = nr.x;
+    const cg = await preconditionedCg(
+      async (v) => {
+        hvps++;
+        return await obj.hessianVectorProduct(at, v);
+      },
+      m,
+      nr.gradient,
+      1e-6,
+      50,
+    );
+    let edm = 0;
+    for (let i = 0; i < this.n; i++) edm += 0.5 * nr.gradient[i] * cg.s[i];
+    const converged = cg.ok && Number.isFinite(nr.value) && Number.isFinite(edm) && edm < EDM_TOLERANCE;
+    let nfree = this.n;
+    for (let i = 0; i < this.n; i++) if (m.isHeld(i)) nfree--;
+    return {
+      converged,
+      message: converged ? "" : `Newton with the nominal covariance: EDM ${edm.toExponential(3)}`,
+      nll: nr.value,
+      x: nr.x,
+      edm,
+      iterations: nr.steps,
+      hvps,
+      nfree,
+      covariance: null,
+    };
+  }
+
+  private async minimizeTrustRegion(req: RefitRequest): Promise<RefitOutcome> {
     // the session takes held values in reported units (μ for POIs)
     let fixed: Map<number, number> | undefined;
     if (req.fixed) fixed = new Map([...req.fixed].map(([i, v]) => [i, this.session.toReported(i, v)]));
@@ -219,6 +289,29 @@ export class RefitEngine {
     else for (let i = 0; i < m; i++) position.set(i, i);
     const variances = new Float64Array(targets.length).fill(Number.NaN);
     let hvps = 0;
+    if (this.inverse) {
+      const approx = new ApproxInverse(this.inverse, this.n, this.frozen, fixed?.keys() ?? []);
+      const full = this.session.objective;
+      let allOk = true;
+      for (let t = 0; t < targets.length; t++) {
+        if (approx.isHeld(targets[t])) continue;
+        const e = new Float64Array(this.n);
+        e[targets[t]] = 1;
+        const cg = await preconditionedCg(
+          async (v) => {
+            hvps++;
+            return await full.hessianVectorProduct(x, v);
+          },
+          approx,
+          e,
+          CG_TOLERANCE,
+          200,
+        );
+        if (cg.ok && cg.s[targets[t]] > 0) variances[t] = cg.s[targets[t]];
+        else allOk = false;
+      }
+      if (allOk) return { variances, hvps };
+    }
     for (let t = 0; t < targets.length; t++) {
       const k = position.get(targets[t]);
       if (k === undefined) continue;

@@ -41,6 +41,11 @@ export interface ToySetIdentity {
   centre_hex: string;
   /** χ² of the fit to the data (for the goodness-of-fit p-value) */
   observed_chi2: number;
+  /**
+   * sha256 of the fit to the data (point and covariance: the toys' preconditioner). Its last bits
+   * depend on the evaluator's thread count: run every part of a set with the same --threads.
+   */
+  nominal_sha256: string;
 }
 
 export function makeIdentity(fields: Omit<ToySetIdentity, "format" | "centre_hex"> & { centre: Float64Array }): ToySetIdentity {
@@ -152,7 +157,10 @@ export function mergeToyTables(tables: readonly { table: ToyTable; name: string 
   const rows: { index: number; record: Float64Array }[] = [];
   for (const { table, name } of tables) {
     const diff = sameIdentity(first.table.identity, table.identity);
-    if (diff !== null) throw new UserError(`${name}: not the same toy set as ${first.name} (${diff} differs)`);
+    if (diff !== null) {
+      const hint = diff === "nominal_sha256" ? "; the fits to the data differ in their last bits: run every part with the same --threads" : "";
+      throw new UserError(`${name}: not the same toy set as ${first.name} (${diff} differs${hint})`);
+    }
     table.index.forEach((idx, t) => {
       const prev = owner.get(idx);
       if (prev !== undefined) throw new UserError(`${name}: toy ${idx} is also in ${prev} (overlapping toy ranges)`);

@@ -3,6 +3,7 @@
  * (workerPool.ts), checkpoint the finished ones for --resume, write toys.hdf5 (toyFile.ts) and
  * summarise them (pulls, bias, goodness of fit) for fitresults.json "toys".
  */
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -144,6 +145,40 @@ function formatDuration(s: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
+/**
+ * The covariance of the fit to the data in minimiser coordinates (square mode: divided by dμ/dx),
+ * in a SharedArrayBuffer that the workers share: the refits' approximate inverse Hessian
+ * (preconditionedNewton.ts). null when the fit has none.
+ */
+export function sharedInverseHessian(nominal: FitResult): Float64Array | null {
+  if (nominal.status !== "converged") return null;
+  const n = nominal.parameters.length;
+  const jac = new Float64Array(n).fill(1);
+  if (nominal.poiMode === "square") {
+    nominal.parameters.forEach((p, i) => {
+      if (p.kind === "poi") jac[i] = 2 * nominal.x[i];
+    });
+  }
+  if (!jac.every((v) => v !== 0 && Number.isFinite(v))) return null;
+  const c = new Float64Array(new SharedArrayBuffer(8 * n * n));
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const v = nominal.covariance[i * n + j] / (jac[i] * jac[j]);
+      if (!Number.isFinite(v)) return null;
+      c[i * n + j] = v;
+    }
+  }
+  return c;
+}
+
+/** sha256 of the nominal fit's point and covariance: toys depend on both (start, preconditioner) */
+export function nominalFingerprint(nominal: FitResult): string {
+  const h = createHash("sha256");
+  h.update(Buffer.from(nominal.x.buffer, nominal.x.byteOffset, nominal.x.byteLength));
+  h.update(Buffer.from(nominal.covariance.buffer, nominal.covariance.byteOffset, nominal.covariance.byteLength));
+  return h.digest("hex");
+}
+
 /** The parameters kept per toy: POIs and NOIs, or all. */
 export function storedParameters(model: TensorModel, allParams: boolean): number[] {
   const npoi = model.signals.length;
@@ -162,14 +197,14 @@ export async function runToys(opts: ToysOptions): Promise<ToysRun> {
     throw new UserError(`--toys-from postfit: the fit to the data failed (${nominal.message}); no postfit point to generate from`);
   }
   const stored = storedParameters(model, opts.allParams);
-  const engineOpts: RefitEngineOptions = { ...opts.engine, data: nominal.data };
+  const engineOpts: RefitEngineOptions = { ...opts.engine, data: nominal.data, inverseHessian: sharedInverseHessian(nominal) };
   // the generation centre and β^centre (postfit: at the best fit to the data)
   let centre: Float64Array;
   let betaCentre: Float64Array | null = null;
   let bbK: Float64Array | null;
   let constraintWeights: Float64Array;
   {
-    const probe = new RefitEngine(model, engineOpts);
+    const probe = new RefitEngine(model, { ...engineOpts, inverseHessian: null });
     try {
       centre = opts.from === "postfit" ? Float64Array.from(nominal.x) : Float64Array.from(probe.x0);
       bbK = probe.bbK;
@@ -194,6 +229,7 @@ export async function runToys(opts: ToysOptions): Promise<ToysRun> {
     dense_errors: opts.allParams,
     centre,
     observed_chi2: nominal.chi2,
+    nominal_sha256: nominalFingerprint(nominal),
   });
   const job: Job = {
     input: opts.input,

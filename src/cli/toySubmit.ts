@@ -28,6 +28,7 @@ const JOB_OWNED: Record<string, number> = {
   "--toy-range": 1,
   "--workers": 1,
   "--resume": 0,
+  "--threads": 1,
 };
 
 /** The fit arguments without those the job sets (--opt value and --opt=value forms). */
@@ -54,7 +55,8 @@ function jobScript(req: SubmitRequest, out: string): string {
   const args = jobArguments(req.argv).map(shellQuote).join(" ");
   return `#!/bin/sh
 # One array job of a split toy set: job $1 fits toys $1*${req.perJob} .. min(($1+1)*${req.perJob}, ${req.ntoys}) - 1.
-# Written by \`fit --submit\`; the toys are the same as in one run over all of them (same --seed).
+# Written by \`fit --submit\`; the toys are the same as in one run over all of them (same --seed);
+# every job fits the data with the same --threads (THREADS, default 1) so that the parts merge.
 # Merge afterwards: fit-toys-merge -o ${shellQuote(join(out, "merged"))} ${shellQuote(join(out, "jobs"))}/job_*/toys.hdf5
 set -e
 i="$1"
@@ -62,7 +64,7 @@ a=$((i * ${req.perJob}))
 b=$((a + ${req.perJob}))
 [ "$b" -gt ${req.ntoys} ] && b=${req.ntoys}
 cd ${shellQuote(req.cwd)}
-exec "\${FIT:-fit}" ${args} --toy-range "$a:$b" --workers "\${WORKERS:-1}" -o ${shellQuote(join(out, "jobs"))}/job_"$i"
+exec "\${FIT:-fit}" ${args} --toy-range "$a:$b" --workers "\${WORKERS:-1}" --threads "\${THREADS:-1}" -o ${shellQuote(join(out, "jobs"))}/job_"$i"
 `;
 }
 
