@@ -14,12 +14,15 @@
  * kept at zero in gradients and directions. C has zero rows/columns for the --freeze parameters
  * (the nominal fit held them too).
  */
+import { denseGemm } from "../denseLinalg.js";
 import type { Objective } from "../objective.js";
 
 export class ApproxInverse {
   private readonly held: Uint8Array;
   /** columns c_j of C for the extra held parameters, with 1/C_jj */
   private readonly updates: { col: Float64Array; inv: number }[] = [];
+  /** the native kernel (fitter_native gemm); off after it refused an array (JS loop then) */
+  private useNative = true;
 
   constructor(
     private readonly c: Float64Array,
@@ -52,12 +55,23 @@ export class ApproxInverse {
     const n = this.n;
     const out = new Float64Array(n);
     const c = this.c;
-    for (let i = 0; i < n; i++) {
-      if (this.held[i]) continue;
-      let s = 0;
-      const row = i * n;
-      for (let k = 0; k < n; k++) s += c[row + k] * v[k];
-      out[i] = s;
+    if (this.useNative) {
+      try {
+        // C is symmetric: row- and column-major alike; one native matrix-vector product
+        denseGemm(false, false, n, 1, n, 1, c, v, out, 1);
+      } catch {
+        this.useNative = false;
+        out.fill(0);
+      }
+    }
+    if (!this.useNative) {
+      for (let i = 0; i < n; i++) {
+        if (this.held[i]) continue;
+        let s = 0;
+        const row = i * n;
+        for (let k = 0; k < n; k++) s += c[row + k] * v[k];
+        out[i] = s;
+      }
     }
     for (const u of this.updates) {
       let d = 0;
@@ -125,13 +139,24 @@ export interface NewtonResult {
   gradients: number;
 }
 
-const MAX_STEPS = 40;
+const MAX_STEPS = 60;
+const MAX_HALVINGS = 12;
+/** below this approximate EDM steps are judged by the EDM, above by the NLL */
+const NEAR_EDM = 1e-6;
+/** stop when a step reduces the approximate EDM by less than this factor */
+const SLOW_RATE = 0.5;
 
 /**
  * Newton steps with the fixed approximate inverse M from `start` (held entries stay), kept while
  * they lower ½ gᵀ M g; the NLL cannot judge them near the minimum (rounding noise).
  */
-export async function fixedInverseNewton(obj: Objective, m: ApproxInverse, start: Float64Array, edmFloor: number): Promise<NewtonResult> {
+export async function fixedInverseNewton(
+  obj: Objective,
+  m: ApproxInverse,
+  start: Float64Array,
+  edmFloor: number,
+  maxStartEdm = Number.POSITIVE_INFINITY,
+): Promise<NewtonResult> {
   let x = Float64Array.from(start);
   let vg = await obj.valueAndGradient(x);
   let g = m.mask(Float64Array.from(vg.gradient));
@@ -140,22 +165,43 @@ export async function fixedInverseNewton(obj: Objective, m: ApproxInverse, start
   let edm = 0.5 * dot(g, step);
   let steps = 0;
   let gradients = 1;
-  while (steps < MAX_STEPS && Number.isFinite(edm) && edm > edmFloor) {
-    const xn = x.map((v, i) => v - step[i]);
-    vg = await obj.valueAndGradient(xn);
-    gradients++;
-    if (!Number.isFinite(vg.value)) break;
-    const gn = m.mask(Float64Array.from(vg.gradient));
-    if (!gn.every((v) => Number.isFinite(v))) break;
-    const sn = m.apply(gn);
-    const en = 0.5 * dot(gn, sn);
-    if (!(en < edm)) break;
-    x = xn;
-    value = vg.value;
-    g = gn;
-    step = sn;
-    edm = en;
-    steps++;
+  // too far for a fixed Hessian to help (e.g. a toy with every global observable moved): leave it
+  // to the trust region
+  if (!(edm <= maxStartEdm)) return { x, value, gradient: g, approxEdm: edm, steps, gradients };
+  outer: while (steps < MAX_STEPS && Number.isFinite(edm) && edm > edmFloor) {
+    // far from the minimum (non-linear yields) the full step may overshoot: halve it until the NLL
+    // falls enough (Armijo, gᵀs = 2·EDM); near it the NLL's rounding noise hides the gains and the
+    // full step is judged by the approximate EDM instead
+    const far = edm > NEAR_EDM;
+    for (let t = 1, tries = 0; tries < MAX_HALVINGS; t *= 0.5, tries++) {
+      const xn = x.map((v, i) => v - t * step[i]);
+      vg = await obj.valueAndGradient(xn);
+      gradients++;
+      const gn = m.mask(Float64Array.from(vg.gradient));
+      const finite = Number.isFinite(vg.value) && gn.every((v) => Number.isFinite(v));
+      if (!finite) {
+        if (far) continue;
+        break outer;
+      }
+      const sn = m.apply(gn);
+      const en = 0.5 * dot(gn, sn);
+      const accept = far ? vg.value <= value - 1e-4 * t * 2 * edm : en < edm;
+      if (!accept) {
+        if (far) continue;
+        break outer;
+      }
+      const rate = en / edm;
+      x = xn;
+      value = vg.value;
+      g = gn;
+      step = sn;
+      edm = en;
+      steps++;
+      // M is a poor model of this fit's Hessian here: the trust region does better
+      if (rate > SLOW_RATE) break outer;
+      continue outer;
+    }
+    break;
   }
   return { x, value, gradient: g, approxEdm: edm, steps, gradients };
 }

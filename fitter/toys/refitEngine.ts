@@ -65,6 +65,8 @@ export interface RefitOutcome {
  * converged below the session's CONVERGED_EDM = 1e-6.
  */
 const EDM_TOLERANCE = 1e-12;
+/** Newton with the nominal covariance only from points this close (approximate EDM) */
+const NEWTON_MAX_START_EDM = Number.POSITIVE_INFINITY;
 /** a refit that stopped above this EDM gets the Newton finish */
 const NEWTON_FINISH_FROM = 1e-10;
 /** converged after the Newton finish (the session's CONVERGED_EDM) */
@@ -162,12 +164,15 @@ export class RefitEngine {
    * ½ gᵀH⁻¹g by preconditioned CG; converged when it is below the trust region's tolerance.
    * `iterations` counts the Newton steps, `hvps` the CG's Hessian-vector products.
    */
-  private async minimizeWithInverse(c: Float64Array, req: RefitRequest): Promise<RefitOutcome> {
+  private async minimizeWithInverse(c: Float64Array, req: RefitRequest, maxStartEdm = NEWTON_MAX_START_EDM): Promise<RefitOutcome> {
     const m = new ApproxInverse(c, this.n, this.frozen, req.fixed?.keys() ?? []);
     const obj = this.session.objective;
-    const nr = await fixedInverseNewton(obj, m, this.heldStart(req), 1e-16);
+    const nr = await fixedInverseNewton(obj, m, this.heldStart(req), 1e-16, maxStartEdm);
     let hvps = 0;
     const at = nr.x;
+    if (!(nr.approxEdm < 1e-8)) {
+      return { converged: false, message: "", nll: nr.value, x: nr.x, edm: nr.approxEdm, iterations: nr.steps, hvps: 0, nfree: 0, covariance: null };
+    }
     const cg = await preconditionedCg(
       async (v) => {
         hvps++;
@@ -215,6 +220,20 @@ export class RefitEngine {
     // the trust region may also stop "converged" at its noise level well above the tolerance
     const short = !out.converged || !(out.edm <= NEWTON_FINISH_FROM);
     if (short && !req.covariance && Number.isFinite(r.nll) && r.x.every((v) => Number.isFinite(v))) {
+      if (this.inverse) {
+        // near the minimum the nominal covariance is a good inverse Hessian: finish with it
+        const fin = await this.minimizeWithInverse(this.inverse, { ...req, start: out.x }, Number.POSITIVE_INFINITY);
+        out.iterations += fin.iterations;
+        out.hvps += fin.hvps;
+        if (fin.converged) {
+          out.converged = true;
+          out.message = "";
+          out.x = fin.x;
+          out.nll = fin.nll;
+          out.edm = fin.edm;
+          return out;
+        }
+      }
       await this.newtonFinish(out, req.fixed);
       if (!out.converged) {
         // last resort (near-degenerate directions, where CG and the gradient's rounding noise

@@ -4,6 +4,8 @@
  * summarise them (pulls, bias, goodness of fit) for fitresults.json "toys".
  */
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { CholeskyFactor } from "../denseLinalg.js";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -57,6 +59,8 @@ export interface ToysOptions {
   signal?: AbortSignal;
   /** progress lines */
   log?: (line: string) => void;
+  /** threads of the one dense Hessian and inverse at the generation point (default: all cores) */
+  hessianThreads?: number;
   /** called after each finished toy with (finished in this run, total to do) */
   onProgress?: (done: number, todo: number) => void;
 }
@@ -171,11 +175,47 @@ export function sharedInverseHessian(nominal: FitResult): Float64Array | null {
   return c;
 }
 
+/**
+ * The inverse of the expected Hessian at the generation centre (Asimov data β^centre·ν(centre)),
+ * in a SharedArrayBuffer for the workers: toys' minima lie around the centre, where the Hessian of
+ * the fit to the data (taken at x̂) may differ a lot (prefit toys of a model whose data pull the
+ * nuisances). One dense Hessian and Cholesky inverse per run; null when not positive definite.
+ */
+export function generationInverseHessian(
+  model: TensorModel,
+  engine: RefitEngineOptions,
+  centre: Float64Array,
+  betaCentre: Float64Array | null,
+  threads: number,
+): Float64Array | null {
+  const probe = new RefitEngine(model, { ...engine, threads, inverseHessian: null });
+  try {
+    const nu = probe.binTotals(centre);
+    if (betaCentre) for (let b = 0; b < nu.length; b++) nu[b] *= betaCentre[b];
+    probe.setData(nu);
+    const h = probe.session.hessian(centre);
+    const n = probe.n;
+    const held = new Set(probe.frozen);
+    const free = Array.from({ length: n }, (_, i) => i).filter((i) => !held.has(i));
+    const m = free.length;
+    const hf = new Float64Array(m * m);
+    for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) hf[a * m + b] = h[free[a] * n + free[b]];
+    const chol = CholeskyFactor.factor(hf, m, { threads });
+    if (!chol) return null;
+    const inv = chol.inverse();
+    const c = new Float64Array(new SharedArrayBuffer(8 * n * n));
+    for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) c[free[a] * n + free[b]] = inv[a * m + b];
+    return c;
+  } finally {
+    probe.dispose();
+  }
+}
+
 /** sha256 of the nominal fit's point and covariance: toys depend on both (start, preconditioner) */
-export function nominalFingerprint(nominal: FitResult): string {
+export function nominalFingerprint(nominal: FitResult, inverse: Float64Array | null): string {
   const h = createHash("sha256");
   h.update(Buffer.from(nominal.x.buffer, nominal.x.byteOffset, nominal.x.byteLength));
-  h.update(Buffer.from(nominal.covariance.buffer, nominal.covariance.byteOffset, nominal.covariance.byteLength));
+  if (inverse) h.update(new Uint8Array(inverse.buffer, inverse.byteOffset, inverse.byteLength));
   return h.digest("hex");
 }
 
@@ -197,7 +237,7 @@ export async function runToys(opts: ToysOptions): Promise<ToysRun> {
     throw new UserError(`--toys-from postfit: the fit to the data failed (${nominal.message}); no postfit point to generate from`);
   }
   const stored = storedParameters(model, opts.allParams);
-  const engineOpts: RefitEngineOptions = { ...opts.engine, data: nominal.data, inverseHessian: sharedInverseHessian(nominal) };
+  const engineOpts: RefitEngineOptions = { ...opts.engine, data: nominal.data };
   // the generation centre and β^centre (postfit: at the best fit to the data)
   let centre: Float64Array;
   let betaCentre: Float64Array | null = null;
@@ -214,6 +254,10 @@ export async function runToys(opts: ToysOptions): Promise<ToysRun> {
       probe.dispose();
     }
   }
+  // toys and their errors: Newton steps and preconditioned CG with the inverse Hessian at the centre
+  const tHess = performance.now();
+  engineOpts.inverseHessian = generationInverseHessian(model, engineOpts, centre, betaCentre, opts.hessianThreads ?? availableParallelism());
+  opts.log?.(`toys: inverse Hessian at the generation point in ${((performance.now() - tHess) / 1000).toFixed(2)} s${engineOpts.inverseHessian ? "" : " (not positive definite: trust region and plain CG)"}`);
   const identity: ToySetIdentity = makeIdentity({
     input_sha256: opts.inputSha256,
     seed: opts.seed,
@@ -229,7 +273,7 @@ export async function runToys(opts: ToysOptions): Promise<ToysRun> {
     dense_errors: opts.allParams,
     centre,
     observed_chi2: nominal.chi2,
-    nominal_sha256: nominalFingerprint(nominal),
+    nominal_sha256: nominalFingerprint(nominal, engineOpts.inverseHessian ?? null),
   });
   const job: Job = {
     input: opts.input,

@@ -216,6 +216,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
         outDir,
         log: (line) => process.stderr.write(`${line}\n`),
         signal: abort.signal,
+        threads,
       });
       if (!complete) {
         process.exitCode = 130;

@@ -178,6 +178,8 @@ export interface ToyStageInput {
   outDir: string;
   log: (line: string) => void;
   signal?: AbortSignal;
+  /** the fit's --threads: the one dense Hessian of the toys' preconditioner */
+  threads?: number;
 }
 
 /**
@@ -220,6 +222,7 @@ export async function runToyStages(s: ToyStageInput): Promise<boolean> {
       resume: t.resume,
       signal: s.signal,
       log: s.log,
+      hessianThreads: s.threads,
     });
     if (!run.complete) return false;
     s.result.toys = run.summary;
