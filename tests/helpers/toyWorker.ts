@@ -3,7 +3,7 @@
  * entry (fitter/toys/toyWorker.ts) is bundled once per test run with esbuild (vitest's own
  * dependency) into tmp/ in the repository (so the native addon is found by walking up from it).
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,6 +16,7 @@ export function toyWorkerScript(): Promise<string> {
       const esbuild = await import("esbuild");
       const outDir = join(repo, "tmp", `toy-worker-${process.pid}`);
       mkdirSync(outDir, { recursive: true });
+      process.on("exit", () => rmSync(outDir, { recursive: true, force: true }));
       const outfile = join(outDir, "toyWorker.mjs");
       await esbuild.build({
         entryPoints: [join(repo, "fitter", "toys", "toyWorker.ts")],
