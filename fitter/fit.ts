@@ -9,7 +9,9 @@
  *  (c) one exact float64 Hessian, its Cholesky factor and inverse C = H⁻¹, one Newton step
  *      x ← x − C g kept only if it lowers the NLL, and EDM = ½ gᵀ C g at the final point.
  * Frozen parameters are held at their prefit values by a reduced objective; the file's external
- * terms (g·x + ½xᵀHx) are added around the likelihood (externalTerms.ts).
+ * terms (g·x + ½xᵀHx) are added around the likelihood (externalTerms.ts). Post-fit methods
+ * (FitOptions.postfit: scans, contours, MINOS, limits, significance; fitter/postfit/) then run on
+ * the same session, warm-started from the best fit.
  */
 import { performance } from "node:perf_hooks";
 import { UserError } from "../src/errors.js";

@@ -9,8 +9,8 @@
  *   - `fixed`:  parameters held at given values (reported units: POIs as μ; --freeze ones always held),
  *   - `data` / `theta0`: the observed counts and the constraint centres (global observables)
  *     replaced for this call only (session.setData / setTheta0 change them for good),
- *   - `errors`: "none" (default), "pois" (σ of the POIs from one CG solve H s = e_poi each on
- *     Hessian-vector products: no dense Hessian), or "covariance" (exact dense Hessian, Newton
+ *   - `errors`: "none" (default), "pois" (σ of the POIs, or of `errorIndices`, from one CG solve
+ *     H s = e_i each on Hessian-vector products: no dense Hessian), or "covariance" (exact dense Hessian, Newton
  *     steps with its Cholesky factor, C = H⁻¹ at the final point: what `fit` reports).
  * It returns the NLL, the point, the gradient, status, iterations, HVPs and the requested errors.
  *
@@ -69,6 +69,8 @@ export interface MinimizeRequest {
   theta0?: Float64Array;
   /** default "none" */
   errors?: ErrorMode;
+  /** with errors "pois": the parameters to get CG errors for instead of the POIs (e.g. NOIs for toy pulls) */
+  errorIndices?: number[];
   /** keep the dense Hessian the covariance was inverted from (errors "covariance") */
   keepHessian?: boolean;
   /** a tfjs backend for a float32 first stage (slow to start: for cold fits) */
@@ -455,8 +457,9 @@ export class FitSession {
     } else if (errorMode === "pois" && finitePoint && m > 0) {
       errorsReduced = new Float64Array(m).fill(Number.NaN);
       const at = xr;
+      const wanted = new Set(req.errorIndices ?? Array.from({ length: this.npoi }, (_, i) => i));
       for (let a = 0; a < m; a++) {
-        if (freeIndices[a] >= this.npoi) continue;
+        if (!wanted.has(freeIndices[a])) continue;
         const e = new Float64Array(m);
         e[a] = 1;
         const cg = await conjugateGradient(

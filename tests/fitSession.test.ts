@@ -28,6 +28,12 @@ describe("FitSession", () => {
       const sigma = Math.sqrt(best.covariance![0]);
       expect(again.errors![0]).toBeCloseTo(sigma, 8);
       expect(Number.isNaN(again.errors![1])).toBe(true);
+      // chosen parameters instead of the POIs
+      const chosen = await session.minimize({ errors: "pois", errorIndices: [2, 4] });
+      const n = session.n;
+      expect(chosen.errors![2]).toBeCloseTo(Math.sqrt(best.covariance![2 * (n + 1)]), 8);
+      expect(chosen.errors![4]).toBeCloseTo(Math.sqrt(best.covariance![4 * (n + 1)]), 8);
+      expect(Number.isNaN(chosen.errors![0])).toBe(true);
     } finally {
       session.dispose();
     }

@@ -73,6 +73,14 @@ function theta0At(session: FitSession, fit: SessionFit): Float64Array {
   return fit.x.slice(session.npoi);
 }
 
+/**
+ * The conditional fit an Asimov data set is generated from, to the session's full EDM tolerance:
+ * the data set moves with its θ̂̂ at first order, so a profile refit's 1e-10 is not enough.
+ */
+async function generatingFit(session: FitSession, index: number, mu: number): Promise<SessionFit> {
+  return await session.minimize({ fixed: new Map([[index, mu]]), label: "asimov-gen" });
+}
+
 /** CLs ingredients for one POI; caches its profiles on the observed and on the μ = 0 Asimov data. */
 export class AsymptoticCls {
   readonly observed: Profile;
@@ -82,6 +90,8 @@ export class AsymptoticCls {
   private readonly nllDenA: number;
   readonly muHat: number;
   readonly error: number;
+  /** the conditional fit the Asimov data come from and the free Asimov fit */
+  private setupStats: ProfileStats = { refits: 0, failed: 0, iterations: 0, hvps: 0 };
 
   private constructor(
     readonly session: FitSession,
@@ -106,16 +116,18 @@ export class AsymptoticCls {
     const { value: muHat, error } = bestAndError(session, index, "--limits");
     const best = session.best!;
     const observed = new Profile(session, [index]);
-    const at0 = await observed.at([0]);
-    const nllDen = muHat >= 0 ? best.nll : at0.fit.nll;
+    const at0 = await generatingFit(session, index, 0);
+    const nllDen = muHat >= 0 ? best.nll : at0.nll;
     // post-fit Asimov at μ = 0
-    const data = session.asimovData(at0.fit.x);
-    const theta0 = theta0At(session, at0.fit);
-    const freeA = await session.minimize({ start: at0.fit.x, data, theta0, edmTolerance: 1e-12, label: "asimov" });
+    const data = session.asimovData(at0.x);
+    const theta0 = theta0At(session, at0);
+    const freeA = await session.minimize({ start: at0.x, data, theta0, label: "asimov" });
     const asimov = new Profile(session, [index], { reference: freeA, data, theta0 });
     const muHatA = session.toReported(index, freeA.x[index]);
     const nllDenA = muHatA >= 0 ? freeA.nll : (await asimov.at([0])).fit.nll;
-    return new AsymptoticCls(session, index, observed, asimov, nllDen, nllDenA, muHat, error);
+    const calc = new AsymptoticCls(session, index, observed, asimov, nllDen, nllDenA, muHat, error);
+    calc.setupStats = { refits: 2, failed: [at0, freeA].filter((f) => f.status !== "converged").length, iterations: at0.iterations + freeA.iterations, hvps: at0.hvps + freeA.hvps };
+    return calc;
   }
 
   /** q̃μ,A at μ (Asimov refit). */
@@ -150,7 +162,7 @@ export class AsymptoticCls {
   }
 
   get stats(): ProfileStats {
-    return addStats({ refits: 0, failed: 0, iterations: 0, hvps: 0 }, this.observed.stats, this.asimov.stats);
+    return addStats({ refits: 0, failed: 0, iterations: 0, hvps: 0 }, this.setupStats, this.observed.stats, this.asimov.stats);
   }
 }
 
@@ -211,15 +223,20 @@ export async function significance(session: FitSession, index: number): Promise<
   const q0 = muHat > 0 ? Math.max(0, 2 * (at0.fit.nll - best.nll)) : 0;
   // Asimov at μ = expect-signal, nuisances and θ0 at their conditional fit there
   const muExp = session.expectSignal;
-  const atExp = await observed.at([muExp]);
-  const data = session.asimovData(atExp.fit.x);
-  const theta0 = theta0At(session, atExp.fit);
-  const freeA = await session.minimize({ start: atExp.fit.x, data, theta0, edmTolerance: 1e-12, label: "asimov" });
+  const atExp = await generatingFit(session, index, muExp);
+  const data = session.asimovData(atExp.x);
+  const theta0 = theta0At(session, atExp);
+  const freeA = await session.minimize({ start: atExp.x, data, theta0, label: "asimov" });
   const asimov = new Profile(session, [index], { reference: freeA, data, theta0 });
   const muHatA = session.toReported(index, freeA.x[index]);
   const at0A = await asimov.at([0]);
   const q0Asimov = muHatA > 0 ? Math.max(0, 2 * (at0A.fit.nll - freeA.nll)) : 0;
-  const stats = addStats({ refits: 1, failed: freeA.status === "converged" ? 0 : 1, iterations: freeA.iterations, hvps: freeA.hvps }, observed.stats, asimov.stats);
+  const extra = [freeA, atExp];
+  const stats = addStats(
+    { refits: extra.length, failed: extra.filter((f) => f.status !== "converged").length, iterations: freeA.iterations + atExp.iterations, hvps: freeA.hvps + atExp.hvps },
+    observed.stats,
+    asimov.stats,
+  );
   const zObs = Math.sqrt(q0);
   const zExp = Math.sqrt(q0Asimov);
   return { observed: zObs, expected: zExp, pObserved: normalSf(zObs), pExpected: normalSf(zExp), q0, q0Asimov, stats };

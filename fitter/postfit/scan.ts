@@ -21,6 +21,10 @@ export interface ScanResult {
   twiceDnll: number[];
   /** false where the refit did not converge */
   converged: boolean[];
+  /** per point: minimiser iterations, HVPs and seconds of its refit */
+  iterations: number[];
+  hvps: number[];
+  seconds: number[];
   stats: ProfileStats;
 }
 
@@ -87,12 +91,19 @@ export async function scan1d(session: FitSession, index: number, opts: ScanOptio
   const profile = new Profile(session, [index]);
   const twiceDnll = new Array<number>(points).fill(Number.NaN);
   const converged = new Array<boolean>(points).fill(false);
+  const iterations = new Array<number>(points).fill(0);
+  const hvps = new Array<number>(points).fill(0);
+  const seconds = new Array<number>(points).fill(0);
   for (const k of outwardOrder(values, value)) {
+    const t0 = performance.now();
     const p = await profile.at([values[k]]);
+    seconds[k] = (performance.now() - t0) / 1000;
     twiceDnll[k] = p.twiceDnll;
     converged[k] = p.fit.status === "converged";
+    iterations[k] = p.fit.iterations;
+    hvps[k] = p.fit.hvps;
   }
-  return { values, twiceDnll, converged, stats: profile.stats };
+  return { values, twiceDnll, converged, iterations, hvps, seconds, stats: profile.stats };
 }
 
 /** 2D profile scan of parameters a and b on a points × points grid. */
