@@ -134,6 +134,15 @@ export class Float64Evaluator {
     this.native().setTheta0(theta0);
   }
 
+  /**
+   * replaces the Barlow–Beeston auxiliary observables β0 (frequentist toys; length nbins): the
+   * constraint becomes k(β − β0) − kβ0 log(β/β0); null restores β0 = 1. No effect without BB.
+   */
+  setBeta0(beta0: Float64Array | null): void {
+    if (beta0) checkLength("beta0", beta0, this.spec.nbins);
+    this.native().setBeta0(beta0);
+  }
+
   /** frees the native copy of the model now rather than at garbage collection */
   dispose(): void {
     this.handle?.dispose();

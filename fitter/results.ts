@@ -4,6 +4,8 @@
  * regularised upper incomplete gamma.
  */
 import type { ImpactTable } from "./impacts.js";
+import type { RefitImpactTable } from "./refitImpacts.js";
+import type { ToysSummary } from "./toys/toys.js";
 import type { ParameterKind } from "./parameters.js";
 import type { PostfitResults } from "./postfit/index.js";
 
@@ -42,6 +44,9 @@ export interface FitTiming {
   postfit_yields_s: number;
   /** impacts (only with FitOptions.impacts) */
   impacts_s?: number;
+  /** refit impacts and toys (fit --refit-impacts, --toys) */
+  refit_impacts_s?: number;
+  toys_s?: number;
   /** post-fit methods (scans, contours, MINOS, limits, significance) */
   postfit_s?: number;
   total_s: number;
@@ -89,6 +94,11 @@ export interface FitResult {
   timing: FitTiming;
   /** impacts on the POIs and NOIs (FitOptions.impacts and a covariance); absent otherwise */
   impacts?: ImpactTable;
+  // --- toys and refit impacts (fitter/toys/toys.ts, fitter/refitImpacts.ts); set by the CLI after the fit
+  /** fitresults.json "toys" */
+  toys?: ToysSummary;
+  /** fitresults.json "refit_impacts" */
+  refitImpacts?: RefitImpactTable;
   /** scans, contours, MINOS, limits, significance (FitOptions.postfit); absent when none was asked for */
   postfit?: PostfitResults;
 }

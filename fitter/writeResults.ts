@@ -11,6 +11,7 @@ import type { ChannelInfo } from "../src/tensor/types.js";
 import { impactsJson, type ImpactTable } from "./impacts.js";
 import { postfitJson } from "./postfit/index.js";
 import type { FitResult, YieldTable } from "./results.js";
+import { refitImpactsHessianJson, refitImpactsJson } from "./refitImpacts.js";
 
 export const RESULTS_JSON = "fitresults.json";
 export const RESULTS_HDF5 = "fitresults.hdf5";
@@ -70,6 +71,9 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
     timing: result.timing,
     // results.md: "impacts" {poi: {nuisance or group: value}}; global impacts are an extra key
     ...(result.impacts ? impactsJson(result.impacts) : {}),
+    // --- toys and refit impacts (results.md "refit_impacts", "toys")
+    ...(result.refitImpacts ? { refit_impacts: refitImpactsJson(result.refitImpacts), refit_impacts_hessian: refitImpactsHessianJson(result.refitImpacts) } : {}),
+    ...(result.toys ? { toys: result.toys } : {}),
     // results.md post-fit keys: scans, scans2d, contours, limits, significance
     ...(result.postfit ? postfitJson(result.postfit) : {}),
     meta,

@@ -39,6 +39,8 @@ export interface NativeEvaluatorHandle {
   yieldVariances(x: Float64Array, cov: Float64Array, perRow: Float64Array, perBin: Float64Array): void;
   setData(data: Float64Array): void;
   setTheta0(theta0: Float64Array): void;
+  /** BB auxiliary observables β0 per real bin (frequentist toys); null: all 1 */
+  setBeta0(beta0: Float64Array | null): void;
   dispose(): void;
 }
 

@@ -18,8 +18,9 @@ import { formatPostfitSummary } from "../../fitter/postfit/index.js";
 import { initBackend } from "../../fitter/tfBackends.js";
 import { RESULTS_HDF5, RESULTS_JSON, writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
 import { buildReport } from "../report/buildReport.js";
+import { addToyOptions, planToys, runToyStages, writeToySubmit, type ToyCliOptions } from "./fitToys.js";
 
-interface FitCliOptions {
+interface FitCliOptions extends ToyCliOptions {
   output?: string;
   poiMode: string;
   bbb: boolean;
@@ -125,7 +126,16 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
   if (!statSync(input).isFile()) throw new UserError(`${input}: not a file`);
   const outArg = o.output ?? join("outputs", basename(input, extname(input)));
   const outDir = resolve(outArg);
-  checkOutputs([{ path: outArg, kind: "folder", label: o.output !== undefined ? "-o" : "output folder", files: [RESULTS_HDF5, RESULTS_JSON] }], [input]);
+  const outFiles = [RESULTS_HDF5, RESULTS_JSON, ...(o.html ? ["report.html", "report.log"] : []), ...(o.toys !== undefined ? ["toys.hdf5", "toys.checkpoint.json"] : [])];
+  checkOutputs([{ path: outArg, kind: "folder", label: o.output !== undefined ? "-o" : "output folder", files: outFiles }], [input]);
+
+  // --- toys and refit impacts: options checked before anything is read; --submit stops here
+  const toyPlan = planToys(o);
+  if (toyPlan?.submit) {
+    const files = writeToySubmit(toyPlan, outDir, argv);
+    process.stdout.write(`wrote ${files.join("\n      ")}\n`);
+    return;
+  }
 
   const backend: FitBackend = o.gpu && o.backend === undefined ? await pickGpuBackend(threads) : ((o.backend as FitBackend | undefined) ?? "native");
 
@@ -160,6 +170,39 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
       significance: o.significance === true,
     },
   });
+
+  // --- toys and refit impacts after the fit to the data (Ctrl-C: finished toys are checkpointed)
+  if (toyPlan) {
+    const abort = new AbortController();
+    const onSigint = (): void => {
+      if (abort.signal.aborted) process.exit(130);
+      process.stderr.write("interrupted: finishing the running toys and writing the checkpoint (Ctrl-C again to quit now)\n");
+      abort.abort();
+    };
+    process.on("SIGINT", onSigint);
+    try {
+      const complete = await runToyStages({
+        plan: toyPlan,
+        input,
+        model,
+        inputSha256: await sha256File(input),
+        result,
+        engine: { poiMode: o.poiMode as "linear" | "square", bbb: o.bbb ? undefined : false, expectSignal, freeze: o.freeze, maxIter },
+        freeze: o.freeze,
+        expectSignal: expectSignal ?? 1,
+        outDir,
+        log: (line) => process.stderr.write(`${line}\n`),
+        signal: abort.signal,
+        threads,
+      });
+      if (!complete) {
+        process.exitCode = 130;
+        return;
+      }
+    } finally {
+      process.off("SIGINT", onSigint);
+    }
+  }
 
   const root = packageRoot();
   const meta: RunMeta = {
@@ -226,6 +269,7 @@ export async function main(argv: string[]): Promise<void> {
       .option("--significance", "asymptotic discovery significance of the POIs (q0; observed and expected at μ = expect-signal): \"significance\"")
       .exitOverride()
       .action(async (input: string, o: FitCliOptions) => runFit(input, o, argv));
+    addToyOptions(program);
     await program.parseAsync(argv);
   });
 }

@@ -42,6 +42,30 @@ export class SeededRandom {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
+  /**
+   * An independent stream for item `index` of a run seeded with `seed` (toys): the state is a hash
+   * of both, so a toy's draws depend only on (seed, index), never on which worker or in which
+   * order it runs. For one seed, distinct indices (< 2^53) give distinct states (splitmix32 is a
+   * bijection of its input).
+   */
+  static stream(seed: number, index: number): SeededRandom {
+    if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`stream index must be a non-negative integer, got ${index}`);
+    const r = new SeededRandom(seed);
+    const st = { s: (Math.trunc(seed) ^ 0x27d4eb2f) | 0 };
+    const lo = index % 4294967296 | 0;
+    const hi = Math.floor(index / 4294967296) | 0;
+    // xor the index into the seeded state through two splitmix rounds per word (xoshiro needs a
+    // well-mixed, non-zero state; this keeps distinct (seed, index) pairs apart)
+    r.s0 = (r.s0 ^ splitmix32({ s: (splitmix32(st) ^ lo) | 0 })) | 0;
+    r.s1 = (r.s1 ^ splitmix32({ s: (splitmix32(st) ^ hi) | 0 })) | 0;
+    r.s2 = (r.s2 ^ splitmix32({ s: (splitmix32(st) + lo) | 0 })) | 0;
+    r.s3 = (r.s3 ^ splitmix32({ s: (splitmix32(st) - hi) | 0 })) | 0;
+    if ((r.s0 | r.s1 | r.s2 | r.s3) === 0) r.s0 = 1;
+    // discard a few outputs so nearby indices decorrelate fully
+    for (let i = 0; i < 8; i++) r.nextUint32();
+    return r;
+  }
+
   /** 32 random bits (xoshiro128**). */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

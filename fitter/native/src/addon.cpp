@@ -45,6 +45,7 @@ class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
                         InstanceMethod("yieldVariances", &NativeEvaluator::YieldVariances),
                         InstanceMethod("setData", &NativeEvaluator::SetData),
                         InstanceMethod("setTheta0", &NativeEvaluator::SetTheta0),
+                        InstanceMethod("setBeta0", &NativeEvaluator::SetBeta0),
                         InstanceMethod("dispose", &NativeEvaluator::Dispose)});
   }
 
@@ -133,6 +134,11 @@ class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
   }
   Napi::Value SetTheta0(const Napi::CallbackInfo& info) {
     ev(info).setTheta0(typedData<double>(info[0], static_cast<size_t>(ev(info).model().nsyst), "theta0"));
+    return info.Env().Undefined();
+  }
+  Napi::Value SetBeta0(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined()) ev(info).setBeta0(nullptr);
+    else ev(info).setBeta0(typedData<double>(info[0], static_cast<size_t>(ev(info).model().nbins), "beta0"));
     return info.Env().Undefined();
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

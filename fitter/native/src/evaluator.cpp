@@ -107,6 +107,12 @@ void Evaluator::setTheta0(const double* t0) {
   pt_.valid = false;
 }
 
+void Evaluator::setBeta0(const double* b0) {
+  if (b0) model_.beta0.assign(b0, b0 + model_.nbins);
+  else model_.beta0.clear();
+  pt_.valid = false;
+}
+
 void Evaluator::setParams(const double* x, Point& pt) const {
   const ModelData& M = model_;
   pt.R.assign(M.nproc, 1.0);
@@ -176,6 +182,11 @@ double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
     return inf;
   }
   const double r = pos ? n / nub : 0.0, q = pos ? r / nub : 0.0;
+  // β0: the auxiliary observable of the gamma constraint k(β − β0) − kβ0 log(β/β0), zero at β = β0;
+  // 1 for fits to data, randomised by frequentist toys (then β̂ = (n + kβ0)/(ν + k) in plain bins)
+  const double b0 = M.beta0.empty() ? 1.0 : M.beta0[b];
+  const double kb0 = k * b0;
+  auto auxTerm = [&](double beta) { return k * (beta - b0) - (kb0 > 0 ? kb0 * std::log(beta / b0) : 0.0); };
   if (!(std::isfinite(k) && k > 0)) {  // no β (k = 0: Σ sumw = 0, rabbit's betamask)
     d.w = d.wz = 1 - r;
     d.c = d.caz = d.czz = q;
@@ -186,22 +197,22 @@ double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
       d = {nan, nan, nan, nan, nan};
       return inf;
     }
-    const double beta = (n + k) / (nub + k);
+    const double beta = (n + kb0) / (nub + k);
     d.w = d.wz = beta - r;
-    d.c = d.caz = d.czz = q - (n + k) / ((nub + k) * (nub + k));
-    return beta * nub - n - (pos ? n * std::log(beta * nub / n) : 0.0) + k * (beta - 1) - k * std::log(beta);
+    d.c = d.caz = d.czz = q - (n + kb0) / ((nub + k) * (nub + k));
+    return beta * nub - n - (pos ? n * std::log(beta * nub / n) : 0.0) + auxTerm(beta);
   }
-  // ν = β a + z: β̂ is the root of (a + k) a β² + (a(z − n − k) + k z) β − k z = 0 with β > 0 and, for
-  // n > 0, ν > 0 (L is convex in β there, so at most one root qualifies; with negative yields the
-  // other root can be positive too). n = 0: the quadratic is (β(a + k) − k)(βa + z), β̂ = k/(a + k).
+  // ν = β a + z: β̂ is the root of (a + k) a β² + (a(z − n − kβ0) + k z) β − kβ0 z = 0 with β > 0 and,
+  // for n > 0, ν > 0 (L is convex in β there, so at most one root qualifies; with negative yields the
+  // other root can be positive too). n = 0: the quadratic is (β(a + k) − kβ0)(βa + z), β̂ = kβ0/(a + k).
   const double a = nub - z;
   double beta = std::numeric_limits<double>::quiet_NaN();
   if (!pos) {
-    if (a + k > 0) beta = k / (a + k);
+    if (a + k > 0) beta = kb0 / (a + k);
   } else if (a == 0) {
-    beta = 1;  // β does not enter ν: only its own term k(β − 1) − k log β, minimal at 1
+    beta = b0;  // β does not enter ν: only its own term k(β − β0) − kβ0 log(β/β0), minimal at β0
   } else {
-    const double A = (a + k) * a, B = a * (z - n - k) + k * z, C = -k * z;
+    const double A = (a + k) * a, B = a * (z - n - kb0) + k * z, C = -kb0 * z;
     const double disc = B * B - 4 * A * C;
     if (disc >= 0) {
       // both roots without cancellation (Numerical Recipes' q)
@@ -210,7 +221,7 @@ double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
       const double r2 = q != 0 ? C / q : std::numeric_limits<double>::quiet_NaN();
       auto valid = [&](double rb) { return rb > 0 && std::isfinite(rb) && rb * a + z > 0; };
       if (a > 0) {
-        // one root is ≥ 0 and the other ≤ 0 (product −kz/A ≤ 0; with z = 0 the other is exactly 0)
+        // one root is ≥ 0 and the other ≤ 0 (product −kβ0 z/A ≤ 0; with z = 0 the other is exactly 0)
         const double rb = std::isfinite(r1) ? std::max(r1, r2) : r2;
         if (valid(rb)) beta = rb;
       } else if (valid(r1)) {
@@ -221,7 +232,7 @@ double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
     }
   }
   const double nu = beta * a + z;
-  const double Lbb = (pos ? a * a * n / (nu * nu) : 0.0) + k / (beta * beta);
+  const double Lbb = (pos ? a * a * n / (nu * nu) : 0.0) + kb0 / (beta * beta);
   if (!(beta > 0) || !std::isfinite(beta) || (pos && !(nu > 0)) || !(Lbb > 0)) {
     d = {nan, nan, nan, nan, nan};
     return inf;
@@ -236,7 +247,7 @@ double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
   d.c = Laa - Lab * Lab / Lbb;
   d.caz = Laz - Lab * Lzb / Lbb;
   d.czz = Lzz - Lzb * Lzb / Lbb;
-  return nu - n - (pos ? n * std::log(nu / n) : 0.0) + k * (beta - 1) - k * std::log(beta);
+  return nu - n - (pos ? n * std::log(nu / n) : 0.0) + auxTerm(beta);
 }
 
 double Evaluator::constraintTerm(const double* x) const {

@@ -29,6 +29,7 @@ struct ModelData {
   std::vector<uint8_t> bbActive;  // [nbins * nproc]: 1 = scaled by β; empty = every process scaled
   std::vector<double> cw;       // [nsyst]
   std::vector<double> theta0;   // [nsyst]
+  std::vector<double> beta0;    // [nbins] BB auxiliary observables (toys); empty = all 1
 };
 
 struct SparseVec {
@@ -49,6 +50,7 @@ class Evaluator {
   void yieldVariances(const double* x, const double* cov, double* perRow, double* perBin);
   void setData(const double* d);
   void setTheta0(const double* t0);
+  void setBeta0(const double* b0);  // nullptr: back to all 1
   const ModelData& model() const { return model_; }
 
  private:
