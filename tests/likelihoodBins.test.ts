@@ -132,15 +132,18 @@ function naiveYields(spec: LikelihoodSpec, x: Float64Array): Float64Array {
   return out;
 }
 
-/** L(β) = βa + z − n − n log((βa + z)/n) + k(β − 1) − k log β, the n log term dropped where n = 0. */
-function bbTerm(beta: number, a: number, z: number, n: number, k: number): number {
+/**
+ * L(β) = βa + z − n − n log((βa + z)/n) + k(β − β0) − kβ0 log(β/β0), the n log term dropped where
+ * n = 0; β0 = 1 for fits to data, randomised in frequentist toys.
+ */
+function bbTerm(beta: number, a: number, z: number, n: number, k: number, b0 = 1): number {
   const nu = beta * a + z;
-  return nu - n - (n > 0 ? n * Math.log(nu / n) : 0) + k * (beta - 1) - k * Math.log(beta);
+  return nu - n - (n > 0 ? n * Math.log(nu / n) : 0) + k * (beta - b0) - k * b0 * Math.log(beta / b0);
 }
 
-/** β̂ by bisection of ∂L/∂β = a − n a/(βa + z) + k − k/β (increasing in β for a ≥ 0). */
-function profileBeta(a: number, z: number, n: number, k: number): number {
-  const dL = (b: number) => a - (n > 0 ? (n * a) / (b * a + z) : 0) + k - k / b;
+/** β̂ by bisection of ∂L/∂β = a − n a/(βa + z) + k − kβ0/β (increasing in β for a ≥ 0). */
+function profileBeta(a: number, z: number, n: number, k: number, b0 = 1): number {
+  const dL = (b: number) => a - (n > 0 ? (n * a) / (b * a + z) : 0) + k - (k * b0) / b;
   let lo = 1e-12;
   let hi = 1;
   while (dL(hi) < 0) hi *= 2;
@@ -153,7 +156,7 @@ function profileBeta(a: number, z: number, n: number, k: number): number {
 }
 
 /** The NLL written from likelihood.md without the closed forms: β profiled numerically. */
-function naiveNll(spec: LikelihoodSpec, x: Float64Array): number {
+function naiveNll(spec: LikelihoodSpec, x: Float64Array, beta0: Float64Array | null = null): number {
   const nu = naiveYields(spec, x);
   let f = 0;
   for (let b = 0; b < spec.nbins; b++) {
@@ -167,7 +170,8 @@ function naiveNll(spec: LikelihoodSpec, x: Float64Array): number {
     const n = spec.data[b];
     const k = spec.bbK ? spec.bbK[b] : Infinity;
     if (n > 0 && !(a + z > 0)) return Number.POSITIVE_INFINITY;
-    if (Number.isFinite(k)) f += bbTerm(a === 0 && z === 0 ? 1 : profileBeta(a, z, n, k), a, z, n, k);
+    const b0 = beta0 ? beta0[b] : 1;
+    if (Number.isFinite(k)) f += bbTerm(a === 0 && z === 0 ? b0 : profileBeta(a, z, n, k, b0), a, z, n, k, b0);
     else f += a + z - n - (n > 0 ? n * Math.log((a + z) / n) : 0);
   }
   for (let s = 0; s < spec.nsyst; s++) {
@@ -192,15 +196,17 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel
   }
 }
 
-function checkDerivatives(spec: LikelihoodSpec, x: Float64Array, seedV: number): void {
+function checkDerivatives(spec: LikelihoodSpec, x: Float64Array, seedV: number, beta0: Float64Array | null = null): void {
   const ev = new Float64Evaluator(spec, { threads: 2 });
+  if (beta0) ev.setBeta0(beta0);
+  const reference = (sp: LikelihoodSpec, xx: Float64Array) => naiveNll(sp, xx, beta0);
   const n = ev.nparams;
-  const want = naiveNll(spec, x);
+  const want = reference(spec, x);
   expect(Math.abs(ev.nll(x) - want)).toBeLessThan(1e-10 * (1 + Math.abs(want)));
   const { value, gradient } = ev.valueAndGradient(x);
   expect(value).toBe(ev.nll(x));
   const h = 1e-5;
-  const fd = Float64Array.from({ length: n }, (_, j) => (naiveNll(spec, shifted(x, unit(n, j), h)) - naiveNll(spec, shifted(x, unit(n, j), -h))) / (2 * h));
+  const fd = Float64Array.from({ length: n }, (_, j) => (reference(spec, shifted(x, unit(n, j), h)) - reference(spec, shifted(x, unit(n, j), -h))) / (2 * h));
   expectClose(gradient, fd, 1e-6, 2e-5, "gradient");
   const r = rng(seedV);
   const v = Float64Array.from({ length: n }, () => 2 * r() - 1);
@@ -230,6 +236,14 @@ for (const symmetric of [true, false])
 const label = (o: Opts) => `${o.symmetric ? "sym" : "asym"} ${o.poiMode} ${o.bb ? (o.split ? "BB split" : "BB") : "noBB"} ${o.systematicType}`;
 
 describe("native evaluator with empty bins, n = 0 bins and split Barlow–Beeston bins", () => {
+  for (const o of combos.filter((c) => c.split)) {
+    it(`${label(o)} with toy auxiliaries β0 ≠ 1: NLL vs numerically profiled β, derivatives vs finite differences`, () => {
+      const spec = makeSpec(o);
+      const r = rng(o.seed + 7);
+      const beta0 = Float64Array.from({ length: spec.nbins }, () => 0.7 + 0.6 * r());
+      checkDerivatives(spec, makeX(o.seed * 3), o.seed, beta0);
+    });
+  }
   for (const o of combos) {
     it(`${label(o)}: NLL vs numerically profiled β, derivatives vs finite differences`, () => {
       checkDerivatives(makeSpec(o), makeX(o.seed * 3), o.seed);
