@@ -201,3 +201,24 @@ describe("worker messages", () => {
     expect(workerScript()).toMatch(/dist\/src\/histmaker\/runWorker\.js$/);
   });
 });
+
+describe("Progress with several files in flight", () => {
+  it("adds the read fractions of the workers' files, and forgets a slot's file when it is done or discarded", async () => {
+    const { Progress } = await import("../src/histmaker/progress.js");
+    let now = 0;
+    const p = new Progress({ totalFiles: 4, enabled: true, now: () => now, stream: { write: () => true } as never });
+    now = 10_000;
+    p.addEvents(1000, 0.5, 0);
+    p.addEvents(1000, 0.5, 1);
+    // 1 of 4 files in 10 s: 30 s to go
+    expect(p.line()).toContain("ETA 0:30");
+    p.discardEvents(1000, 1);
+    expect(p.line()).toContain("events 1.0k");
+    // 0.5 of 4 in 10 s: 70 s to go
+    expect(p.line()).toContain("ETA 1:10");
+    p.fileDone(true, 0);
+    p.addEvents(500, 0.5, 1);
+    expect(p.line()).toContain("files 1/4");
+    expect(p.line()).toContain("ETA 0:17");
+  });
+});

@@ -99,7 +99,7 @@ export function workerScript(): string {
 export interface PoolOptions extends WorkerInit {
   progress: Progress;
   say: (m: string) => void;
-  /** called once per file, in file order */
+  /** called once per file, in file order (the progress is told when each file finishes) */
   onOutcome: (index: number, outcome: FileOutcome) => void;
 }
 
@@ -128,6 +128,7 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
       w.postMessage({ type: "file", index: i, dataset: work[i].dataset.name, file: work[i].file } satisfies ToWorker);
     };
     for (let j = 0; j < jobs; j++) {
+      const slot = j;
       const w = new Worker(script, { workerData: init });
       workers.push(w);
       w.on("message", (m: FromWorker) => {
@@ -138,16 +139,17 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
               handOut(w);
               break;
             case "chunk":
-              opts.progress.addEvents(m.events, m.fraction);
+              opts.progress.addEvents(m.events, m.fraction, slot);
               break;
             case "discard":
-              opts.progress.discardEvents(m.events);
+              opts.progress.discardEvents(m.events, slot);
               break;
             case "log":
               opts.say(m.message);
               break;
             case "done":
               pending.set(m.index, { part: m.part ? partFromData(m.part) : null, failure: m.failure });
+              opts.progress.fileDone(m.failure === null, slot);
               handOut(w);
               while (pending.has(nextToFold)) {
                 const o = pending.get(nextToFold)!;

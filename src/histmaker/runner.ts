@@ -356,10 +356,7 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
         retries,
         progress,
         say,
-        onOutcome: (i, outcome) => {
-          progress.fileDone(outcome.failure === null);
-          fold(i, outcome);
-        },
+        onOutcome: fold,
       });
     } else {
       const fp: FileProcessor = { def, certs, threads, retries };
