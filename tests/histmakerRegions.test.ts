@@ -273,6 +273,39 @@ describe("per-object fills of jagged columns", () => {
     expect(res.hists.sim.pt.sum()).not.toBeCloseTo(res.cutflows.sim.weighted[0], 3);
   });
 
+  it("indexes each jagged column by its own offsets (a column whose offsets do not start at 0)", async () => {
+    const def = validateAnalysis(
+      {
+        name: "jag",
+        datasets: [{ name: "sim", kind: "mc", files: paths, xsec: 1 }],
+        columns: {
+          // the same objects as Muon_eta, stored after two padding values
+          etaShifted: (c) => {
+            const j = c.Muon_eta as JaggedColumn;
+            return { offsets: j.offsets.map((o) => o + 2), values: Float64Array.from([99, 99, ...Array.from(j.values as Float64Array)]) };
+          },
+        },
+        histograms: [
+          { name: "a", axes: [ptAxis, etaAxis], columns: ["Muon_pt", "Muon_eta"] },
+          { name: "b", axes: [ptAxis, etaAxis], columns: ["Muon_pt", "etaShifted"] },
+        ],
+        chunkEntries: 61,
+      },
+      "jag",
+    );
+    const res = await runAnalysis(def, { log: () => undefined });
+    expect(res.failures).toEqual([]);
+    expect(res.hists.sim.a.sum()).toBeGreaterThan(0);
+    expect(Array.from(res.hists.sim.b.values({ flow: true }))).toEqual(Array.from(res.hists.sim.a.values({ flow: true })));
+  });
+
+  it("refuses a per-object weight of other objects", async () => {
+    const def = jaggedDef([{ name: "w", axes: [ptAxis], columns: ["Muon_pt"], weight: "Other" }]);
+    await expect(runAnalysis(def, { log: () => undefined })).rejects.toThrow(/histogram "w": jagged columns "Muon_pt" and "weight" differ in their objects/);
+    const flatCols = jaggedDef([{ name: "w", axes: [xAxis], columns: ["x"], weight: "Other" }]);
+    await expect(runAnalysis(flatCols, { log: () => undefined })).rejects.toThrow(/histogram "w": weight is jagged but the histogram's columns are one value per event/);
+  });
+
   it("refuses jagged columns of different objects, naming them (before: `column \"Muon_pt\" is jagged`)", async () => {
     const def = jaggedDef([{ name: "bad", axes: [ptAxis, xAxis], columns: ["Muon_pt", "Other"] }]);
     await expect(runAnalysis(def, { log: () => undefined })).rejects.toThrow(

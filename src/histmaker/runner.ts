@@ -670,43 +670,56 @@ function checkLength(got: number, want: number, what: string): void {
 
 /**
  * The entries a histogram fills: one per selected event, or, when some of its columns are jagged,
- * one per object of the selected events (all jagged columns must have the same offsets).
+ * one per object of the selected events (all jagged columns must have as many objects per event).
  */
 interface FillEntries {
   /** event index (within the chunk) of each entry */
   event: Int32Array;
-  /** index into the jagged values of each entry; null when the histogram is per event */
-  object: Int32Array | null;
+  /** position of each entry's object within its event; null when the histogram is per event */
+  rank: Int32Array | null;
+}
+
+/** Checks that a jagged column has the same number of objects per event as the reference one. */
+function checkSameObjects(what: string, refName: string, ref: JaggedColumn, name: string, col: JaggedColumn, ctx: ChunkContext): void {
+  if (col.offsets === ref.offsets) return;
+  for (let e = 0; e < ctx.length; e++) {
+    const a = ref.offsets[e + 1] - ref.offsets[e];
+    const b = col.offsets[e + 1] - col.offsets[e];
+    if (a !== b)
+      throw new AnalysisError(
+        `${what}: jagged columns "${refName}" and "${name}" differ in their objects (event ${ctx.start + e} of ${ctx.file}: ${a} vs ${b} entries); per-object fills need columns of the same objects`,
+      );
+  }
 }
 
 function fillEntries(h: HistogramSpec, cols: ColumnSet, ctx: ChunkContext, idx: Int32Array, jaggedNames: string[]): FillEntries {
-  if (jaggedNames.length === 0) return { event: idx, object: null };
+  if (jaggedNames.length === 0) return { event: idx, rank: null };
   const what = `histogram "${h.name}"`;
   const ref = cols[jaggedNames[0]] as JaggedColumn;
-  for (const name of jaggedNames.slice(1)) {
-    const o = (cols[name] as JaggedColumn).offsets;
-    if (o === ref.offsets) continue;
-    for (let e = 0; e < ctx.length; e++) {
-      const a = ref.offsets[e + 1] - ref.offsets[e];
-      const b = o[e + 1] - o[e];
-      if (a !== b || o[e] !== ref.offsets[e])
-        throw new AnalysisError(
-          `${what}: jagged columns "${jaggedNames[0]}" and "${name}" differ in their objects (event ${ctx.start + e} of ${ctx.file}: ${a} vs ${b} entries); per-object fills need columns of the same objects`,
-        );
-    }
-  }
+  for (const name of jaggedNames.slice(1)) checkSameObjects(what, jaggedNames[0], ref, name, cols[name] as JaggedColumn, ctx);
   let total = 0;
   for (let i = 0; i < idx.length; i++) total += ref.offsets[idx[i] + 1] - ref.offsets[idx[i]];
   const event = new Int32Array(total);
-  const object = new Int32Array(total);
+  const rank = new Int32Array(total);
   for (let i = 0, j = 0; i < idx.length; i++) {
     const e = idx[i];
-    for (let k = ref.offsets[e]; k < ref.offsets[e + 1]; k++, j++) {
+    const n = ref.offsets[e + 1] - ref.offsets[e];
+    for (let k = 0; k < n; k++, j++) {
       event[j] = e;
-      object[j] = k;
+      rank[j] = k;
     }
   }
-  return { event, object };
+  return { event, rank };
+}
+
+/** The values of a jagged column at the fill entries (each column indexed by its own offsets). */
+function gatherObjects(col: JaggedColumn, entries: FillEntries): Float64Array {
+  const { event, rank } = entries;
+  const out = new Float64Array(event.length);
+  const o = col.offsets;
+  const v = col.values;
+  for (let j = 0; j < event.length; j++) out[j] = Number(v[o[event[j]] + rank![j]]);
+  return out;
 }
 
 /** A string category axis' strings per event: a derived string column, or a ROOT string branch (UTF-8 bytes per event). */
@@ -742,7 +755,8 @@ async function fillHists(
     const raw = h.columns.map((c) => column(cols, c, what));
     const isStrAxis = h.axes.map((ax) => ax.type === "categoryStr");
     const jaggedNames = h.columns.filter((c, a) => !isStrAxis[a] && !isStringColumn(raw[a]) && isJagged(raw[a] as Column));
-    const { event, object } = fillEntries(h, cols, ctx, idx, jaggedNames);
+    const entries = fillEntries(h, cols, ctx, idx, jaggedNames);
+    const { event } = entries;
     const m = event.length;
     if (m === 0) continue;
     const columns: (Float64Array | string[])[] = raw.map((c, a) => {
@@ -751,7 +765,7 @@ async function fillHists(
         return Array.from(event, (e) => strs[e]);
       }
       if (isStringColumn(c)) throw new AnalysisError(`${what}: column "${h.columns[a]}" holds strings but axis "${h.axes[a].name}" is numeric`);
-      if (isJagged(c)) return gather(c.values, object!);
+      if (isJagged(c)) return gatherObjects(c, entries);
       return gather(c, event);
     });
     if (h.regionAxis && region !== null) columns.unshift(new Array<string>(m).fill(region));
@@ -768,12 +782,9 @@ async function fillHists(
       let g: Float64Array;
       if (isJagged(hw)) {
         // a per-object weight must belong to the same objects as the histogram's jagged columns
-        if (object === null) throw new AnalysisError(`${what}: weight is jagged but the histogram's columns are one value per event`);
-        const ref = cols[jaggedNames[0]] as JaggedColumn;
-        if (hw.offsets !== ref.offsets)
-          for (let e = 0; e <= ctx.length; e++)
-            if (hw.offsets[e] !== ref.offsets[e]) throw new AnalysisError(`${what}: jagged weight and column "${jaggedNames[0]}" differ in their objects (event ${ctx.start + Math.max(0, e - 1)})`);
-        g = gather(hw.values, object);
+        if (entries.rank === null) throw new AnalysisError(`${what}: weight is jagged but the histogram's columns are one value per event`);
+        checkSameObjects(what, jaggedNames[0], cols[jaggedNames[0]] as JaggedColumn, "weight", hw, ctx);
+        g = gatherObjects(hw, entries);
       } else {
         checkLength(hw.length, ctx.length, `${what} weight`);
         g = gather(hw, event);
