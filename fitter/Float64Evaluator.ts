@@ -33,6 +33,7 @@ export class Float64Evaluator {
     }
     checkLength("data", spec.data, spec.nbins);
     if (spec.bbK) checkLength("bbK", spec.bbK, spec.nbins);
+    if (spec.bbK && spec.bbActive) checkLength("bbActive", spec.bbActive, spec.nbins * spec.nproc);
     checkLength("constraintWeights", spec.constraintWeights, spec.nsyst);
     checkLength("theta0", spec.theta0, spec.nsyst);
     const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
@@ -56,6 +57,7 @@ export class Float64Evaluator {
         values: spec.logk.values,
         data: spec.data,
         bbK: spec.bbK,
+        bbActive: spec.bbK ? (spec.bbActive ?? null) : null,
         constraintWeights: spec.constraintWeights,
         theta0: spec.theta0,
       },

@@ -1,9 +1,11 @@
 /**
  * What a fit produces (FitResult) and the saturated goodness of fit: χ² = 2·NLL at the minimum,
- * ndf = nbins − free parameters, p-value = P(χ²_ndf ≥ χ²) from the regularised upper incomplete gamma.
+ * rabbit's ndf = nbins − POIs − unconstrained systematics, p-value = P(χ²_ndf ≥ χ²) from the
+ * regularised upper incomplete gamma.
  */
 import type { ImpactTable } from "./impacts.js";
 import type { ParameterKind } from "./parameters.js";
+import type { PostfitResults } from "./postfit/index.js";
 
 export type FitStatus = "converged" | "failed";
 
@@ -18,6 +20,8 @@ export interface ParameterResult {
   prefitError: number | null;
   /** true when held at its prefit value (--freeze) */
   frozen: boolean;
+  /** MINOS errors (--minos): signed, null on a side without a crossing */
+  minos?: { lower: number | null; upper: number | null };
 }
 
 export interface EngineInfo {
@@ -38,6 +42,8 @@ export interface FitTiming {
   postfit_yields_s: number;
   /** impacts (only with FitOptions.impacts) */
   impacts_s?: number;
+  /** post-fit methods (scans, contours, MINOS, limits, significance) */
+  postfit_s?: number;
   total_s: number;
 }
 
@@ -83,6 +89,8 @@ export interface FitResult {
   timing: FitTiming;
   /** impacts on the POIs and NOIs (FitOptions.impacts and a covariance); absent otherwise */
   impacts?: ImpactTable;
+  /** scans, contours, MINOS, limits, significance (FitOptions.postfit); absent when none was asked for */
+  postfit?: PostfitResults;
 }
 
 const LANCZOS_G = 7;
@@ -166,16 +174,35 @@ export interface GoodnessOfFit {
   pvalue: number;
 }
 
+/** The fitted parameters that reduce ndf: POIs and systematics without a constraint term. */
+export interface NdfParameters {
+  pois: number;
+  unconstrained: number;
+}
+
 /**
- * Saturated-model goodness of fit from the reduced NLL at the minimum. `freeParameters` counts
- * every parameter that was minimised (POIs, NOIs, constrained and unconstrained systematics; frozen
- * ones excluded), as likelihood.md and ref_fit.py do; masked bins are not in `nbins`. (rabbit's
- * saturated test subtracts only the POIs and unconstrained systematics, counting each Gaussian
- * constraint as one more measurement.)
+ * Counts the fitted (not frozen) POIs and unconstrained systematics (constraint weight 0, NOIs
+ * included when free). Parameter indices: POIs 0..nsig−1, then systematics.
  */
-export function goodnessOfFit(nll: number, nbins: number, freeParameters: number): GoodnessOfFit {
+export function ndfParameters(nsig: number, constraintWeights: ArrayLike<number>, frozen: ReadonlySet<number> = new Set()): NdfParameters {
+  let pois = 0;
+  for (let i = 0; i < nsig; i++) if (!frozen.has(i)) pois++;
+  let unconstrained = 0;
+  for (let s = 0; s < constraintWeights.length; s++) if (constraintWeights[s] === 0 && !frozen.has(nsig + s)) unconstrained++;
+  return { pois, unconstrained };
+}
+
+/**
+ * Saturated-model goodness of fit from the reduced NLL at the minimum (χ² = 2·NLL), with rabbit's
+ * ndf = nbins − POIs − unconstrained systematics (rabbit_fit.py's ndfsat; likelihood.md).
+ * Constrained nuisances do not reduce ndf: each comes with its own Gaussian pseudo-measurement,
+ * which adds one observation for the parameter it adds. Frozen parameters are not fitted and do
+ * not count (rabbit subtracts its parameter counts whatever is frozen). Masked bins are not in
+ * `nbins`. p-value NaN when ndf ≤ 0.
+ */
+export function goodnessOfFit(nll: number, nbins: number, fitted: NdfParameters): GoodnessOfFit {
   const chi2 = 2 * nll;
-  const ndf = nbins - freeParameters;
+  const ndf = nbins - fitted.pois - fitted.unconstrained;
   return { chi2, ndf, pvalue: chi2Survival(chi2, ndf) };
 }
 

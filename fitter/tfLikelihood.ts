@@ -89,14 +89,19 @@ export function indexKernelsFor(backend: string): IndexKernels {
 /** stand-in for n + k in bins without β: d/m ≈ 0 keeps the (masked) BB term finite, never NaN */
 const NO_BB_SCALE = 1e30;
 
+/** A bin has a Barlow–Beeston β where k_b is finite and positive (k = 0: Σ sumw = 0, rabbit's betamask). */
+function hasBeta(k: number): boolean {
+  return Number.isFinite(k) && k > 0;
+}
+
 /** Resident tensors that depend on the data (replaced by setData). */
 interface DataTensors {
   /** counts n_b */
   n: tf.Tensor1D;
   /** Σ_p norm_bp − n_b, computed in float64 */
   nominalMinusData: tf.Tensor1D;
-  /** n_b, or 1 where n_b = 0 (there n·log1p(d/n) is 0 and must not produce NaN) */
-  nSafe: tf.Tensor1D;
+  /** 1/n_b, or 0 where n_b = 0: there n·log1p(d/n) is 0 (the term is ν_b, rabbit's nexpsafe) for any ν_b */
+  nInv: tf.Tensor1D;
   /** n_b + k_b for BB bins; elsewhere (masked out) a huge value, so log1p(d/m) stays finite for any d */
   bbM: tf.Tensor1D | null;
 }
@@ -137,6 +142,8 @@ export class TfLikelihood implements Objective {
   private readonly logkValues: tf.Tensor1D | null;
   /** 1 where the bin has a BB parameter (finite k), else 0 */
   private readonly bbMask: tf.Tensor1D | null;
+  /** Barlow–Beeston bins with processes that β does not scale (see splitBinTerm); null when none */
+  private readonly split: SplitBins | null;
   private readonly constraintWeights: tf.Tensor1D;
   private theta0: tf.Tensor1D;
   private readonly backgroundOnes: tf.Tensor1D | null;
@@ -178,11 +185,12 @@ export class TfLikelihood implements Objective {
 
     if (spec.bbK) {
       const mask = new Float32Array(nbins);
-      for (let b = 0; b < nbins; b++) mask[b] = Number.isFinite(spec.bbK[b]) ? 1 : 0;
+      for (let b = 0; b < nbins; b++) mask[b] = hasBeta(spec.bbK[b]) ? 1 : 0;
       this.bbMask = tf.tensor1d(mask);
     } else {
       this.bbMask = null;
     }
+    this.split = makeSplitBins(spec);
     this.constraintWeights = tf.tensor1d(Float32Array.from(spec.constraintWeights));
     this.theta0 = tf.tensor1d(Float32Array.from(spec.theta0));
     this.backgroundOnes = nproc > nsig ? tf.ones([nproc - nsig]) : null;
@@ -194,21 +202,20 @@ export class TfLikelihood implements Objective {
     const { nbins, nproc, bbK, norm } = this.spec;
     const n = new Float32Array(nbins);
     const nominalMinusData = new Float32Array(nbins);
-    const nSafe = new Float32Array(nbins);
+    const nInv = new Float32Array(nbins);
     const bbM = bbK ? new Float32Array(nbins) : null;
     for (let b = 0; b < nbins; b++) {
       n[b] = data[b];
       let nominal = 0;
       for (let p = 0; p < nproc; p++) nominal += norm[b * nproc + p];
       nominalMinusData[b] = nominal - data[b];
-      nSafe[b] = data[b] > 0 ? data[b] : 1;
+      nInv[b] = data[b] > 0 ? 1 / data[b] : 0;
       if (bbM && bbK) {
-        const m = data[b] + bbK[b];
-        // n = k = 0: β̂ = 0 and the term vanishes; f(m, d) → d as m → 0 gives exactly that
-        bbM[b] = !Number.isFinite(bbK[b]) ? NO_BB_SCALE : m > 0 ? m : 1e-30;
+        // no β where k is infinite or not positive (rabbit's betamask, as the native evaluator)
+        bbM[b] = hasBeta(bbK[b]) ? data[b] + bbK[b] : NO_BB_SCALE;
       }
     }
-    return { n: tf.tensor1d(n), nominalMinusData: tf.tensor1d(nominalMinusData), nSafe: tf.tensor1d(nSafe), bbM: bbM ? tf.tensor1d(bbM) : null };
+    return { n: tf.tensor1d(n), nominalMinusData: tf.tensor1d(nominalMinusData), nInv: tf.tensor1d(nInv), bbM: bbM ? tf.tensor1d(bbM) : null };
   }
 
   /** Replaces the observed counts (toys, Asimov); length ≥ nbins. */
@@ -300,17 +307,19 @@ export class TfLikelihood implements Objective {
    */
   private nllFromShift(x: tf.Tensor1D, shiftFlat: tf.Tensor1D | null): tf.Scalar {
     const { nsig, nsyst } = this.spec;
-    const { n, nSafe, bbM, nominalMinusData } = this.dataTensors;
+    const { n, nInv, bbM, nominalMinusData } = this.dataTensors;
     // ν − n − n·log(ν/n) written as d − n·log1p(d/n) with d = ν − n: both parts come from the
     // same d, so the float32 cancellation is relative to d rather than to n; d itself is
     // (Σ_p norm − n, exact in float64) + Σ_p (ν_bp − norm_bp)
-    const d = tf.add(nominalMinusData, tf.sum(this.yieldDeviations(x, shiftFlat), 1));
-    let perBin = tf.sub(d, tf.mul(n, log1pAccurate(tf.div(d, nSafe))));
+    const deviations = this.yieldDeviations(x, shiftFlat);
+    const d = tf.add(nominalMinusData, tf.sum(deviations, 1)) as tf.Tensor1D;
+    let perBin = tf.sub(d, tf.mul(n, log1pAccurate(tf.mul(d, nInv))));
     if (bbM && this.bbMask) {
       // profiled BB: term = f(n, d) − f(n + k, d) with f(m, d) = d − m·log1p(d/m)
       const bbPart = tf.sub(d, tf.mul(bbM, log1pAccurate(tf.div(d, bbM))));
       perBin = tf.sub(perBin, tf.mul(this.bbMask, bbPart));
     }
+    if (this.split) perBin = tf.where(this.split.mask, splitBinTerm(this.split, deviations, d, n, nInv), perBin) as tf.Tensor1D;
     let total = tf.sum(perBin);
     if (nsyst > 0) {
       const diff = tf.sub(x.slice(nsig, nsyst), this.theta0);
@@ -497,6 +506,7 @@ export class TfLikelihood implements Objective {
       this.backgroundZeros,
     ];
     for (const t of owned) t?.dispose();
+    if (this.split) for (const t of Object.values(this.split)) t.dispose();
     disposeData(this.dataTensors);
   }
 
@@ -508,6 +518,131 @@ export class TfLikelihood implements Objective {
 function disposeData(d: DataTensors): void {
   d.n.dispose();
   d.nominalMinusData.dispose();
-  d.nSafe.dispose();
+  d.nInv.dispose();
   d.bbM?.dispose();
+}
+
+/**
+ * Barlow–Beeston bins where some processes have no MC statistical uncertainty (spec.bbActive):
+ * ν_b = β_b a_b + z_b with a_b over the β-scaled processes. Tensors over the NLL bins; outside the
+ * split bins the inputs of splitBinTerm are replaced by harmless values (a = 1, z = d = 0, k = 1:
+ * term 0, finite derivatives), and tf.where takes the ordinary term there.
+ */
+interface SplitBins {
+  /** true in split bins */
+  mask: tf.Tensor1D;
+  /** [nbins, nproc]: 1 = scaled by β */
+  active: tf.Tensor2D;
+  /** Σ_act norm_bp (float64 sum) */
+  activeNominal: tf.Tensor1D;
+  /** k_b in split bins, 1 elsewhere */
+  k: tf.Tensor1D;
+  /** 1 outside split bins (the harmless a), 0 inside */
+  outside: tf.Tensor1D;
+}
+
+function makeSplitBins(spec: LikelihoodSpec): SplitBins | null {
+  const { nbins, nproc, bbK, bbActive, norm } = spec;
+  if (!bbK || !bbActive) return null;
+  const mask = new Uint8Array(nbins);
+  const active = new Float32Array(nbins * nproc);
+  const activeNominal = new Float32Array(nbins);
+  const k = new Float32Array(nbins).fill(1);
+  const outside = new Float32Array(nbins).fill(1);
+  let any = false;
+  for (let b = 0; b < nbins; b++) {
+    let sum = 0;
+    let inactive = false;
+    for (let p = 0; p < nproc; p++) {
+      const i = b * nproc + p;
+      active[i] = bbActive[i] ? 1 : 0;
+      if (bbActive[i]) sum += norm[i];
+      else inactive = true;
+    }
+    if (!hasBeta(bbK[b]) || !inactive) continue;
+    any = true;
+    mask[b] = 1;
+    activeNominal[b] = sum;
+    k[b] = bbK[b];
+    outside[b] = 0;
+  }
+  if (!any) return null;
+  return {
+    mask: tf.tensor1d(mask, "bool"),
+    active: tf.tensor2d(active, [nbins, nproc]),
+    activeNominal: tf.tensor1d(activeNominal),
+    k: tf.tensor1d(k),
+    outside: tf.tensor1d(outside),
+  };
+}
+
+/**
+ * γ = β̂ − 1 of split bins as a custom op: the forward pass picks the cancellation-free form of the
+ * root (a branch tfjs could not differentiate), the gradient is the implicit derivative of
+ * Q(γ) = A γ² + B γ + C = 0 with A = (a + k)a, B = a(a + d + k) + k z, C = a d:
+ * ∂γ/∂u = −(∂A/∂u γ² + ∂B/∂u γ + ∂C/∂u)/(2Aγ + B), built from differentiable ops on γ recomputed
+ * from the saved inputs, so it can be differentiated again (HVPs).
+ */
+function splitGamma(a: tf.Tensor, d: tf.Tensor, z: tf.Tensor, k: tf.Tensor, n: tf.Tensor): tf.Tensor {
+  // n is an input (with a zero gradient) so that the tape keeps it alive for the gradient
+  type In = tf.Tensor | tf.GradSaveFunc;
+  const op = tf.customGrad((ai: In, di: In, zi: In, ni: In, save: In) => {
+    const [a0, d0, z0, n] = [ai as tf.Tensor, di as tf.Tensor, zi as tf.Tensor, ni as tf.Tensor];
+    (save as tf.GradSaveFunc)([a0, d0, z0, n]);
+    const A = tf.mul(tf.add(a0, k), a0);
+    const B = tf.add(tf.mul(a0, tf.add(tf.add(a0, d0), k)), tf.mul(k, z0));
+    const C = tf.mul(a0, d0);
+    // both roots without cancellation: q = −(B + sign(B)√D)/2, γ1 = q/A, γ2 = C/q; β̂ = 1 + γ is the
+    // one with β > 0 and ν − n = γa + d > −n (at most one qualifies: L is convex there)
+    const sq = tf.sqrt(tf.relu(tf.sub(tf.square(B), tf.mul(4, tf.mul(A, C)))));
+    const q = tf.mul(-0.5, tf.add(B, tf.where(tf.greaterEqual(B, 0), sq, tf.neg(sq))));
+    const g1 = tf.div(q, tf.where(tf.equal(A, 0), tf.onesLike(A), A));
+    const g2 = tf.div(C, tf.where(tf.equal(q, 0), tf.onesLike(q), q));
+    // a > 0: one root has β ≥ 0, the larger one (the other is ≤ 0, and exactly 0 when z = 0, where
+    // float32 could put it just above); a < 0 (negative yields): the one with ν > 0
+    const positiveA = tf.greater(a0, 0);
+    const largerRoot = tf.logicalAnd(positiveA, tf.greaterEqual(g1, g2));
+    const inDomain = tf.logicalAnd(tf.logicalNot(positiveA), tf.logicalAnd(tf.greater(g1, -1), tf.greater(tf.add(tf.add(tf.mul(g1, a0), d0), n), 0)));
+    const valid1 = tf.logicalAnd(tf.notEqual(A, 0), tf.logicalOr(largerRoot, inDomain));
+    // n = 0: the quadratic is (β(a + k) − k)(βa + z), β̂ = k/(a + k), γ = −a/(a + k)
+    const gEmpty = tf.div(tf.neg(a0), tf.add(a0, k));
+    const value = tf.where(tf.equal(n, 0), gEmpty, tf.where(valid1, g1, g2));
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [as, ds, zs, ns] = saved;
+        const g = splitGamma(as, ds, zs, k, ns);
+        const A2 = tf.mul(tf.add(as, k), as);
+        const B2 = tf.add(tf.mul(as, tf.add(tf.add(as, ds), k)), tf.mul(k, zs));
+        const scale = tf.div(tf.neg(dy), tf.add(tf.mul(tf.mul(2, A2), g), B2));
+        // ∂Q/∂a = (2a + k)γ² + (2a + d + k)γ + d, ∂Q/∂d = aγ + a, ∂Q/∂z = kγ
+        const dQda = tf.add(tf.mul(tf.add(tf.mul(2, as), k), tf.square(g)), tf.add(tf.mul(tf.add(tf.add(tf.mul(2, as), ds), k), g), ds));
+        const dQdd = tf.mul(as, tf.add(g, 1));
+        const dQdz = tf.mul(k, g);
+        return [tf.mul(scale, dQda), tf.mul(scale, dQdd), tf.mul(scale, dQdz), tf.zerosLike(ns)];
+      },
+    };
+  });
+  return op(a, d, z, n);
+}
+
+/**
+ * The profiled term of split bins, inside a tidy. With d = ν − n (at β = 1), γ = β − 1 solves
+ * (a + k)a γ² + (a(a + d + k) + k z) γ + a d = 0 (likelihood.md's quadratic in β, shifted), taking the
+ * root of β > 0 in the form without cancellation; then ν − n = γ a + d and
+ * term = (ν − n) − n·log1p((ν − n)/n) + k γ − k·log1p(γ). Autodiff through the root gives the
+ * exact profiled derivatives.
+ */
+function splitBinTerm(sb: SplitBins, deviations: tf.Tensor2D, d: tf.Tensor1D, n: tf.Tensor1D, nInv: tf.Tensor1D): tf.Tensor1D {
+  const inside = sb.mask;
+  const aAll = tf.add(sb.activeNominal, tf.sum(tf.mul(deviations, sb.active), 1));
+  const a = tf.add(tf.where(inside, aAll, tf.zerosLike(aAll)), sb.outside);
+  const dIn = tf.where(inside, d, tf.zerosLike(d));
+  // z = ν − a = (d + n) − a
+  const z = tf.where(inside, tf.sub(tf.add(d, n), aAll), tf.zerosLike(d));
+  const k = sb.k;
+  const gamma = splitGamma(a, dIn, z, k, tf.where(inside, n, tf.onesLike(n)));
+  const dnu = tf.add(tf.mul(gamma, a), dIn);
+  const poisson = tf.sub(dnu, tf.mul(n, log1pAccurate(tf.mul(dnu, nInv))));
+  return tf.add(poisson, tf.mul(k, tf.sub(gamma, log1pAccurate(gamma)))) as tf.Tensor1D;
 }

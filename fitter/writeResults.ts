@@ -1,14 +1,15 @@
 /**
  * Writes a fit's outputs into a folder: `fitresults.json` (the stable summary of
- * ../shared/spec/results.md) and `fitresults.hdf5` (parameters, covariance, correlation, prefit and
- * postfit yields per channel × process, the data, metadata). Each file is written under a temporary
- * name and renamed, so a reader never sees half a file.
+ * ../shared/spec/results.md) and `fitresults.hdf5` (parameters, covariance, optionally the
+ * correlation, prefit and postfit yields per channel × process, the data, metadata). Each file is
+ * written under a temporary name and renamed, so a reader never sees half a file.
  */
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import h5wasm from "h5wasm/node";
 import type { ChannelInfo } from "../src/tensor/types.js";
 import { impactsJson, type ImpactTable } from "./impacts.js";
+import { postfitJson } from "./postfit/index.js";
 import type { FitResult, YieldTable } from "./results.js";
 
 export const RESULTS_JSON = "fitresults.json";
@@ -23,6 +24,12 @@ export interface RunMeta {
   time: string;
   input: string;
   input_sha256: string;
+  /** where the input's metadata came from: our meta_json, rabbit's pickled meta, or none */
+  input_meta_source?: string | null;
+  /** why the input's channel layout fell back to ch0/ch1_masked (rabbit meta not mappable), else null */
+  input_meta_warning?: string | null;
+  /** the input's own provenance (rabbit's meta_info / our meta_json meta_info) */
+  input_meta_info?: unknown;
 }
 
 /** What the yields are laid out by: process names and the channels' bin ranges. */
@@ -57,11 +64,14 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
       prefit: p.prefit,
       prefitError: p.prefitError,
       ...(p.frozen ? { frozen: true } : {}),
+      ...(p.minos ? { minos: p.minos } : {}),
     })),
     engine: result.engine,
     timing: result.timing,
     // results.md: "impacts" {poi: {nuisance or group: value}}; global impacts are an extra key
     ...(result.impacts ? impactsJson(result.impacts) : {}),
+    // results.md post-fit keys: scans, scans2d, contours, limits, significance
+    ...(result.postfit ? postfitJson(result.postfit) : {}),
     meta,
   };
 }
@@ -153,7 +163,13 @@ function writeImpacts(group: H5Group, t: ImpactTable): void {
   }
 }
 
-function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: YieldLayout): void {
+/** What goes into fitresults.hdf5 beyond the default content. */
+export interface ResultsWriteOptions {
+  /** also store the correlation matrix (float64, n×n; by default readers derive it from the covariance) */
+  correlation?: boolean;
+}
+
+function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: YieldLayout, opts: ResultsWriteOptions): void {
   const f = new h5wasm.File(path, "w");
   try {
     const n = result.parameters.length;
@@ -170,9 +186,11 @@ function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: Yield
     });
     params.create_dataset({ name: "frozen", data: Int8Array.from(result.parameters, (p) => (p.frozen ? 1 : 0)), dtype: "<b" });
     if (n > 0) {
+      // float64, contiguous and uncompressed: gzip saved 3% of a W-mass covariance at 14× the write
+      // time (docs/measurements/fitresults-size.md). The correlation is derived by readers
+      // (correlationFromCovariance) unless asked for: at 4860 parameters each matrix is 189 MB.
       f.create_dataset({ name: "covariance", data: result.covariance, shape: [n, n] });
-      // float64 like everything derived from the covariance (DEVELOPERS.md: float64 results)
-      f.create_dataset({ name: "correlation", data: correlationFromCovariance(result.covariance, n), shape: [n, n] });
+      if (opts.correlation) f.create_dataset({ name: "correlation", data: correlationFromCovariance(result.covariance, n), shape: [n, n] });
     }
     f.create_dataset({ name: "procs", data: layout.procs });
     f.create_dataset({ name: "data_obs", data: Float64Array.from(result.data) });
@@ -204,19 +222,30 @@ export interface WrittenFiles {
 }
 
 /** Writes fitresults.json and fitresults.hdf5 into `dir` (created if missing). */
-export async function writeFitResults(dir: string, result: FitResult, meta: RunMeta, layout: YieldLayout): Promise<WrittenFiles> {
+export async function writeFitResults(
+  dir: string,
+  result: FitResult,
+  meta: RunMeta,
+  layout: YieldLayout,
+  opts: ResultsWriteOptions = {},
+): Promise<WrittenFiles> {
   await h5wasm.ready;
   mkdirSync(dir, { recursive: true });
   const hdf5 = join(dir, RESULTS_HDF5);
   const json = join(dir, RESULTS_JSON);
-  const tmp = `${hdf5}.tmp-${process.pid}`;
+  // both files are staged before either is renamed: a failure leaves the folder as it was, never a
+  // new HDF5 beside an old JSON
+  const tmpHdf5 = `${hdf5}.tmp-${process.pid}`;
+  const tmpJson = `${json}.tmp-${process.pid}`;
   try {
-    writeHdf5(tmp, result, meta, layout);
-    renameSync(tmp, hdf5);
+    writeHdf5(tmpHdf5, result, meta, layout, opts);
+    writeFileSync(tmpJson, `${JSON.stringify(fitResultsJson(result, meta), null, 1)}\n`);
+    renameSync(tmpHdf5, hdf5);
+    renameSync(tmpJson, json);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    rmSync(tmpHdf5, { force: true });
+    rmSync(tmpJson, { force: true });
     throw err;
   }
-  writeFileAtomic(json, `${JSON.stringify(fitResultsJson(result, meta), null, 1)}\n`);
   return { json, hdf5 };
 }

@@ -15,11 +15,30 @@ export const USER_ERROR_EXIT = 2;
 /** Exit code for a bug (an unexpected exception): distinct from a fit that failed (1). */
 export const INTERNAL_ERROR_EXIT = 3;
 
+let stdioGuarded = false;
+
+/**
+ * A reader that went away (`fit … | head -1`) is not a failure of the command: on EPIPE, stdout (or
+ * stderr) stops being written and the command finishes its work with its own exit code, quietly.
+ * Without this Node throws the EPIPE from the stream and exits 1, which reads as "fit failed".
+ */
+export function guardStdio(): void {
+  if (stdioGuarded) return;
+  stdioGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
+}
+
 /**
  * Runs a CLI body: user errors become one line on stderr and exit code 2; anything else is a bug,
- * reported with its stack trace and exit code 3.
+ * reported with its stack trace and exit code 3. A closed stdout ends quietly (guardStdio).
  */
 export async function runCli(body: () => Promise<void>): Promise<void> {
+  guardStdio();
   try {
     await body();
   } catch (err) {

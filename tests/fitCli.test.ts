@@ -130,7 +130,7 @@ describe("fit CLI", () => {
   it("exits 1 and still writes results when the fit fails", async () => {
     const out = join(work, "failed");
     // syst0000 there is a free parameter with no effect: singular Hessian
-    const r = await runMain([join(here, "fixtures", "ref_singular.hdf5"), "-o", out]);
+    const r = await runMain([join(here, "fixtures", "ref_singular.hdf5"), "-o", out, "--correlation"]);
     expect(r.code).toBe(1);
     const j = JSON.parse(readFileSync(join(out, "fitresults.json"), "utf8"));
     expect(j.status).toBe("failed");
@@ -144,7 +144,7 @@ describe("fit CLI", () => {
     const f = new h5wasm.File(join(out, "fitresults.hdf5"), "r");
     try {
       // no covariance, so no correlations either (not an identity matrix)
-      const corr = (f.get("correlation") as InstanceType<typeof h5wasm.Dataset>).value as Float32Array;
+      const corr = (f.get("correlation") as InstanceType<typeof h5wasm.Dataset>).value as Float64Array;
       expect(Array.from(corr).every((v) => Number.isNaN(v))).toBe(true);
     } finally {
       f.close();

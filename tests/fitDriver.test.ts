@@ -41,7 +41,9 @@ describe("masked channels", () => {
     expect(masked.nll).toBe(plain.nll);
     expect(masked.parameters.map((p) => p.value)).toEqual(plain.parameters.map((p) => p.value));
     expect(masked.parameters.map((p) => p.error)).toEqual(plain.parameters.map((p) => p.error));
-    expect(masked.ndf).toBe(16 - 5);
+    // rabbit's ndf: real bins − POIs − unconstrained systematics
+    const unconstrained = Array.from(model.constraintWeights).filter((w) => w === 0).length;
+    expect(masked.ndf).toBe(16 - model.signals.length - unconstrained);
     expect(masked.data).toHaveLength(16);
     // the masked bins' prefit yields are the nominal ones (μ = 1, θ = 0), and they have postfit ones
     const nproc = model.procs.length;
@@ -84,7 +86,9 @@ describe("square POI mode", () => {
     const n = r.parameters.length;
     expect(r.parameters[0]).toMatchObject({ value: 2, error: 0, prefit: 2, frozen: true });
     for (let j = 0; j < n; j++) expect(r.covariance[j]).toBe(0);
-    expect(r.ndf).toBe(model.nbins - (n - 1));
+    // the frozen POI is not fitted: ndf = bins − the other POI − unconstrained systematics
+    const unconstrained = Array.from(model.constraintWeights).filter((w) => w === 0).length;
+    expect(r.ndf).toBe(model.nbins - 1 - unconstrained);
   });
 });
 
@@ -109,14 +113,15 @@ describe("Asimov data", () => {
 });
 
 describe("parameter kinds", () => {
-  it("free systematics have kind free and no prefit error; NOIs kind noi; ndf counts every unfrozen parameter", async () => {
+  it("free systematics have kind free and no prefit error; NOIs kind noi; ndf counts the POIs and unconstrained systematics (rabbit)", async () => {
     const model = { ...smallModel({ nbins: 20, nsyst: 5, seed: 3, extras: true }), externalTerms: [] };
     model.constraintWeights[2] = 4; // a tighter constraint: prefit error 1/√4
     const r = await fit(model, { threads: 1 });
     expect(r.status, r.message).toBe("converged");
     expect(r.parameters.map((p) => p.kind)).toEqual(["poi", "noi", "nuisance", "nuisance", "nuisance", "noi"]);
     expect(r.parameters.map((p) => p.prefitError)).toEqual([null, null, 1, 0.5, 1, 1]);
-    expect(r.ndf).toBe(20 - 6);
+    // 1 POI and 1 unconstrained NOI; the constrained NOI and nuisances come with their own constraint
+    expect(r.ndf).toBe(20 - 2);
   });
 
   it("freezing the ineffective free parameter of ref_singular makes its fit converge", async () => {

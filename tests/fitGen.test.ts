@@ -164,7 +164,7 @@ describe("fit-gen", () => {
       expect(err).toBe("error: options --sparse and --dense exclude each other\n");
       stderr.mockClear();
       await expect(main(argv("-o", path.join(dir, "no/such/dir/x.hdf5")))).rejects.toThrow("exit 2");
-      expect(stderr.mock.calls.map((c) => String(c[0])).join("")).toMatch(/^error: output .*x\.hdf5: directory .* does not exist\n$/);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join("")).toMatch(/^error: -o .*x\.hdf5: folder .* does not exist\n$/);
       await expect(main(argv("-o", dir))).rejects.toThrow("exit 2");
       stderr.mockClear();
       await expect(main(argv("-o", out, "--bins", "x"))).rejects.toThrow("exit 2");

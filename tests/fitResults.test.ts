@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chi2Survival, goodnessOfFit, logGamma, regularizedGammaP, regularizedGammaQ } from "../fitter/results.js";
+import { chi2Survival, goodnessOfFit, ndfParameters, logGamma, regularizedGammaP, regularizedGammaQ } from "../fitter/results.js";
 
 /** Q(k, x) for integer k: e^{-x} Σ_{j<k} x^j / j!, summed in log space (a closed form independent of the code under test). */
 function integerQ(k: number, x: number): number {
@@ -87,10 +87,20 @@ describe("chi2Survival", () => {
 });
 
 describe("goodnessOfFit", () => {
-  it("uses χ² = 2·NLL and ndf = nbins − free parameters", () => {
-    const g = goodnessOfFit(10, 30, 4);
+  it("uses χ² = 2·NLL and rabbit's ndf = nbins − POIs − unconstrained systematics", () => {
+    const g = goodnessOfFit(10, 30, { pois: 1, unconstrained: 3 });
     expect(g.chi2).toBe(20);
     expect(g.ndf).toBe(26);
     expect(g.pvalue).toBeCloseTo(regularizedGammaQ(13, 10), 15);
+    const none = goodnessOfFit(10, 3, { pois: 1, unconstrained: 2 });
+    expect(none.ndf).toBe(0);
+    expect(none.pvalue).toBeNaN();
+  });
+
+  it("ndfParameters counts fitted POIs and systematics with constraint weight 0, frozen ones excluded", () => {
+    const cw = Float64Array.from([0, 1, 1, 0, 0.25, 0]);
+    expect(ndfParameters(2, cw)).toEqual({ pois: 2, unconstrained: 3 });
+    // frozen: POI 1 and systematic 3 (index 2 + 3)
+    expect(ndfParameters(2, cw, new Set([1, 5, 3]))).toEqual({ pois: 1, unconstrained: 2 });
   });
 });

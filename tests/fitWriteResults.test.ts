@@ -106,10 +106,12 @@ describe("writeFitResults", () => {
       const pe = get("parameters/prefit_errors") as Float64Array;
       expect(Number.isNaN(pe[0])).toBe(true);
       expect(pe[1]).toBe(1);
-      expect((f.get("covariance") as InstanceType<typeof h5wasm.Dataset>).shape).toEqual([3, 3]);
-      const corr = get("correlation");
-      expect(corr).toBeInstanceOf(Float64Array); // float64 like the covariance it derives from
-      expect((corr as Float64Array)[1]).toBeCloseTo(0.1, 14);
+      const cov = f.get("covariance") as InstanceType<typeof h5wasm.Dataset>;
+      expect(cov.shape).toEqual([3, 3]);
+      expect(cov.value).toBeInstanceOf(Float64Array);
+      expect(Array.from(cov.value as Float64Array)).toEqual(Array.from(r.covariance));
+      // the correlation is derived by readers unless asked for (it doubles the file at W-mass size)
+      expect(f.get("correlation")).toBeNull();
       // channel b holds bins 4..5: yields rows 4,5 of the [7, 2] table
       const yb = get("channels/b/postfit/yields") as Float64Array;
       expect(Array.from(yb)).toEqual(Array.from(r.postfitYields!.perProcess.subarray(8, 12)));
@@ -122,6 +124,37 @@ describe("writeFitResults", () => {
       const m = JSON.parse((get("meta_json") as string[])[0]);
       expect(m.git_hash).toBe("abc");
       expect(m.input_sha256).toBe("00");
+    } finally {
+      f.close();
+    }
+  });
+
+  it("a failure while staging leaves the folder as it was: earlier results untouched, no temporary files", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fitwrite-"));
+    dirs.push(dir);
+    const r = syntheticResult();
+    await writeFitResults(dir, r, meta, layout);
+    const before = [readFileSync(join(dir, "fitresults.hdf5")), readFileSync(join(dir, "fitresults.json"))];
+    // JSON.stringify throws on a BigInt: the JSON fails after the HDF5 was staged
+    const badMeta = { ...meta, input: 1n } as unknown as RunMeta;
+    await expect(writeFitResults(dir, { ...r, nll: 99 }, badMeta, layout)).rejects.toThrow(/BigInt/);
+    expect(readdirSync(dir).sort()).toEqual(["fitresults.hdf5", "fitresults.json"]);
+    expect(readFileSync(join(dir, "fitresults.hdf5")).equals(before[0])).toBe(true);
+    expect(readFileSync(join(dir, "fitresults.json")).equals(before[1])).toBe(true);
+  });
+
+  it("stores the correlation too, in float64, when asked (correlation: true)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fitwrite-"));
+    dirs.push(dir);
+    const r = syntheticResult();
+    const written = await writeFitResults(dir, r, meta, layout, { correlation: true });
+    await h5wasm.ready;
+    const f = new h5wasm.File(written.hdf5, "r");
+    try {
+      const corr = (f.get("correlation") as InstanceType<typeof h5wasm.Dataset>).value;
+      expect(corr).toBeInstanceOf(Float64Array); // float64 like the covariance it derives from
+      expect((corr as Float64Array)[1]).toBeCloseTo(0.1, 14);
+      expect(Array.from(corr as Float64Array)).toEqual(Array.from(correlationFromCovariance(r.covariance, 3)));
     } finally {
       f.close();
     }

@@ -455,7 +455,7 @@ describe("processWithRetries / loadCertifications", () => {
     const broken = path.join(dir, "broken.hdf5");
     writeFileSync(broken, "not hdf5");
     const def = regionAnalysis();
-    const fp = { def, certs: loadCertifications(def), threads: 1, retries: 2 };
+    const fp = { def, certs: loadCertifications(def), threads: 1, retries: 2, corrections: {} };
     expect([...fp.certs.keys()]).toEqual(["data"]);
     const said: string[] = [];
     let events = 0;

@@ -15,6 +15,8 @@ import { readTensor } from "../src/tensor/TensorReader.js";
 import { writeTensor } from "../src/tensor/TensorWriter.js";
 import { UserError } from "../src/errors.js";
 import { H5, h5Ready } from "../src/tensor/h5.js";
+import { main as fitMain } from "../src/cli/fit.js";
+import { runCommand } from "./helpers/cli.js";
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "pickles");
 const expected = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8")) as Record<string, unknown>;
@@ -127,6 +129,17 @@ describe.skipIf(!rabbitAvailable)("TensorReader with rabbit's meta group", () =>
     expect(m.metaWarning).toMatch(/unsupported_axis\.hdf5: dataset 'meta\/pickle_data': channel_info cannot be mapped .*fall back to ch0\/ch1_masked/);
     expect(m.channels.map((c) => c.name)).toEqual(["ch0"]);
     expect(m.systematicType).toBe("log_normal");
+  });
+
+  it("fit carries the fallback warning and the meta source into fitresults.json and says it on stderr", async () => {
+    const file = await withPickle("unsupported_axis_cli", bytes("unsupported_axis_meta"));
+    const out = path.join(path.dirname(file), "fit_unsupported_axis");
+    const run = await runCommand(fitMain, "fit", [file, "-o", out, "--no-html"]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/channel_info cannot be mapped/);
+    const json = JSON.parse(fs.readFileSync(path.join(out, "fitresults.json"), "utf8")) as { meta: Record<string, unknown> };
+    expect(json.meta.input_meta_source).toBe("meta/pickle_data");
+    expect(String(json.meta.input_meta_warning)).toMatch(/channel_info cannot be mapped .*fall back to ch0\/ch1_masked/);
   });
 
   it("channels whose bins do not tile the tensor fall back with a warning", async () => {

@@ -24,6 +24,8 @@ export interface NativeSpecInput {
   values: Float64Array;
   data: Float64Array;
   bbK: Float64Array | null;
+  /** [nbins * nproc], 1 = the process is scaled by β; null = every process is */
+  bbActive: Uint8Array | null;
   constraintWeights: Float64Array;
   theta0: Float64Array;
 }

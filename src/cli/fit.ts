@@ -3,19 +3,20 @@
  * into the output folder and prints a summary. Exit codes: 0 converged, 1 fit failed (results are
  * still written, with status "failed"), 2 user error (nothing written).
  */
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { basename, extname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { UserError, runCli } from "../errors.js";
+import { checkOutputs } from "../outputPath.js";
+import { gitHash, packageRoot, packageVersion } from "../packageInfo.js";
 import { readTensor } from "../tensor/TensorReader.js";
 import { FIT_BACKENDS, fit, type FitBackend } from "../../fitter/fit.js";
 import { formatFitSummary } from "../../fitter/results.js";
+import { formatPostfitSummary } from "../../fitter/postfit/index.js";
 import { initBackend } from "../../fitter/tfBackends.js";
-import { writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
+import { RESULTS_HDF5, RESULTS_JSON, writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
 
 interface FitCliOptions {
   output?: string;
@@ -31,34 +32,35 @@ interface FitCliOptions {
   maxIter?: string;
   verbose?: boolean;
   impacts?: boolean;
+  correlation?: boolean;
   html: boolean;
+  // post-fit methods (fitter/postfit)
+  scan: string[];
+  scanPoints?: string;
+  scanRange?: string;
+  scan2d: string[];
+  contour: string[];
+  contourLevels?: string;
+  contourPoints?: string;
+  minos: string[];
+  limits?: boolean;
+  cl?: string;
+  significance?: boolean;
 }
 
-/** The package root: the nearest folder above this module holding package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json"))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
+/** commander collector: a repeatable option's values in order */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
-function packageVersion(root: string): string {
-  try {
-    return (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version?: string }).version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
-
-function gitHash(root: string): string {
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return "unknown";
-  }
+/** --contour-levels 1,2: positive numbers of σ */
+function numberList(name: string, text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  return text.split(",").map((t) => {
+    const v = Number(t);
+    if (t.trim() === "" || !Number.isFinite(v) || v <= 0) throw new UserError(`${name}: must be positive numbers separated by commas, got "${text}"`);
+    return v;
+  });
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -120,8 +122,9 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
   if (o.asimov && o.pseudodata !== undefined) throw new UserError("--asimov and --pseudodata: choose one of them");
   if (!existsSync(input)) throw new UserError(`${input}: no such file`);
   if (!statSync(input).isFile()) throw new UserError(`${input}: not a file`);
-  const outDir = resolve(o.output ?? join("outputs", basename(input, extname(input))));
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UserError(`-o ${o.output}: exists and is not a folder`);
+  const outArg = o.output ?? join("outputs", basename(input, extname(input)));
+  const outDir = resolve(outArg);
+  checkOutputs([{ path: outArg, kind: "folder", label: o.output !== undefined ? "-o" : "output folder", files: [RESULTS_HDF5, RESULTS_JSON] }], [input]);
 
   const backend: FitBackend = o.gpu && o.backend === undefined ? await pickGpuBackend(threads) : ((o.backend as FitBackend | undefined) ?? "native");
 
@@ -142,6 +145,19 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     log: (line) => process.stderr.write(`${line}\n`),
     loadSeconds,
     impacts: o.impacts === true,
+    postfit: {
+      scan: o.scan,
+      scanPoints: positiveInt("--scan-points", o.scanPoints),
+      scanRange: finiteNumber("--scan-range", o.scanRange),
+      scan2d: o.scan2d,
+      contour: o.contour,
+      contourLevels: numberList("--contour-levels", o.contourLevels),
+      contourPoints: positiveInt("--contour-points", o.contourPoints),
+      minos: o.minos,
+      limits: o.limits === true,
+      cl: finiteNumber("--cl", o.cl),
+      significance: o.significance === true,
+    },
   });
 
   const root = packageRoot();
@@ -152,14 +168,22 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     time: new Date().toISOString(),
     input: resolve(input),
     input_sha256: await sha256File(input),
+    input_meta_source: model.metaSource ?? null,
+    input_meta_warning: model.metaWarning ?? null,
+    input_meta_info: model.metaJson?.["meta_info"] ?? null,
   };
   const written = await writeFitResults(outDir, result, meta, {
     procs: model.procs,
     channels: model.channels,
     nbins: model.nbins,
     nbinsFull: model.nbinsFull,
-  });
+  }, { correlation: o.correlation === true });
   process.stdout.write(`${formatFitSummary(result)}\n`);
+  if (result.postfit) {
+    const values = Object.fromEntries(result.parameters.map((p) => [p.name, p.value]));
+    const lines = formatPostfitSummary(result.postfit, values);
+    if (lines) process.stdout.write(`${lines}\n`);
+  }
   process.stdout.write(`wrote ${written.json}\n      ${written.hdf5}\n`);
   if (result.status !== "converged") process.exitCode = 1;
 }
@@ -168,6 +192,7 @@ export async function main(argv: string[]): Promise<void> {
   await runCli(async () => {
     const program = new Command("fit")
       .description("maximum-likelihood fit of a tensor file (float64 results)")
+      .version(packageVersion(), "-V, --version", "print the version")
       .argument("<input>", "tensor file (HDF5, rabbit layout)")
       .option("-o, --output <dir>", "output folder (default: outputs/<input name without extension>/)")
       .addOption(
@@ -184,7 +209,19 @@ export async function main(argv: string[]): Promise<void> {
       .option("--max-iter <n>", "iteration limit of the minimiser (default 500)")
       .option("--verbose", "one progress line per iteration (default when stderr is a terminal)")
       .option("--impacts", "impacts on the POIs and NOIs: traditional, grouped, stat and global (fitresults.json \"impacts\", \"global_impacts\")")
+      .option("--correlation", "also store the correlation matrix in fitresults.hdf5 (float64 n×n; by default readers derive it from the covariance)")
       .option("--no-html", "do not write the HTML report")
+      .option("--scan <names>", "profile-likelihood scan of these parameters (comma-separated; repeatable): fitresults.json \"scans\"", collect, [])
+      .option("--scan-points <n>", "grid points of --scan and --scan2d per parameter (default 21)")
+      .option("--scan-range <nsigma>", "scan grid half-width in Hessian errors around the best fit (default 3)")
+      .option("--scan2d <a,b>", "2D profile scan of two parameters (repeatable): \"scans2d\"", collect, [])
+      .option("--contour <a,b>", "2-dof profile-likelihood contours of two parameters (repeatable): \"contours\"", collect, [])
+      .option("--contour-levels <list>", "contour levels in σ, 2 dof (default 1,2: 2ΔNLL = 2.2958, 6.1801)")
+      .option("--contour-points <n>", "points per contour level (default 32)")
+      .option("--minos <names|pois>", "MINOS errors (2ΔNLL = 1 crossings) of these parameters, or pois: parameters[].minos", collect, [])
+      .option("--limits", "asymptotic CLs upper limits on the POIs (q̃μ; observed and expected ±1σ/±2σ): \"limits\"")
+      .option("--cl <cl>", "confidence level of --limits (default 0.95)")
+      .option("--significance", "asymptotic discovery significance of the POIs (q0; observed and expected at μ = expect-signal): \"significance\"")
       .exitOverride()
       .action(async (input: string, o: FitCliOptions) => runFit(input, o, argv));
     await program.parseAsync(argv);

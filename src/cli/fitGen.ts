@@ -2,10 +2,11 @@
  * `fit-gen`: writes a synthetic fit tensor (the structure of ../shared/reference/tensor_model.py, or
  * with --preset wmass one of the size of the CMS W-mass fit) and prints its size and timings.
  */
-import { accessSync, constants, statSync } from "node:fs";
-import path from "node:path";
+import { statSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { runCli, UserError } from "../errors.js";
+import { checkOutputs } from "../outputPath.js";
+import { packageVersion } from "../packageInfo.js";
 import { DEFAULT_GENERATOR_OPTIONS, generateModelWithTruth, type GeneratorOptions } from "../tensor/modelGenerator.js";
 import { writeTensor } from "../tensor/TensorWriter.js";
 import type { TensorModel } from "../tensor/types.js";
@@ -74,6 +75,7 @@ function makeProgram(): Command {
   const d = DEFAULT_GENERATOR_OPTIONS;
   return new Command("fit-gen")
     .description("Write a synthetic fit tensor (rabbit HDF5 layout) and print its size and timings.")
+    .version(packageVersion(), "-V, --version", "print the version")
     .exitOverride()
     .allowExcessArguments(false)
     .requiredOption("-o, --output <file>", "output HDF5 file")
@@ -141,29 +143,10 @@ export function parseFitGenArgs(argv: string[]): FitGenArgs {
   };
 }
 
-/** Fails early (before generating anything) when the output cannot be written. */
-function checkOutputWritable(output: string): void {
-  const dir = path.dirname(path.resolve(output));
-  try {
-    if (!statSync(dir).isDirectory()) throw new UserError(`output ${output}: ${dir} is not a directory`);
-    accessSync(dir, constants.W_OK);
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    const code = (err as { code?: string }).code;
-    throw new UserError(`output ${output}: ${code === "ENOENT" ? `directory ${dir} does not exist` : `cannot write in ${dir}`}`);
-  }
-  let existing: ReturnType<typeof statSync> | undefined;
-  try {
-    existing = statSync(output);
-  } catch {
-    return; // a new file
-  }
-  if (existing.isDirectory()) throw new UserError(`output ${output} is a directory`);
-}
-
 /** Generates and writes the model; returns what was written. */
 export async function runFitGen(args: FitGenArgs): Promise<FitGenSummary> {
-  checkOutputWritable(args.output);
+  // before generating anything: a bad -o costs nothing
+  checkOutputs([{ path: args.output, kind: "file", label: "-o" }]);
   const t0 = performance.now();
   const model: TensorModel =
     args.preset === "wmass" ? generateWmassModel(args.wmass).model : generateModelWithTruth(args.generator).model;

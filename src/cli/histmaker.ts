@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { runCli } from "../errors.js";
+import { packageVersion } from "../packageInfo.js";
 import { registerInspect } from "../histmaker/commands/inspect.js";
 import { registerHist } from "../histmaker/commands/hist.js";
 import { registerRun } from "../histmaker/commands/run.js";
@@ -14,6 +15,7 @@ export async function main(argv: string[]): Promise<void> {
   await runCli(async () => {
     const program = new Command("histmaker")
       .description("fill histograms from event files and turn them into fit tensors")
+      .version(packageVersion(), "-V, --version", "print the version")
       .exitOverride();
     registerInspect(program);
     registerHist(program);

@@ -5,6 +5,7 @@
  */
 import type { Column, JaggedColumn, NumericArray } from "./events.js";
 import { isJagged } from "./events.js";
+import type { CorrectionSet } from "./correctionlib/correctionSet.js";
 
 /** A histogram axis as the analysis declares it (turned into a native axis by the runner). */
 export type AxisSpec =
@@ -55,6 +56,8 @@ export interface ChunkContext {
   /** index of the chunk's first event in its file */
   start: number;
   length: number;
+  /** the analysis' `corrections`, loaded once per run: ctx.corrections.muonSF["name"].evaluate(eta, pt, "nominal") */
+  corrections: Readonly<Record<string, CorrectionSet>>;
 }
 
 /** One string per event (a derived column for string category axes). */
@@ -137,6 +140,8 @@ export interface AnalysisDefinition {
   luminosity?: number;
   /** events per chunk (default 100000) */
   chunkEntries?: number;
+  /** correctionlib CorrectionSet files (.json or .json.gz; relative to the module), by the name columns use in ctx.corrections */
+  corrections?: Record<string, string>;
 }
 
 /** Identity helper that gives an analysis module its types. */
@@ -166,6 +171,9 @@ export function validateAnalysis(def: unknown, source: string): AnalysisDefiniti
     if (d.kind === "data" && d.lumiCsv !== undefined && d.certification === undefined)
       fail(`dataset "${d.name}": a lumiCsv needs a certification JSON (the luminosity counts certified blocks)`);
   }
+  if (a.corrections !== undefined)
+    for (const [k, f] of Object.entries(a.corrections === null || typeof a.corrections !== "object" ? { "": null } : a.corrections))
+      if (typeof f !== "string" || f === "") fail(`corrections${k === "" ? "" : `.${k}`} must map names to CorrectionSet file paths`);
   const selNames = new Set<string>();
   const checkSelection = (s: SelectionSpec, names: Set<string>, where: string) => {
     if (s === null || typeof s !== "object" || typeof s.name !== "string" || s.name === "") fail(`a selection${where} has no name`);

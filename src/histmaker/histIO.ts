@@ -85,8 +85,9 @@ export async function saveHists(file: string, hists: Record<string, Hist>, opts:
   for (const name of Object.keys(hists)) {
     if (name.length === 0 || name.includes("/") || name === ".") throw new UserError(`${file}: histogram name "${name}" cannot be an HDF5 group name`);
   }
-  const out = new h5wasm.File(tmp, "w");
+  let out: InstanceType<typeof h5wasm.File> | null = null;
   try {
+    out = new h5wasm.File(tmp, "w");
     for (const [name, h] of Object.entries(hists)) {
       const g = out.create_group(name);
       const shape = h.flowShape;
@@ -95,17 +96,19 @@ export async function saveHists(file: string, hists: Record<string, Hist>, opts:
       if (h.storage === "weighted") g.create_dataset({ name: "variances", data: h.variances({ flow: true }), shape, dtype: "<d", ...packing });
       g.create_attribute("meta_json", JSON.stringify(metaOf(h)));
     }
-    out.close();
+    const written = out;
+    out = null;
+    written.close();
+    renameSync(tmp, target);
   } catch (e) {
     try {
-      out.close();
+      out?.close();
     } catch {
       // already failing; the original error matters
     }
     rmSync(tmp, { force: true });
     throw new UserError(`${file}: cannot write histograms (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`);
   }
-  renameSync(tmp, target);
 }
 
 function readFloat64(g: { get(name: string): unknown }, name: string, where: string, expected: number): Float64Array {

@@ -92,11 +92,11 @@ export async function writeRunOutput(file: string, out: RunOutput): Promise<void
     } finally {
       f.close();
     }
+    renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
   }
-  renameSync(tmp, target);
 }
 
 export async function readRunOutput(file: string): Promise<RunOutput> {

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { AnalysisError, validateAnalysis } from "./analysis.js";
 import { UserError } from "../errors.js";
+import { loadAnalysisCorrections } from "./correctionlib/analysisCorrections.js";
 import { loadUserModule } from "./loadModule.js";
 import { loadCertifications, processWithRetries, type FileProcessor } from "./runner.js";
 import { partToData, type FromWorker, type ToWorker, type WorkerInit } from "./runWorkers.js";
@@ -16,7 +17,13 @@ const post = (m: FromWorker) => port.postMessage(m);
 
 async function main(): Promise<void> {
   const def = validateAnalysis(await loadUserModule(init.modulePath), init.modulePath);
-  const fp: FileProcessor = { def, certs: loadCertifications(def, init.baseDir), threads: init.threads, retries: init.retries };
+  const fp: FileProcessor = {
+    def,
+    certs: loadCertifications(def, init.baseDir),
+    threads: init.threads,
+    retries: init.retries,
+    corrections: loadAnalysisCorrections(def.corrections, init.baseDir),
+  };
   const byName = new Map(def.datasets.map((d) => [d.name, d]));
   port!.on("message", (m: ToWorker) => {
     if (m.type === "stop") {

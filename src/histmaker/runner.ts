@@ -26,6 +26,7 @@ import { Hist } from "./Hist.js";
 import * as axes from "./axes.js";
 import type { Axis } from "./axes.js";
 import { UserError } from "../errors.js";
+import { loadAnalysisCorrections } from "./correctionlib/analysisCorrections.js";
 
 export interface Shard {
   index: number;
@@ -218,6 +219,7 @@ export interface FileProcessor {
   certs: Map<string, Certification>;
   threads: number;
   retries: number;
+  corrections: ChunkContext["corrections"];
 }
 
 /** Loads the certification JSONs of the analysis' data datasets. */
@@ -254,6 +256,7 @@ export async function processWithRetries(
       const part = await processFile(fp.def, ds, item.file, {
         cert: fp.certs.get(ds.name) ?? null,
         threads: fp.threads,
+        corrections: fp.corrections,
         onChunk: (n, fraction) => {
           counted += n;
           hooks.onChunk(n, fraction);
@@ -279,6 +282,7 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
   const jobs = opts.jobs ?? 1;
   if (!Number.isInteger(jobs) || jobs < 1) throw new UserError(`--jobs: expected an integer >= 1, got ${jobs}`);
   if (jobs > 1 && opts.modulePath === undefined) throw new UserError("jobs > 1 needs the analysis module's path (workers load it themselves)");
+  const corrections = loadAnalysisCorrections(def.corrections, opts.baseDir);
 
   const certs = loadCertifications(def, opts.baseDir);
   const lumiTables = new Map<string, LumiTable>();
@@ -359,7 +363,7 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
         onOutcome: fold,
       });
     } else {
-      const fp: FileProcessor = { def, certs, threads, retries };
+      const fp: FileProcessor = { def, certs, threads, retries, corrections };
       for (let i = 0; i < work.length; i++) {
         const outcome = await processWithRetries(fp, work[i], {
           onChunk: (n, f) => progress.addEvents(n, f),
@@ -476,6 +480,7 @@ export interface FilePart {
 interface FileOptions {
   cert: Certification | null;
   threads: number;
+  corrections: ChunkContext["corrections"];
   onChunk: (events: number, fileFraction: number) => void;
 }
 
@@ -587,7 +592,7 @@ async function processChunk(
   fo: FileOptions,
 ): Promise<void> {
   const n = chunk.length;
-  const ctx: ChunkContext = { dataset: ds, isData: ds.kind === "data", file: chunk.file, start: chunk.start, length: n };
+  const ctx: ChunkContext = { dataset: ds, isData: ds.kind === "data", file: chunk.file, start: chunk.start, length: n, corrections: fo.corrections };
   const cols = lazyColumns(def, chunk, ctx);
 
   // event weights: generator weight × analysis weight for simulation; none (1) for data

@@ -69,6 +69,8 @@ class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
     m.data = copyTyped<double>(s.Get("data"), "data");
     Napi::Value bb = s.Get("bbK");
     if (!bb.IsNull() && !bb.IsUndefined()) m.bbK = copyTyped<double>(bb, "bbK");
+    Napi::Value act = s.Get("bbActive");
+    if (!act.IsNull() && !act.IsUndefined()) m.bbActive = copyTyped<uint8_t>(act, "bbActive");
     m.cw = copyTyped<double>(s.Get("constraintWeights"), "constraintWeights");
     m.theta0 = copyTyped<double>(s.Get("theta0"), "theta0");
     try {

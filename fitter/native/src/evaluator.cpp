@@ -63,6 +63,15 @@ Evaluator::Evaluator(ModelData model, int threads) : model_(std::move(model)), t
       M.cw.size() < static_cast<size_t>(M.nsyst) || M.theta0.size() < static_cast<size_t>(M.nsyst) ||
       (!M.bbK.empty() && M.bbK.size() < static_cast<size_t>(M.nbins)))
     throw std::invalid_argument("model arrays are shorter than the model dimensions");
+  if (!M.bbActive.empty() && M.bbActive.size() < static_cast<size_t>(M.nbins) * M.nproc)
+    throw std::invalid_argument("bbActive is shorter than nbins * nproc");
+  split_.assign(M.nbins, 0);
+  if (!M.bbK.empty() && !M.bbActive.empty())
+    for (long b = 0; b < M.nbins; b++) {
+      if (!(std::isfinite(M.bbK[b]) && M.bbK[b] > 0)) continue;
+      for (int p = 0; p < M.nproc; p++)
+        if (!M.bbActive[b * M.nproc + p]) split_[b] = 1;
+    }
   for (long r = 0; r < nrowsFull; r++) {
     if (M.rowPtr[r + 1] < M.rowPtr[r]) throw std::invalid_argument("log k: row pointers decrease at row " + std::to_string(r));
     for (long k = M.rowPtr[r]; k < M.rowPtr[r + 1]; k++) {
@@ -154,19 +163,80 @@ void Evaluator::forwardRowsT(const Point& pt, long r0, long r1, double* nu, doub
   }
 }
 
-double Evaluator::binTerm(int b, double nub, double& w, double& c) const {
+double Evaluator::binTerm(int b, double nub, double z, BinDerivs& d) const {
   const ModelData& M = model_;
-  double n = M.data[b];
-  double k = M.bbK.empty() ? std::numeric_limits<double>::infinity() : M.bbK[b];
-  if (!std::isfinite(k)) {
-    w = 1 - n / nub;
-    c = n / (nub * nub);
-    return nub - n - (n > 0 ? n * std::log(nub / n) : 0.0);
+  const double n = M.data[b];
+  const double k = M.bbK.empty() ? std::numeric_limits<double>::infinity() : M.bbK[b];
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const bool pos = n > 0;
+  // n = 0: the term is ν_b (rabbit's nexpsafe: log ν replaced by log 1), whatever the sign of ν_b,
+  // and n/ν := 0, so ν_b = n_b = 0 contributes nothing and never 0/0
+  if (pos && !(nub > 0)) {
+    d = {nan, nan, nan, nan, nan};
+    return inf;
   }
-  double beta = (n + k) / (nub + k);
-  w = beta - n / nub;
-  c = n / (nub * nub) - (n + k) / ((nub + k) * (nub + k));
-  return beta * nub - n - (n > 0 ? n * std::log(beta * nub / n) : 0.0) + k * (beta - 1) - k * std::log(beta);
+  const double r = pos ? n / nub : 0.0, q = pos ? r / nub : 0.0;
+  if (!(std::isfinite(k) && k > 0)) {  // no β (k = 0: Σ sumw = 0, rabbit's betamask)
+    d.w = d.wz = 1 - r;
+    d.c = d.caz = d.czz = q;
+    return pos ? nub - n - n * std::log(nub / n) : nub;
+  }
+  if (!split_[b]) {
+    if (!(nub + k > 0)) {  // β̂ = (n + k)/(ν + k) undefined: the profiled likelihood is unbounded
+      d = {nan, nan, nan, nan, nan};
+      return inf;
+    }
+    const double beta = (n + k) / (nub + k);
+    d.w = d.wz = beta - r;
+    d.c = d.caz = d.czz = q - (n + k) / ((nub + k) * (nub + k));
+    return beta * nub - n - (pos ? n * std::log(beta * nub / n) : 0.0) + k * (beta - 1) - k * std::log(beta);
+  }
+  // ν = β a + z: β̂ is the root of (a + k) a β² + (a(z − n − k) + k z) β − k z = 0 with β > 0 and, for
+  // n > 0, ν > 0 (L is convex in β there, so at most one root qualifies; with negative yields the
+  // other root can be positive too). n = 0: the quadratic is (β(a + k) − k)(βa + z), β̂ = k/(a + k).
+  const double a = nub - z;
+  double beta = std::numeric_limits<double>::quiet_NaN();
+  if (!pos) {
+    if (a + k > 0) beta = k / (a + k);
+  } else if (a == 0) {
+    beta = 1;  // β does not enter ν: only its own term k(β − 1) − k log β, minimal at 1
+  } else {
+    const double A = (a + k) * a, B = a * (z - n - k) + k * z, C = -k * z;
+    const double disc = B * B - 4 * A * C;
+    if (disc >= 0) {
+      // both roots without cancellation (Numerical Recipes' q)
+      const double q = -0.5 * (B + std::copysign(std::sqrt(disc), B));
+      const double r1 = A != 0 ? q / A : std::numeric_limits<double>::quiet_NaN();
+      const double r2 = q != 0 ? C / q : std::numeric_limits<double>::quiet_NaN();
+      auto valid = [&](double rb) { return rb > 0 && std::isfinite(rb) && rb * a + z > 0; };
+      if (a > 0) {
+        // one root is ≥ 0 and the other ≤ 0 (product −kz/A ≤ 0; with z = 0 the other is exactly 0)
+        const double rb = std::isfinite(r1) ? std::max(r1, r2) : r2;
+        if (valid(rb)) beta = rb;
+      } else if (valid(r1)) {
+        beta = r1;
+      } else if (valid(r2)) {
+        beta = r2;
+      }
+    }
+  }
+  const double nu = beta * a + z;
+  const double Lbb = (pos ? a * a * n / (nu * nu) : 0.0) + k / (beta * beta);
+  if (!(beta > 0) || !std::isfinite(beta) || (pos && !(nu > 0)) || !(Lbb > 0)) {
+    d = {nan, nan, nan, nan, nan};
+    return inf;
+  }
+  // envelope theorem: first derivatives are the partial derivatives at β̂; second derivatives
+  // T_xy = L_xy − L_xβ L_yβ / L_ββ (dβ̂/dx = −L_xβ/L_ββ)
+  const double rn = pos ? n / nu : 0.0, qn = pos ? rn / nu : 0.0;
+  const double Laa = beta * beta * qn, Laz = beta * qn, Lzz = qn;
+  const double Lab = (1 - rn) + beta * a * qn, Lzb = a * qn;
+  d.w = beta * (1 - rn);
+  d.wz = 1 - rn;
+  d.c = Laa - Lab * Lab / Lbb;
+  d.caz = Laz - Lab * Lzb / Lbb;
+  d.czz = Lzz - Lzb * Lzb / Lbb;
+  return nu - n - (pos ? n * std::log(nu / n) : 0.0) + k * (beta - 1) - k * std::log(beta);
 }
 
 double Evaluator::constraintTerm(const double* x) const {
@@ -192,6 +262,9 @@ void Evaluator::evalPoint(const double* x, bool wantGrad) {
   pt.m.resize(nrows);
   pt.w.resize(M.nbins);
   pt.c.resize(M.nbins);
+  pt.wz.resize(M.nbins);
+  pt.caz.resize(M.nbins);
+  pt.czz.resize(M.nbins);
   std::vector<double> partial(threads_, 0.0);
   ThreadPool::instance().run(threads_, [&](int t) {
     double* gc = scratchCols_[t].data();
@@ -209,16 +282,23 @@ void Evaluator::evalPoint(const double* x, bool wantGrad) {
     for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
       long r0 = b * M.nproc;
       forwardRows(pt, r0, r0 + M.nproc, &pt.nu[r0], &pt.m[r0]);
-      double nub = 0;
+      double nub = 0, z = 0;
       for (int p = 0; p < M.nproc; p++) nub += pt.nu[r0 + p];
-      double w, c;
-      sum += binTerm(static_cast<int>(b), nub, w, c);
-      pt.w[b] = w;
-      pt.c[b] = c;
+      if (split_[b])
+        for (int p = 0; p < M.nproc; p++)
+          if (!M.bbActive[r0 + p]) z += pt.nu[r0 + p];
+      BinDerivs bd;
+      sum += binTerm(static_cast<int>(b), nub, z, bd);
+      pt.w[b] = bd.w;
+      pt.c[b] = bd.c;
+      pt.wz[b] = bd.wz;
+      pt.caz[b] = bd.caz;
+      pt.czz[b] = bd.czz;
       if (!wantGrad) continue;
       // Lᵀ(w g) while the bin's rows are still in cache.
       for (int p = 0; p < M.nproc; p++) {
         long r = r0 + p;
+        double w = rowActive(b, p) ? bd.w : bd.wz;
         double coef = w * (M.logNormal ? pt.nu[r] : 1.0);
         if (!cols16_.empty()) scatter(cols16_.data(), r, coef);
         else scatter(M.cols.data(), r, coef);
@@ -280,7 +360,7 @@ void Evaluator::hvp(const double* x, const double* v, double* out) {
     auto pass = [&](const auto* ci) {
     for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
       long r0 = b * M.nproc;
-      double jvb = 0;
+      double jva = 0, jvz = 0;  // J v over the β-scaled rows and over the others (split bins)
       for (int p = 0; p < M.nproc; p++) {
         long r = r0 + p;
         double s = sparseDot(cv + rp[r], ci + rp[r], dc, rp[r + 1] - rp[r]);
@@ -288,11 +368,14 @@ void Evaluator::hvp(const double* x, const double* v, double* out) {
         double g = M.logNormal ? pt.nu[r] : 1.0;
         double jv = g * s + (p < M.nsig ? pt.dR[p] * pt.m[r] * v[p] : 0.0);
         jvr[p] = jv;
-        jvb += jv;
+        if (rowActive(b, p)) jva += jv;
+        else jvz += jv;
       }
-      double cj = pt.c[b] * jvb, wb = pt.w[b];
+      const double ua = pt.c[b] * jva + pt.caz[b] * jvz, uz = pt.caz[b] * jva + pt.czz[b] * jvz;
       for (int p = 0; p < M.nproc; p++) {
         long r = r0 + p;
+        const bool act = rowActive(b, p);
+        double cj = act ? ua : uz, wb = act ? pt.w[b] : pt.wz[b];
         double u = M.logNormal ? pt.nu[r] * cj + wb * jvr[p] : cj;
         for (long k = rp[r]; k < rp[r + 1]; k++) oc[ci[k]] += u * cv[k];
         if (p < M.nsig) op[p] += pt.m[r] * (cj + (M.logNormal ? wb * d[p] : 0.0));
@@ -509,12 +592,46 @@ void Evaluator::hessian(const double* x, double* h) {
       std::fill(poiTheta[t].begin(), poiTheta[t].end(), 0.0);
       for (int b = b0; b < b1; b++) {
         long r0 = static_cast<long>(b) * M.nproc;
-        binJacobian(pt, &pt.nu[r0], &pt.m[r0], b, acc, mark, jb, &rowJ, true);
-        groups[M.nproc].add(jb, pt.c[b]);
-        double wb = pt.w[b];
-        if (!M.logNormal || wb == 0) continue;
+        if (!split_[b]) {
+          binJacobian(pt, &pt.nu[r0], &pt.m[r0], b, acc, mark, jb, &rowJ, true);
+          groups[M.nproc].add(jb, pt.c[b]);
+        } else {
+          // [J_a J_z] F [J_a J_z]ᵀ with F the 2×2 Hessian of the term in (a, z), as two rank-one
+          // terms along F's eigenvectors (F may be indefinite)
+          binJacobian(pt, &pt.nu[r0], &pt.m[r0], b, acc, mark, jb, &rowJ, false);
+          const double faa = pt.c[b], faz = pt.caz[b], fzz = pt.czz[b];
+          const double ang = 0.5 * std::atan2(2 * faz, faa - fzz), cs = std::cos(ang), sn = std::sin(ang);
+          const double lam1 = faa * cs * cs + 2 * faz * cs * sn + fzz * sn * sn;
+          const double lam2 = faa * sn * sn - 2 * faz * cs * sn + fzz * cs * cs;
+          for (int e = 0; e < 2; e++) {
+            const double ca = e == 0 ? cs : -sn, cz = e == 0 ? sn : cs;
+            for (int p = 0; p < M.nproc; p++) {
+              const double f = rowActive(b, p) ? ca : cz;
+              for (size_t i = 0; i < rowJ[p].idx.size(); i++) {
+                int j = rowJ[p].idx[i];
+                if (!mark[j]) {
+                  mark[j] = 1;
+                  jb.idx.push_back(j);
+                }
+                acc[j] += f * rowJ[p].val[i];
+              }
+            }
+            std::sort(jb.idx.begin(), jb.idx.end());
+            jb.val.resize(jb.idx.size());
+            for (size_t i = 0; i < jb.idx.size(); i++) {
+              jb.val[i] = acc[jb.idx[i]];
+              acc[jb.idx[i]] = 0;
+              mark[jb.idx[i]] = 0;
+            }
+            groups[M.nproc].add(jb, e == 0 ? lam1 : lam2);
+            jb.clear();
+          }
+        }
+        if (!M.logNormal) continue;
         for (int p = 0; p < M.nproc; p++) {
           long r = r0 + p;
+          const double wb = rowActive(b, p) ? pt.w[b] : pt.wz[b];
+          if (wb == 0) continue;
           rowD(pt, r, dOnly);
           groups[p].add(dOnly, wb * pt.nu[r]);
           if (p < M.nsig) {  // POI–θ cross terms: R' w_b ν0_r D_rs

@@ -8,6 +8,10 @@
 //   g_r       = ν_r (log_normal) or 1 (normal), so that ∂ν_r/∂θ_s = g_r D_rs
 //   D_rs      = L_rs + κ_s L_r,nsyst+s with κ = α + θα';   ∂D_rs/∂θ_s = ε_s L_r,nsyst+s, ε = 2α' + θα''
 //   w_b, c_b  first and second derivative of the bin term in ν_b (Barlow–Beeston envelope included)
+// Split bins (Barlow–Beeston with processes that have no MC statistical uncertainty): ν_b = β a_b + z_b
+// with a_b over the β-scaled ("active") rows and z_b over the others; the profiled term is a function
+// of (a_b, z_b) with gradient (w_b, wz_b) and Hessian [[c_b, caz_b], [caz_b, czz_b]]. Elsewhere
+// wz = w and caz = czz = c, and every row counts as active.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -22,6 +26,7 @@ struct ModelData {
   std::vector<double> vals;
   std::vector<double> data;     // [nbins]
   std::vector<double> bbK;      // [nbins], +inf = no β; empty = BB off
+  std::vector<uint8_t> bbActive;  // [nbins * nproc]: 1 = scaled by β; empty = every process scaled
   std::vector<double> cw;       // [nsyst]
   std::vector<double> theta0;   // [nsyst]
 };
@@ -54,6 +59,7 @@ class Evaluator {
     std::vector<double> R, dR, d2R;     // [nproc]
     std::vector<double> nu, m;          // rows of the real bins
     std::vector<double> w, c;           // [nbins]
+    std::vector<double> wz, caz, czz;   // [nbins] (see split bins above)
     double value = 0;
     std::vector<double> grad;           // [nparams]
     std::vector<double> ltwg;           // Lᵀ(w g) over all columns
@@ -64,7 +70,13 @@ class Evaluator {
   void forwardRows(const Point& pt, long r0, long r1, double* nu, double* m) const;
   template <class Index>
   void forwardRowsT(const Point& pt, long r0, long r1, double* nu, double* m, const Index* ci) const;
-  double binTerm(int b, double nub, double& w, double& c) const;
+  struct BinDerivs {
+    double w, wz, c, caz, czz;
+  };
+  /// Bin term at total ν_b = nub of which z is not scaled by β (0 unless split); +inf where the
+  /// likelihood is zero or β undefined (ν_b ≤ 0 with n_b > 0, ν_b + k_b ≤ 0), derivatives NaN there.
+  double binTerm(int b, double nub, double z, BinDerivs& d) const;
+  bool rowActive(long b, int p) const { return !split_[b] || model_.bbActive[b * model_.nproc + p]; }
   double constraintTerm(const double* x) const;
   /// ∂ν/∂x of bin b (rows summed) as a sparse vector over parameters; rowJ gets each row's too when non-null.
   void binJacobian(const Point& pt, const double* nuRows, const double* mRows, int b, std::vector<double>& acc,
@@ -74,6 +86,7 @@ class Evaluator {
   int threads_;
   Point pt_;
   std::vector<uint16_t> cols16_;  // copy of model_.cols when every column index fits in 16 bits
+  std::vector<uint8_t> split_;  // [nbins] bins with both β-scaled and unscaled rows (BB only)
   std::vector<long> binSplit_;  // balanced bin ranges per thread (by non-zeros)
   std::vector<std::vector<double>> scratchCols_, scratchPoi_;
 };

@@ -6,6 +6,7 @@
  */
 import type { Command } from "commander";
 import { UserError } from "../../errors.js";
+import { checkOutputs } from "../../outputPath.js";
 import { regular } from "../axes.js";
 import { isJagged, type Column, type NumericArray } from "../events.js";
 import { Hist } from "../Hist.js";
@@ -136,6 +137,7 @@ export function registerHist(program: Command): void {
       const [lower, upper] = parseRange(opts.range);
       const chunkEntries = positiveInt(opts.chunk, "--chunk");
       const name = opts.name ?? opts.var;
+      checkOutputs([{ path: opts.output, kind: "file", label: "-o" }], [path]);
       const { hist, tree, events, fills } = await quickHist({ file: path, tree: opts.tree, variable: opts.var, bins, lower, upper, weight: opts.weight, chunkEntries });
       await saveHists(opts.output, { [name]: hist });
       const flow = hist.values({ flow: true });

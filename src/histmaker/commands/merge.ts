@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UserError } from "../../errors.js";
+import { checkOutputs } from "../../outputPath.js";
 import { cutflowMatrices, cutflowMatrixTable, cutflowTable } from "../cutflow.js";
 import { Cutflow } from "../cutflow.js";
 import { mergeRunOutputs, readRunOutput, writeRunOutput } from "../runOutput.js";
@@ -12,6 +13,7 @@ export function registerMerge(program: Command): void {
     .requiredOption("-o, --output <file>", "merged output HDF5 file")
     .action(async (inputs: string[], o: { output: string }) => {
       if (inputs.length === 0) throw new UserError("merge: give at least one input file");
+      checkOutputs([{ path: o.output, kind: "file", label: "-o" }], inputs);
       const loaded = [];
       for (const file of inputs) loaded.push({ file, output: await readRunOutput(file) });
       const merged = mergeRunOutputs(loaded, {

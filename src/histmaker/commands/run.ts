@@ -1,11 +1,12 @@
-import { writeFileSync, renameSync } from "node:fs";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { UserError } from "../../errors.js";
+import { checkOutputs } from "../../outputPath.js";
 import { AnalysisError, validateAnalysis } from "../analysis.js";
 import { cutflowCsv, cutflowHtml, cutflowMatrices, cutflowMatrixTable, cutflowTable } from "../cutflow.js";
 import { loadUserModule } from "../loadModule.js";
-import { runAnalysis, type Shard } from "../runner.js";
+import { planFiles, runAnalysis, type Shard } from "../runner.js";
 import { toRunInfo, writeRunOutput } from "../runOutput.js";
 
 interface RunCliOptions {
@@ -67,11 +68,23 @@ export function registerRun(program: Command): void {
       const maxFiles = o.maxFiles !== undefined ? positiveInt(o.maxFiles, "--max-files") : undefined;
       const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
       const def = validateOrUserError(await loadUserModule(analysisPath), analysisPath);
+      const baseDir = path.dirname(path.resolve(analysisPath));
+      const csvPath = o.cutflow ?? cutflowPathFor(o.output);
+      const htmlPath = cutflowHtmlPathFor(csvPath);
+      // before any event is read: the outputs can be written and replace none of the inputs
+      checkOutputs(
+        [
+          { path: o.output, kind: "file", label: "-o" },
+          { path: csvPath, kind: "file", label: o.cutflow !== undefined ? "--cutflow" : "cutflow file" },
+          { path: htmlPath, kind: "file", label: "cutflow HTML" },
+        ],
+        [analysisPath, ...analysisInputs(def, baseDir)],
+      );
       const t0 = Date.now();
       let result;
       try {
         result = await runAnalysis(def, {
-          baseDir: path.dirname(path.resolve(analysisPath)),
+          baseDir,
           threads,
           maxFiles,
           shard,
@@ -100,16 +113,22 @@ export function registerRun(program: Command): void {
         jobs,
         elapsed_s: (Date.now() - t0) / 1000,
       };
-      await writeRunOutput(o.output, { info: toRunInfo(result, meta), hists: result.hists });
-      const csvPath = o.cutflow ?? cutflowPathFor(o.output);
-      const tmp = `${csvPath}.tmp-${process.pid}`;
-      writeFileSync(tmp, cutflowCsv(result.cutflows, result.scales, result.regionCutflows));
-      renameSync(tmp, csvPath);
+      // the CSV and HTML are staged first and renamed only once the HDF5 is in place: a failure leaves
+      // neither a half file nor a run output with another run's cutflow beside it
       const matrices = cutflowMatrices(result.cutflows, result.scales, result.regionCutflows);
-      const htmlPath = cutflowHtmlPathFor(csvPath);
-      const tmpHtml = `${htmlPath}.tmp-${process.pid}`;
-      writeFileSync(tmpHtml, cutflowHtml(matrices, `cutflow of ${def.name}`));
-      renameSync(tmpHtml, htmlPath);
+      const csvTmp = `${path.resolve(csvPath)}.tmp-${process.pid}`;
+      const htmlTmp = `${path.resolve(htmlPath)}.tmp-${process.pid}`;
+      try {
+        writeFileSync(csvTmp, cutflowCsv(result.cutflows, result.scales, result.regionCutflows));
+        writeFileSync(htmlTmp, cutflowHtml(matrices, `cutflow of ${def.name}`));
+        await writeRunOutput(o.output, { info: toRunInfo(result, meta), hists: result.hists });
+        renameSync(csvTmp, csvPath);
+        renameSync(htmlTmp, htmlPath);
+      } catch (err) {
+        rmSync(csvTmp, { force: true });
+        rmSync(htmlTmp, { force: true });
+        throw err;
+      }
 
       const elapsed = (Date.now() - t0) / 1000;
       const totalEvents = Object.values(result.datasets).reduce((a, d) => a + d.events, 0);
@@ -139,6 +158,17 @@ export function registerRun(program: Command): void {
       );
       process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+/** Every file the analysis reads (event files, certification JSONs, lumi CSVs), resolved as the runner does. */
+function analysisInputs(def: ReturnType<typeof validateAnalysis>, baseDir: string): string[] {
+  const files = planFiles(def, { baseDir }).map((w) => w.file);
+  for (const ds of def.datasets) {
+    for (const extra of [ds.certification, ds.lumiCsv]) {
+      if (extra !== undefined) files.push(path.isAbsolute(extra) ? extra : path.resolve(baseDir, extra));
+    }
+  }
+  return files;
 }
 
 function validateOrUserError(mod: unknown, file: string) {
