@@ -33,6 +33,7 @@ if (!haveDist) console.log("skipped: dist/src/histmaker/runWorker.js not built (
 const work = mkdtempSync(path.join(tmpdir(), "hmjobs-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+const muonSF = path.join(here, "fixtures", "correctionlib", "muon_Z.json.gz");
 const moduleText = `
 const sel = (f) => (c) => Uint8Array.from({ length: c.run ? c.run.length : c.M.length }, (_, i) => (f(c, i) ? 1 : 0));
 const lead = (j) => Float64Array.from({ length: j.offsets.length - 1 }, (_, i) => (j.offsets[i + 1] > j.offsets[i] ? j.values[j.offsets[i]] : NaN));
@@ -43,8 +44,10 @@ export default {
     { name: "ttData", kind: "data", files: ["tt_3.root", "tt_4.root"], certification: "golden.json", lumiCsv: "lumi.csv" },
     { name: "Z", kind: "mc", files: ["z.root"], xsec: 2000, tree: "events" },
   ],
+  corrections: { muonSF: ${JSON.stringify(muonSF)} },
   columns: {
     leadPt: (c) => (c.Muon_pt ? lead(c.Muon_pt) : c.pt1),
+    leadAbsEta: (c) => (c.Muon_eta ? lead(c.Muon_eta) : c.eta1).map((v) => (Number.isNaN(v) ? 0 : Math.min(Math.abs(v), 2.39))),
   },
   selections: [{ name: "oneMuon", cut: sel((c, i) => c.leadPt[i] > 5) }],
   regions: {
@@ -55,6 +58,9 @@ export default {
     { name: "lead_all", axes: [{ type: "regular", name: "pt", bins: 20, lo: 0, hi: 200 }], columns: ["leadPt"], after: "all" },
     { name: "muPt", axes: [{ type: "regular", name: "pt", bins: 20, lo: 0, hi: 200 }], columns: ["Muon_pt"], datasets: ["tt", "ttData"], regions: ["SR", "CR"] },
     { name: "muEta", axes: [{ type: "regular", name: "eta", bins: 10, lo: -2.5, hi: 2.5 }], columns: ["Muon_eta"], datasets: ["tt"], regions: ["SR", "CR"], regionAxis: true },
+    // a correctionlib scale factor (ctx.corrections, loaded by each worker)
+    { name: "sf", axes: [{ type: "regular", name: "pt", bins: 10, lo: 0, hi: 200 }], columns: ["leadPt"], regions: ["SR"],
+      weight: (c, ctx) => ctx.corrections.muonSF["NUM_TightID_DEN_TrackerMuons"].evaluate(c.leadAbsEta, c.leadPt.map((v) => (Number.isNaN(v) ? 50 : Math.min(Math.max(v, 15.1), 199))), "nominal") },
     { name: "nRaw", axes: [{ type: "regular", name: "pt", bins: 10, lo: 0, hi: 200 }], columns: ["leadPt"], storage: "count", regions: ["SR"] },
     { name: "pdf", axes: [{ type: "regular", name: "pt", bins: 10, lo: 0, hi: 200 }], columns: ["leadPt"], datasets: "mc", tensor: { name: "pdf", size: 3, weights: (c) => { const n = c.leadPt.length; const o = new Float64Array(3 * n); for (let i = 0; i < n; i++) { o[3*i] = 1; o[3*i+1] = 1.1; o[3*i+2] = 0.9 + 1e-3 * (i % 7); } return o; } } },
     { name: "runs", axes: [{ type: "categoryInt", name: "run", categories: [], growth: true }], columns: ["run"], datasets: ["ttData"], after: "all" },
@@ -128,6 +134,11 @@ describe.skipIf(!haveFiles || !haveDist)("histmaker run --jobs", () => {
     expect(one.datasets.ttData.lumiPb).toBeGreaterThan(0);
     expect(one.datasets.Z.events).toBe(2304);
     expect(one.hists.tt["muPt::SR"].sum()).toBeGreaterThan(0);
+    // the scale factors are applied: the SR yield moves by a few per cent, not more
+    const srFlow = one.regionCutflows.tt.SR;
+    const sfRatio = one.hists.tt["sf::SR"].sum({ flow: true }) / srFlow.weighted[srFlow.steps.length - 1];
+    expect(sfRatio).not.toBe(1);
+    expect(Math.abs(sfRatio - 1)).toBeLessThan(0.2);
     expect(one.hists.tt.muEta.axes[0].name).toBe("region");
     expect(one.hists.ttData.runs.axes[0]).toMatchObject({ type: "category_int" });
     expect((one.hists.ttData.runs.axes[0] as { categories: number[] }).categories.length).toBeGreaterThan(0);
