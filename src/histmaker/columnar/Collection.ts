@@ -140,7 +140,13 @@ export function collection<F extends string>(
   const names = fields ?? (Object.keys(cols).filter((k) => k.startsWith(lead)).map((k) => k.slice(lead.length)) as F[]);
   const out = {} as Record<F, JaggedColumn>;
   for (const f of names) {
-    const c = cols[`${lead}${f}`];
+    const raw = cols[`${lead}${f}`];
+    // a string column (categoryStr from a string branch) is never a per-object field
+    const c = raw === undefined || Array.isArray(raw) ? undefined : (raw as Column);
+    if (raw !== undefined && c === undefined) {
+      if (fields !== undefined) throw new AnalysisError(`collection "${prefix}": column "${lead}${f}" is a string column, not jagged`);
+      continue;
+    }
     if (c === undefined) {
       if (fields !== undefined)
         throw new AnalysisError(`collection "${prefix}": no column "${lead}${f}" (add it to the analysis's branches)`);
