@@ -64,6 +64,16 @@ describe("fit --toys / --refit-impacts", () => {
     const over = await runCommand(mergeMain, "fit-toys-merge", ["-o", a, a, b]);
     expect(over.code).toBe(2);
     expect(over.stderr).toMatch(/inputs are never overwritten/);
+    // output checks before any reading: under a file, on /proc; --version
+    const underFile = await runCommand(mergeMain, "fit-toys-merge", ["-o", join(a, "toys.hdf5", "x"), a, b]);
+    expect(underFile.code).toBe(2);
+    expect(underFile.stderr.trim().split("\n")).toHaveLength(1);
+    const proc = await runCommand(mergeMain, "fit-toys-merge", ["-o", "/proc/hepfit-toys", a, b]);
+    expect(proc.code).toBe(2);
+    expect(proc.stderr).toMatch(/virtual file system/);
+    const v = await runCommand(mergeMain, "fit-toys-merge", ["--version"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it("--submit writes Condor and Slurm array jobs over --toy-range slices", async () => {
