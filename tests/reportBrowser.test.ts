@@ -61,6 +61,12 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     await w.page.screenshot({ path: path.join(SHOTS, "overview.png") });
   });
 
+  test("nested provenance (the input's meta_info) is shown as JSON text", async () => {
+    const text = (await w.page.textContent("#overview")) ?? "";
+    expect(text).toContain("input_meta_info");
+    expect(text).not.toContain("[object Object]");
+  });
+
   test("one row per nuisance, paged", async () => {
     expect(await w.page.$$eval("#np-table tbody tr", (r) => r.length)).toBe(50);
     expect(await w.page.textContent("#np-info")).toContain(`of ${N_NUISANCES}`);

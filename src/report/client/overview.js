@@ -50,7 +50,11 @@ function overview() {
   }
   if (S.meta) {
     grid.appendChild(el("div", { cls: "card" }, el("h3", { text: "Provenance" }),
-      kvTable(Object.keys(S.meta).map(function (k) { return [k, String(S.meta[k])]; }))));
+      kvTable(Object.keys(S.meta).map(function (k) {
+        // nested provenance (the input's own meta_info) as JSON text, never "[object Object]"
+        var v = S.meta[k];
+        return [k, v !== null && typeof v === "object" ? JSON.stringify(v) : String(v)];
+      }))));
   }
   // POIs and NOIs
   var head = ["parameter", "kind", "value", "± error", "MINOS −", "MINOS +", "prefit"];
