@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { UserError } from "../errors.js";
+import { registerPackageImports } from "./packageImports.js";
 
 interface TypeScriptLike {
   transpileModule(input: string, opts: { compilerOptions: Record<string, unknown>; fileName?: string }): { outputText: string };
@@ -19,6 +20,7 @@ interface TypeScriptLike {
 export async function loadUserModule(file: string): Promise<unknown> {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new UserError(`${file}: no such file`);
+  registerPackageImports(); // `import … from "hepfit/histmaker"` from any folder
   const ext = path.extname(abs).toLowerCase();
   let target = abs;
   let temp: string | null = null;
