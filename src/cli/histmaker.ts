@@ -10,6 +10,8 @@ import { registerHist } from "../histmaker/commands/hist.js";
 import { registerRun } from "../histmaker/commands/run.js";
 import { registerMerge } from "../histmaker/commands/merge.js";
 import { registerTensor } from "../histmaker/commands/tensor.js";
+// rootexport branch: `histmaker export --root`
+import { registerExport } from "../histmaker/commands/export.js";
 
 export async function main(argv: string[]): Promise<void> {
   await runCli(async () => {
@@ -22,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
     registerRun(program);
     registerMerge(program);
     registerTensor(program);
+    registerExport(program); // rootexport branch
     await program.parseAsync(argv);
   });
 }

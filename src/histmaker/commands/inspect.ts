@@ -1,8 +1,10 @@
 /**
  * `histmaker inspect FILE.root`: the trees of a ROOT file with their entries, and each tree's
- * branches with the type the reader delivers (a quick TTree::Print). `--json` for scripts.
+ * branches with the type the reader delivers (a quick TTree::Print), then the file's histograms
+ * (TH1/TH2/TH3: bins, entries, sum). `--json` for scripts.
  */
 import type { Command } from "commander";
+import { listHistograms, readHistogram } from "../root/histograms.js";
 import { RootFile } from "../root/RootFile.js";
 import type { BranchInfo } from "../root/TTreeReader.js";
 
@@ -44,6 +46,43 @@ export async function inspectRootFile(path: string, only?: string): Promise<Tree
   }
 }
 
+export interface HistogramListing {
+  /** "dir/name" */
+  name: string;
+  className: string;
+  title: string;
+  /** bins per axis, flow excluded */
+  bins: number[];
+  entries: number;
+  /** sum of all cells, flow bins included */
+  sum: number;
+}
+
+/** The TH1/TH2/TH3 histograms of a ROOT file (histmaker export writes them). */
+export async function inspectHistograms(path: string): Promise<HistogramListing[]> {
+  const file = await RootFile.open(path);
+  try {
+    const out: HistogramListing[] = [];
+    for (const o of listHistograms(file)) {
+      const h = await readHistogram(file, o.name);
+      out.push({ name: o.name, className: o.className, title: h.title, bins: h.axes.map((a) => a.nbins), entries: h.entries, sum: h.contents.reduce((a, b) => a + b, 0) });
+    }
+    return out;
+  } finally {
+    file.close();
+  }
+}
+
+/** Aligned text table of histograms. */
+export function formatHistograms(hists: HistogramListing[]): string {
+  if (hists.length === 0) return "";
+  const rows = hists.map((h) => [h.name, h.className, h.bins.join("×"), h.entries.toPrecision(6), h.sum.toPrecision(6), clip(h.title, 50)]);
+  const head = ["histogram", "class", "bins", "entries", "sum (flow incl.)", "title"];
+  const width = head.map((c, i) => Math.min(48, Math.max(c.length, ...rows.map((r) => r[i].length))));
+  const fmt = (r: string[]): string => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]))).join("  ").trimEnd()}`;
+  return `\n${hists.length} histograms\n${[fmt(head), ...rows.map(fmt)].join("\n")}\n`;
+}
+
 function clip(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
 }
@@ -72,12 +111,18 @@ export function formatListing(path: string, trees: TreeListing[]): string {
 export function registerInspect(program: Command): void {
   program
     .command("inspect")
-    .description("list the TTrees of a ROOT file: entries, branches and their types")
+    .description("list the TTrees of a ROOT file (entries, branches and their types) and its TH1/TH2/TH3 histograms")
     .argument("<file>", "ROOT file")
     .option("--tree <name>", "only this tree")
     .option("--json", "print JSON instead of a table")
     .action(async (path: string, opts: InspectOptions) => {
       const trees = await inspectRootFile(path, opts.tree);
-      process.stdout.write(opts.json ? `${JSON.stringify({ file: path, trees }, null, 2)}\n` : formatListing(path, trees));
+      // histograms (e.g. from `histmaker export --root`) are listed unless one tree was asked for
+      const histograms = opts.tree === undefined ? await inspectHistograms(path) : [];
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify({ file: path, trees, ...(opts.tree === undefined ? { histograms } : {}) }, null, 2)}\n`
+          : formatListing(path, trees) + formatHistograms(histograms),
+      );
     });
 }

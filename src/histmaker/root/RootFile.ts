@@ -47,6 +47,8 @@ export class RootFile {
   readonly size: number;
   private fh: FileHandle | null;
   private readonly treeMetas: Map<string, TreeMeta>;
+  /** keys that are neither trees nor directories (histograms...), by path ("dir/name") */
+  private readonly otherKeys = new Map<string, KeyInfo>();
 
   private constructor(path: string, fh: FileHandle, size: number) {
     this.path = path;
@@ -86,6 +88,19 @@ export class RootFile {
       throw new UserError(`${this.path}: no TTree named '${name}' (trees: ${have.length ? have.join(", ") : "none"})`);
     }
     return new TTreeReader(this, name, meta);
+  }
+
+  /** Objects other than trees and directories (histograms...), as "dir/name" with their class. */
+  objects(): { name: string; className: string; title: string }[] {
+    return [...this.otherKeys.entries()].map(([name, k]) => ({ name, className: k.className, title: k.title }));
+  }
+
+  /** The key and uncompressed object bytes of a non-tree object listed by objects(). */
+  async readObject(name: string): Promise<{ key: KeyInfo; payload: Uint8Array }> {
+    const k = this.otherKeys.get(name);
+    if (!k) throw new UserError(`${this.path}: no object named '${name}'`);
+    const { key, payload } = await this.readRecord(k.seekKey, k.nbytes, `${k.className} '${name}'`);
+    return { key, payload };
   }
 
   close(): void {
@@ -186,6 +201,8 @@ export class RootFile {
       } else if (DIRECTORY_CLASSES.has(key.className)) {
         const { payload } = await this.readRecord(key.seekKey, key.nbytes, `directory '${name}'`);
         await this.readDirectoryFrom(new RBuffer(payload, `${this.path}: directory '${name}'`), `${name}/`, depth + 1);
+      } else {
+        this.otherKeys.set(name, key);
       }
     }
   }

@@ -72,7 +72,7 @@ export interface TreeMeta {
 
 type ClassReader = (buf: RBuffer) => unknown;
 
-function readTObject(buf: RBuffer): void {
+export function readTObject(buf: RBuffer): void {
   buf.version();
   buf.u32(); // fUniqueID
   const bits = buf.u32();
@@ -241,6 +241,11 @@ for (const c of LEAF_CLASSES) READERS[c] = leafReader(c);
  * a new object of a class already seen, or a new class name followed by a new object. Objects of
  * classes we have no reader for are skipped by their byte count.
  */
+/** Adds a reader for one more class to ReadObjectAny (histograms.ts: THashList, TObjString). */
+export function registerClassReader(className: string, reader: (buf: RBuffer) => unknown): void {
+  READERS[className] = reader;
+}
+
 export function readObjectAny(buf: RBuffer): RObject | null {
   const beg = buf.pos;
   const first = buf.u32();
