@@ -12,6 +12,8 @@ import { registerMerge } from "../histmaker/commands/merge.js";
 import { registerTensor } from "../histmaker/commands/tensor.js";
 // rootexport branch: `histmaker export --root`
 import { registerExport } from "../histmaker/commands/export.js";
+// plot (issue 11 item 5)
+import { registerPlot } from "../histmaker/commands/plot.js";
 
 export async function main(argv: string[]): Promise<void> {
   await runCli(async () => {
@@ -25,6 +27,7 @@ export async function main(argv: string[]): Promise<void> {
     registerMerge(program);
     registerTensor(program);
     registerExport(program); // rootexport branch
+    registerPlot(program);
     await program.parseAsync(argv);
   });
 }
