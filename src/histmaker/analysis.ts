@@ -60,10 +60,13 @@ export interface ChunkContext {
   corrections: Readonly<Record<string, CorrectionSet>>;
 }
 
-/** The chunk's columns: read branches plus the derived columns computed so far. */
-export type ColumnSet = Readonly<Record<string, Column>>;
+/** One string per event (a derived column for string category axes). */
+export type StringColumn = readonly string[];
 
-export type ColumnFunction = (columns: ColumnSet, ctx: ChunkContext) => Column;
+/** The chunk's columns: read branches plus the derived columns computed so far. */
+export type ColumnSet = Readonly<Record<string, Column | StringColumn>>;
+
+export type ColumnFunction = (columns: ColumnSet, ctx: ChunkContext) => Column | StringColumn;
 export type MaskFunction = (columns: ColumnSet, ctx: ChunkContext) => Uint8Array | NumericArray;
 export type WeightFunction = (columns: ColumnSet, ctx: ChunkContext) => NumericArray;
 
@@ -94,11 +97,25 @@ export interface HistogramSpec {
   columns: string[];
   /** which datasets fill it: "all" (default), "data", "mc" or a list of dataset names */
   datasets?: "all" | "data" | "mc" | string[];
-  /** fill after this selection step (default: after the last one) */
+  /**
+   * fill after this step of the preselection: "all" (before any cut), "certified" (data with a
+   * certification) or a selection's name (default: after the last selection). Not with `regions`.
+   */
   after?: string;
+  /**
+   * fill at the end of each of these regions' chains (after the preselection and the region's own
+   * cuts): one histogram per region, stored as `<histogram>::<region>`, or with `regionAxis: true` one
+   * histogram with a leading string category axis "region"
+   */
+  regions?: string[];
+  regionAxis?: boolean;
   /** extra per-event weight on top of the event weight (column name or function) */
   weight?: string | WeightFunction;
   tensor?: TensorWeightSpec;
+  /**
+   * "weighted" (default: Σw and Σw²), "double" (Σw) or "count" (raw entries: event weights are
+   * ignored, also in simulation, so one gets the unweighted MC statistics of each bin)
+   */
   storage?: "double" | "weighted" | "count";
 }
 
@@ -109,8 +126,13 @@ export interface AnalysisDefinition {
   branches?: string[];
   /** derived columns, computed in declaration order (each may use earlier ones) */
   columns?: Record<string, ColumnFunction>;
-  /** named selections applied in order; they make the cutflow */
+  /** named selections applied in order (the preselection common to every region); they make the cutflow */
   selections?: SelectionSpec[];
+  /**
+   * named regions, each a further chain of selections applied after the preselection (e.g. signal and
+   * control regions); each region has its own cutflow ("preselection", then its cuts)
+   */
+  regions?: Record<string, SelectionSpec[]>;
   /** per-event weight for simulation on top of the generator weight (e.g. scale factors) */
   eventWeight?: WeightFunction;
   histograms: HistogramSpec[];
@@ -153,21 +175,46 @@ export function validateAnalysis(def: unknown, source: string): AnalysisDefiniti
     for (const [k, f] of Object.entries(a.corrections === null || typeof a.corrections !== "object" ? { "": null } : a.corrections))
       if (typeof f !== "string" || f === "") fail(`corrections${k === "" ? "" : `.${k}`} must map names to CorrectionSet file paths`);
   const selNames = new Set<string>();
-  for (const s of a.selections ?? []) {
-    if (typeof s.name !== "string" || s.name === "") fail("a selection has no name");
-    if (selNames.has(s.name)) fail(`selection "${s.name}" is declared twice`);
-    selNames.add(s.name);
+  const checkSelection = (s: SelectionSpec, names: Set<string>, where: string) => {
+    if (s === null || typeof s !== "object" || typeof s.name !== "string" || s.name === "") fail(`a selection${where} has no name`);
+    if (names.has(s.name)) fail(`selection "${s.name}"${where} is declared twice`);
+    if (typeof s.cut !== "string" && typeof s.cut !== "function") fail(`selection "${s.name}"${where}: cut must be a column name or a function`);
+    names.add(s.name);
+  };
+  if (a.selections !== undefined && !Array.isArray(a.selections)) fail("selections must be a list");
+  for (const s of a.selections ?? []) checkSelection(s, selNames, "");
+  const regionNames = new Set<string>();
+  if (a.regions !== undefined) {
+    if (a.regions === null || typeof a.regions !== "object" || Array.isArray(a.regions))
+      fail("regions must be an object of region name → list of selections");
+    for (const [r, chain] of Object.entries(a.regions)) {
+      if (r === "" || r.includes("/") || r.includes("::") || r === "preselection")
+        fail(`region name "${r}" must be non-empty without "/" or "::", and not "preselection" (the common chain's name)`);
+      if (!Array.isArray(chain)) fail(`region "${r}": must be a list of selections`);
+      const names = new Set<string>();
+      for (const s of chain) checkSelection(s, names, ` in region "${r}"`);
+      regionNames.add(r);
+    }
   }
+  const preselSteps = new Set(["all", "certified", ...selNames]);
   const histNames = new Set<string>();
   for (const h of a.histograms) {
-    if (typeof h.name !== "string" || h.name === "" || h.name.includes("/"))
-      fail(`histogram name "${String(h.name)}" must be non-empty without "/"`);
+    if (typeof h.name !== "string" || h.name === "" || h.name.includes("/") || h.name.includes("::"))
+      fail(`histogram name "${String(h.name)}" must be non-empty without "/" or "::"`);
     if (histNames.has(h.name)) fail(`histogram "${h.name}" is declared twice`);
     histNames.add(h.name);
     if (!Array.isArray(h.axes) || !Array.isArray(h.columns) || h.axes.length !== h.columns.length)
       fail(`histogram "${h.name}": needs one column per axis`);
-    if (h.after !== undefined && !selNames.has(h.after))
-      fail(`histogram "${h.name}": after "${h.after}" is not a selection`);
+    if (h.after !== undefined && !preselSteps.has(h.after))
+      fail(`histogram "${h.name}": after "${h.after}" is not a step of the preselection ("all", "certified" or a selection)`);
+    if (h.regions !== undefined) {
+      if (!Array.isArray(h.regions) || h.regions.length === 0) fail(`histogram "${h.name}": regions must be a non-empty list of region names`);
+      if (h.after !== undefined) fail(`histogram "${h.name}": give either after (a preselection step) or regions, not both`);
+      for (const r of h.regions) if (!regionNames.has(r)) fail(`histogram "${h.name}": unknown region "${r}"`);
+      if (new Set(h.regions).size !== h.regions.length) fail(`histogram "${h.name}": a region is listed twice`);
+      if (h.regionAxis && h.axes.some((ax) => ax?.name === "region")) fail(`histogram "${h.name}": regionAxis adds an axis "region", which it already has`);
+    } else if (h.regionAxis) fail(`histogram "${h.name}": regionAxis needs regions`);
+    if (h.storage === "count" && h.tensor !== undefined) fail(`histogram "${h.name}": count storage takes no tensor axis`);
     if (Array.isArray(h.datasets))
       for (const dn of h.datasets) if (!seen.has(dn)) fail(`histogram "${h.name}": unknown dataset "${dn}"`);
     if (h.tensor !== undefined && !(Number.isInteger(h.tensor.size) && h.tensor.size > 0))

@@ -8,7 +8,7 @@
  * and `values`.
  */
 import { renameSync, rmSync } from "node:fs";
-import h5wasm from "h5wasm/node";
+import type h5wasm from "h5wasm/node";
 import { UserError } from "../errors.js";
 import type { Column, EventChunk, JaggedColumn, NumericArray } from "./events.js";
 import { isJagged } from "./events.js";
@@ -62,11 +62,16 @@ async function openRootSource(path: string, tree: string): Promise<EventSource> 
 
 // ---- columnar HDF5 ----------------------------------------------------------------------------
 
-let h5Ready: Promise<unknown> | null = null;
+// loaded on first use: its WebAssembly start-up (~0.7 s) is not paid by runs (and --jobs workers)
+// that read only ROOT files
+let h5Lib: Promise<typeof h5wasm> | null = null;
 export async function h5(): Promise<typeof h5wasm> {
-  h5Ready ??= h5wasm.ready;
-  await h5Ready;
-  return h5wasm;
+  h5Lib ??= import("h5wasm/node").then(async (m) => {
+    const lib = (m as { default?: typeof h5wasm }).default ?? (m as unknown as typeof h5wasm);
+    await lib.ready;
+    return lib;
+  });
+  return h5Lib;
 }
 
 type H5File = InstanceType<typeof h5wasm.File>;

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { threadId } from "node:worker_threads";
 import { UserError } from "../errors.js";
 import { registerPackageImports } from "./packageImports.js";
 
@@ -36,7 +37,8 @@ export async function loadUserModule(file: string): Promise<unknown> {
       fileName: abs,
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
     });
-    const name = `.${path.basename(abs, ext)}.tmp-${process.pid}-${Date.now()}.mjs`;
+    // the thread id keeps `run --jobs N` workers, which load the module at the same time, apart
+    const name = `.${path.basename(abs, ext)}.tmp-${process.pid}-${threadId}-${Date.now()}.mjs`;
     temp = path.join(path.dirname(abs), name);
     try {
       writeFileSync(temp, out.outputText);

@@ -23,7 +23,8 @@ export class Progress {
   private filesDone = 0;
   private filesFailed = 0;
   private events = 0;
-  private currentFraction = 0;
+  /** read fraction of the files in progress, by slot (one slot per --jobs worker; 0 without workers) */
+  private readonly fractions = new Map<number, number>();
   private lastDrawAt = -Infinity;
   private lastLine = "";
 
@@ -36,23 +37,26 @@ export class Progress {
     this.startedAt = this.now();
   }
 
-  /** Events were processed; `fileFraction` is how far through the current file the reader is (0..1). */
-  addEvents(n: number, fileFraction: number): void {
+  /**
+   * Events were processed; `fileFraction` is how far through the current file the reader is (0..1).
+   * `slot` tells apart files processed at the same time (--jobs workers): their fractions add up.
+   */
+  addEvents(n: number, fileFraction: number, slot = 0): void {
     this.events += n;
-    this.currentFraction = Math.min(1, Math.max(0, fileFraction));
+    this.fractions.set(slot, Math.min(1, Math.max(0, fileFraction)));
     this.draw(false);
   }
 
   /** The current file's events are discarded (it will be retried or recorded as failed). */
-  discardEvents(n: number): void {
+  discardEvents(n: number, slot = 0): void {
     this.events -= n;
-    this.currentFraction = 0;
+    this.fractions.delete(slot);
   }
 
-  fileDone(ok: boolean): void {
+  fileDone(ok: boolean, slot = 0): void {
     this.filesDone++;
     if (!ok) this.filesFailed++;
-    this.currentFraction = 0;
+    this.fractions.delete(slot);
     this.draw(true);
   }
 
@@ -75,7 +79,9 @@ export class Progress {
   line(): string {
     const elapsed = Math.max(1e-3, (this.now() - this.startedAt) / 1000);
     const rate = this.events / elapsed;
-    const progress = this.totalFiles > 0 ? (this.filesDone + this.currentFraction) / this.totalFiles : 1;
+    let inFlight = 0;
+    for (const f of this.fractions.values()) inFlight += f;
+    const progress = this.totalFiles > 0 ? Math.min(1, (this.filesDone + inFlight) / this.totalFiles) : 1;
     const eta = progress > 0 ? (elapsed * (1 - progress)) / progress : Number.NaN;
     const width = 20;
     const filled = Math.round(progress * width);

@@ -35,6 +35,8 @@ export interface RunInfo {
   analysis: string;
   datasets: Record<string, DatasetResult>;
   cutflows: Record<string, CutflowJson>;
+  /** per dataset, per region: the region's cutflow ("preselection", then the region's cuts); absent in older outputs */
+  regionCutflows?: Record<string, Record<string, CutflowJson>>;
   failures: FileFailure[];
   luminosityPb: number | null;
   luminositySource: RunResult["luminositySource"];
@@ -58,6 +60,9 @@ export function toRunInfo(result: RunResult, meta: RunMeta, shards: (Shard | nul
     analysis: result.analysis,
     datasets: result.datasets,
     cutflows: Object.fromEntries(Object.entries(result.cutflows).map(([k, c]) => [k, c.toJSON()])),
+    regionCutflows: Object.fromEntries(
+      Object.entries(result.regionCutflows).map(([ds, rs]) => [ds, Object.fromEntries(Object.entries(rs).map(([r, c]) => [r, c.toJSON()]))]),
+    ),
     failures: result.failures,
     luminosityPb: result.luminosityPb,
     luminositySource: result.luminositySource,
@@ -164,14 +169,17 @@ export function mergeRunOutputs(inputs: { file: string; output: RunOutput }[], m
     for (const [n, h] of Object.entries(hs)) hists[ds][n] = h.copy();
   }
   const cutflows: Record<string, Cutflow> = Object.fromEntries(Object.entries(info0.cutflows).map(([k, c]) => [k, Cutflow.fromJSON(c)]));
+  const regionCutflows = regionCutflowsOf(info0);
   const datasets: Record<string, DatasetResult> = structuredClone(info0.datasets);
   const failures: FileFailure[] = [...info0.failures];
   const blockLumi = new Map<string, Map<number, number>>();
+  // a processed piece is identified by (dataset, file, entry range): two datasets may read one file
   const seenFiles = new Map<string, string>();
   const shards: (Shard | null)[] = [...info0.shards];
   for (const [name, d] of Object.entries(datasets)) {
     blockLumi.set(name, new Map(d.lumiBlocks.map((k, i) => [k, d.lumiBlockPb[i] ?? 0])));
-    for (const f of d.files) seenFiles.set(f, first.file);
+    d.entryRanges = entryRangesOf(d);
+    for (const [i, f] of d.files.entries()) seenFiles.set(pieceKey(name, f, d.entryRanges[i]), first.file);
   }
 
   for (const { file, output } of inputs.slice(1)) {
@@ -192,14 +200,25 @@ export function mergeRunOutputs(inputs: { file: string; output: RunOutput }[], m
         if (!hs[n]) throw new UserError(`${file}: histogram ${ds}/${n} of ${first.file} is missing`);
     }
     for (const [ds, c] of Object.entries(info.cutflows)) cutflows[ds].add(Cutflow.fromJSON(c), `${file}: cutflow of ${ds}`);
+    const theirRegions = regionCutflowsOf(info);
+    for (const ds of Object.keys(datasets)) {
+      const mine = Object.keys(regionCutflows[ds] ?? {}).sort().join(",");
+      const theirs = Object.keys(theirRegions[ds] ?? {}).sort().join(",");
+      if (mine !== theirs) throw new UserError(`${file}: regions of ${ds} (${theirs || "none"}) differ from ${first.file} (${mine || "none"})`);
+      for (const [r, c] of Object.entries(theirRegions[ds] ?? {})) regionCutflows[ds][r].add(c, `${file}: cutflow of ${ds} region ${r}`);
+    }
     for (const [name, d] of Object.entries(info.datasets)) {
       const into = datasets[name];
-      for (const f of d.files) {
-        const prev = seenFiles.get(f);
-        if (prev !== undefined) throw new UserError(`${file}: ${f} was processed already in ${prev} (overlapping shards)`);
-        seenFiles.set(f, file);
+      const ranges = entryRangesOf(d);
+      for (const [i, f] of d.files.entries()) {
+        const key = pieceKey(name, f, ranges[i]);
+        const prev = seenFiles.get(key);
+        if (prev !== undefined)
+          throw new UserError(`${file}: ${name}: ${f} (entries ${rangeText(ranges[i])}) was processed already in ${prev} (overlapping shards)`);
+        seenFiles.set(key, file);
       }
       into.files.push(...d.files);
+      into.entryRanges!.push(...ranges);
       into.events += d.events;
       if (d.sumGenWeightsSource === "files") into.sumGenWeights += d.sumGenWeights;
       else if (d.sumGenWeights !== into.sumGenWeights)
@@ -230,6 +249,7 @@ export function mergeRunOutputs(inputs: { file: string; output: RunOutput }[], m
     datasets,
     hists,
     cutflows,
+    regionCutflows,
     failures,
     luminosityPb: null,
     luminositySource: "none",
@@ -239,4 +259,27 @@ export function mergeRunOutputs(inputs: { file: string; output: RunOutput }[], m
   };
   applyScales(result, dataLumi, () => undefined);
   return { info: toRunInfo(result, meta, shards), hists };
+}
+
+function regionCutflowsOf(info: RunInfo): Record<string, Record<string, Cutflow>> {
+  const out: Record<string, Record<string, Cutflow>> = {};
+  for (const ds of Object.keys(info.datasets))
+    out[ds] = Object.fromEntries(Object.entries(info.regionCutflows?.[ds] ?? {}).map(([r, c]) => [r, Cutflow.fromJSON(c)]));
+  return out;
+}
+
+/** Entry ranges of a dataset's files; outputs written before ranges were recorded processed whole files. */
+function entryRangesOf(d: DatasetResult): [number, number][] {
+  if (d.entryRanges && d.entryRanges.length === d.files.length) return d.entryRanges.map(([a, b]) => [a, b]);
+  return d.files.map(() => [0, -1]);
+}
+
+function pieceKey(dataset: string, file: string, range: [number, number]): string {
+  // a whole file (old outputs: stop -1) overlaps any range of it; with whole-file processing the
+  // ranges are [0, entries), so the key on the start alone is exact today
+  return JSON.stringify([dataset, file, range[0]]);
+}
+
+function rangeText(r: [number, number]): string {
+  return r[1] < 0 ? "all" : `${r[0]}..${r[1]}`;
 }

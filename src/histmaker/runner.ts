@@ -12,10 +12,12 @@ import type {
   ColumnSet,
   DatasetSpec,
   HistogramSpec,
+  SelectionSpec,
+  StringColumn,
 } from "./analysis.js";
 import { AnalysisError } from "./analysis.js";
 import { Certification, LumiTable, collectBlocks, splitBlockKey } from "./certification.js";
-import { Cutflow } from "./cutflow.js";
+import { Cutflow, regionCutflowSteps, type RegionCutflows } from "./cutflow.js";
 import type { Column, EventChunk, JaggedColumn, NumericArray } from "./events.js";
 import { isJagged } from "./events.js";
 import { openEventSource, sumBranch } from "./eventSources.js";
@@ -43,6 +45,12 @@ export interface RunOptions {
   progress?: boolean;
   /** messages (warnings, retries); default: stderr */
   log?: (message: string) => void;
+  /**
+   * files processed at the same time by worker threads (default 1); each worker loads the analysis
+   * from `modulePath`, and the per-file results are added in file order, so the output is the same
+   */
+  jobs?: number;
+  modulePath?: string;
 }
 
 export interface FileFailure {
@@ -61,6 +69,11 @@ export interface DatasetResult {
   sumGenWeightsSource: "given" | "files";
   /** files whose events all went in */
   files: string[];
+  /**
+   * the entry range [start, stop) processed of each of `files` (the whole file today); a file's
+   * identity in `merge` is (dataset, file, range). Absent in outputs of older versions (whole files).
+   */
+  entryRanges?: [number, number][];
   events: number;
   /** certified (run, block) keys seen in the processed data (run · 2^32 + block), sorted */
   lumiBlocks: number[];
@@ -95,6 +108,8 @@ export interface RunResult {
   datasets: Record<string, DatasetResult>;
   hists: Record<string, Record<string, Hist>>;
   cutflows: Record<string, Cutflow>;
+  /** per dataset, per region: the region's cutflow (empty objects without regions) */
+  regionCutflows: RegionCutflows;
   failures: FileFailure[];
   /** luminosity (/pb) simulation is scaled to, null when unknown (simulation then stays unscaled) */
   luminosityPb: number | null;
@@ -157,18 +172,105 @@ export function histogramsFor(def: AnalysisDefinition, ds: DatasetSpec): Histogr
   });
 }
 
+/** A histogram as stored: `name`, or `name::region` for one histogram per region. */
+export interface HistInstance {
+  key: string;
+  spec: HistogramSpec;
+  /** the region this instance is filled in (null: the preselection, or all regions on a region axis) */
+  region: string | null;
+}
+
+/** The stored histograms a histogram declaration makes (one per region unless regionAxis). */
+export function histInstances(spec: HistogramSpec): HistInstance[] {
+  if (spec.regions === undefined || spec.regionAxis) return [{ key: spec.name, spec, region: null }];
+  return spec.regions.map((r) => ({ key: `${spec.name}${REGION_SEPARATOR}${r}`, spec, region: r }));
+}
+
+export const REGION_SEPARATOR = "::";
+
 export function newHist(spec: HistogramSpec): Hist {
   const storage = spec.storage ?? "weighted";
   const tensor = spec.tensor ? { name: spec.tensor.name, size: spec.tensor.size, labels: spec.tensor.labels } : undefined;
-  return new Hist(spec.axes.map(toAxis), { storage, ...(tensor ? { tensor } : {}) });
+  const axisList = spec.axes.map(toAxis);
+  if (spec.regions !== undefined && spec.regionAxis) axisList.unshift(axes.categoryStr(spec.regions, { name: "region", overflow: false }));
+  return new Hist(axisList, { storage, ...(tensor ? { tensor } : {}) });
 }
 
 /** Steps of a dataset's cutflow. */
 export function cutflowSteps(def: AnalysisDefinition, ds: DatasetSpec): string[] {
   const steps = ["all"];
-  if (ds.kind === "data" && (ds.certification !== undefined || ds.runPeriods !== undefined)) steps.push("certified");
+  if (hasCertifiedStep(ds)) steps.push("certified");
   for (const s of def.selections ?? []) steps.push(s.name);
   return steps;
+}
+
+function hasCertifiedStep(ds: DatasetSpec): boolean {
+  return ds.kind === "data" && (ds.certification !== undefined || ds.runPeriods !== undefined);
+}
+
+/** An empty per-region cutflow set of the analysis (one Cutflow per region). */
+function newRegionCutflows(def: AnalysisDefinition): Record<string, Cutflow> {
+  return Object.fromEntries(Object.entries(def.regions ?? {}).map(([r, cuts]) => [r, new Cutflow(regionCutflowSteps(cuts))]));
+}
+
+/** Everything one worker (or the main thread) needs to process files: the analysis and its inputs. */
+export interface FileProcessor {
+  def: AnalysisDefinition;
+  certs: Map<string, Certification>;
+  threads: number;
+  retries: number;
+  corrections: ChunkContext["corrections"];
+}
+
+/** Loads the certification JSONs of the analysis' data datasets. */
+export function loadCertifications(def: AnalysisDefinition, baseDir?: string): Map<string, Certification> {
+  const certs = new Map<string, Certification>();
+  for (const ds of def.datasets) {
+    if (ds.kind !== "data") continue;
+    if (ds.certification !== undefined) certs.set(ds.name, Certification.fromFile(resolvePath(ds.certification, baseDir), ds.runPeriods));
+    else if (ds.runPeriods !== undefined) certs.set(ds.name, new Certification(null, ds.runPeriods));
+  }
+  return certs;
+}
+
+/** The outcome of one (dataset, file) after its retries: its contribution, or the failure. */
+export interface FileOutcome {
+  part: FilePart | null;
+  failure: FileFailure | null;
+}
+
+/**
+ * Processes one file with retries. Events of a failed attempt are taken back from the progress
+ * (discard); an AnalysisError (a bug in the analysis module) is not retried but thrown.
+ */
+export async function processWithRetries(
+  fp: FileProcessor,
+  item: { dataset: DatasetSpec; file: string },
+  hooks: { onChunk: (n: number, fraction: number) => void; discard: (n: number) => void; say: (m: string) => void },
+): Promise<FileOutcome> {
+  const ds = item.dataset;
+  let lastError = "";
+  for (let attempt = 1; attempt <= fp.retries + 1; attempt++) {
+    let counted = 0;
+    try {
+      const part = await processFile(fp.def, ds, item.file, {
+        cert: fp.certs.get(ds.name) ?? null,
+        threads: fp.threads,
+        corrections: fp.corrections,
+        onChunk: (n, fraction) => {
+          counted += n;
+          hooks.onChunk(n, fraction);
+        },
+      });
+      return { part, failure: null };
+    } catch (err) {
+      if (err instanceof AnalysisError) throw err;
+      hooks.discard(counted);
+      lastError = err instanceof Error ? err.message : String(err);
+      hooks.say(`${ds.name}: ${item.file} failed (attempt ${attempt}/${fp.retries + 1}): ${lastError}`);
+    }
+  }
+  return { part: null, failure: { dataset: ds.name, file: item.file, attempts: fp.retries + 1, error: lastError } };
 }
 
 /** Runs the analysis over this shard's files. Failures are collected, never silently dropped. */
@@ -177,23 +279,22 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
   const work = planFiles(def, opts);
   const retries = opts.retries ?? 1;
   const threads = opts.threads ?? 1;
+  const jobs = opts.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UserError(`--jobs: expected an integer >= 1, got ${jobs}`);
+  if (jobs > 1 && opts.modulePath === undefined) throw new UserError("jobs > 1 needs the analysis module's path (workers load it themselves)");
   const corrections = loadAnalysisCorrections(def.corrections, opts.baseDir);
 
-  const certs = new Map<string, Certification>();
+  const certs = loadCertifications(def, opts.baseDir);
   const lumiTables = new Map<string, LumiTable>();
-  for (const ds of def.datasets) {
-    if (ds.kind !== "data") continue;
-    if (ds.certification !== undefined)
-      certs.set(ds.name, Certification.fromFile(resolvePath(ds.certification, opts.baseDir), ds.runPeriods));
-    else if (ds.runPeriods !== undefined) certs.set(ds.name, new Certification(null, ds.runPeriods));
-    if (ds.lumiCsv !== undefined) lumiTables.set(ds.name, LumiTable.fromFile(resolvePath(ds.lumiCsv, opts.baseDir)));
-  }
+  for (const ds of def.datasets)
+    if (ds.kind === "data" && ds.lumiCsv !== undefined) lumiTables.set(ds.name, LumiTable.fromFile(resolvePath(ds.lumiCsv, opts.baseDir)));
 
   const result: RunResult = {
     analysis: def.name,
     datasets: {},
     hists: {},
     cutflows: {},
+    regionCutflows: {},
     failures: [],
     luminosityPb: null,
     luminositySource: "none",
@@ -210,6 +311,7 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
       sumGenWeights: 0,
       sumGenWeightsSource: ds.sumGenWeights !== undefined ? "given" : "files",
       files: [],
+      entryRanges: [],
       events: 0,
       lumiBlocks: [],
       lumiBlockPb: [],
@@ -218,48 +320,64 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
       runPeriods: ds.runPeriods ?? null,
       lumiPerPeriodPb: null,
     };
-    result.hists[ds.name] = Object.fromEntries(histogramsFor(def, ds).map((h) => [h.name, newHist(h)]));
+    result.hists[ds.name] = newHists(def, ds);
     result.cutflows[ds.name] = new Cutflow(cutflowSteps(def, ds));
+    result.regionCutflows[ds.name] = newRegionCutflows(def);
     blockSets.set(ds.name, new Set());
   }
 
   const progress = new Progress({ totalFiles: work.length, enabled: opts.progress ?? false });
   const say = (m: string) => (opts.progress ? progress.log(m) : log(m));
-  for (const item of work) {
+  // per-file results are added in file order, whatever order they finish in, so that the sums
+  // (floating-point additions) are the same for any number of jobs
+  const fold = (i: number, outcome: FileOutcome) => {
+    const item = work[i];
     const ds = item.dataset;
-    let lastError = "";
-    let ok = false;
-    for (let attempt = 1; attempt <= retries + 1 && !ok; attempt++) {
-      let counted = 0;
-      try {
-        const part = await processFile(def, ds, item.file, {
-          cert: certs.get(ds.name) ?? null,
-          threads,
-          corrections,
-          onChunk: (n, fraction) => {
-            counted += n;
-            progress.addEvents(n, fraction);
-          },
+    if (outcome.failure) {
+      result.failures.push(outcome.failure);
+      return;
+    }
+    const part = outcome.part!;
+    for (const [name, h] of Object.entries(part.hists)) result.hists[ds.name][name].add(h);
+    result.cutflows[ds.name].add(part.cutflow, `${ds.name}`);
+    for (const [r, c] of Object.entries(part.regionCutflows)) result.regionCutflows[ds.name][r].add(c, `${ds.name} region ${r}`);
+    const dr = result.datasets[ds.name];
+    dr.sumGenWeights += part.sumGenWeights;
+    dr.events += part.events;
+    dr.files.push(item.file);
+    dr.entryRanges!.push([0, part.events]);
+    const set = blockSets.get(ds.name)!;
+    for (const k of part.blocks) set.add(k);
+  };
+
+  try {
+    if (jobs > 1 && work.length > 1) {
+      const { runInWorkers } = await import("./runWorkers.js");
+      await runInWorkers(work, Math.min(jobs, work.length), {
+        modulePath: opts.modulePath!,
+        baseDir: opts.baseDir,
+        threads,
+        retries,
+        progress,
+        say,
+        onOutcome: fold,
+      });
+    } else {
+      const fp: FileProcessor = { def, certs, threads, retries, corrections };
+      for (let i = 0; i < work.length; i++) {
+        const outcome = await processWithRetries(fp, work[i], {
+          onChunk: (n, f) => progress.addEvents(n, f),
+          discard: (n) => progress.discardEvents(n),
+          say,
         });
-        // the file is complete: fold it into the totals
-        for (const [name, h] of Object.entries(part.hists)) result.hists[ds.name][name].add(h);
-        result.cutflows[ds.name].add(part.cutflow, `${ds.name}`);
-        const dr = result.datasets[ds.name];
-        dr.sumGenWeights += part.sumGenWeights;
-        dr.events += part.events;
-        dr.files.push(item.file);
-        const set = blockSets.get(ds.name)!;
-        for (const k of part.blocks) set.add(k);
-        ok = true;
-      } catch (err) {
-        if (err instanceof AnalysisError) throw new UserError(err.message);
-        progress.discardEvents(counted);
-        lastError = err instanceof Error ? err.message : String(err);
-        say(`${ds.name}: ${item.file} failed (attempt ${attempt}/${retries + 1}): ${lastError}`);
+        fold(i, outcome);
+        progress.fileDone(outcome.failure === null);
       }
     }
-    if (!ok) result.failures.push({ dataset: ds.name, file: item.file, attempts: retries + 1, error: lastError });
-    progress.fileDone(ok);
+  } catch (err) {
+    progress.finish();
+    if (err instanceof AnalysisError) throw new UserError(err.message);
+    throw err;
   }
   progress.finish();
 
@@ -275,6 +393,13 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
   }
   finaliseLuminosity(def, result, blockSets, lumiTables, say);
   return result;
+}
+
+/** The empty histograms a dataset fills, by stored name. */
+export function newHists(def: AnalysisDefinition, ds: DatasetSpec): Record<string, Hist> {
+  const out: Record<string, Hist> = {};
+  for (const h of histogramsFor(def, ds)) for (const inst of histInstances(h)) out[inst.key] = newHist(h);
+  return out;
 }
 
 /** Fills per-dataset luminosity from processed blocks, then the simulation scales σ·L/Σw. */
@@ -341,9 +466,12 @@ export function applyScales(result: RunResult, dataLumi: number | null, say: (m:
   }
 }
 
-interface FilePart {
+
+/** What one file contributes: its histograms, cutflows, Σ generator weights, events and lumi blocks. */
+export interface FilePart {
   hists: Record<string, Hist>;
   cutflow: Cutflow;
+  regionCutflows: Record<string, Cutflow>;
   sumGenWeights: number;
   events: number;
   blocks: Set<number>;
@@ -359,8 +487,9 @@ interface FileOptions {
 async function processFile(def: AnalysisDefinition, ds: DatasetSpec, file: string, fo: FileOptions): Promise<FilePart> {
   const specs = histogramsFor(def, ds);
   const part: FilePart = {
-    hists: Object.fromEntries(specs.map((h) => [h.name, newHist(h)])),
+    hists: newHists(def, ds),
     cutflow: new Cutflow(cutflowSteps(def, ds)),
+    regionCutflows: newRegionCutflows(def),
     sumGenWeights: 0,
     events: 0,
     blocks: new Set(),
@@ -382,19 +511,29 @@ async function processFile(def: AnalysisDefinition, ds: DatasetSpec, file: strin
   return part;
 }
 
+type AnyColumn = Column | StringColumn;
+
+function isStringColumn(c: AnyColumn): c is StringColumn {
+  return Array.isArray(c) && (c.length === 0 || typeof c[0] === "string");
+}
+
+function lengthOf(c: AnyColumn): number {
+  return isJagged(c as Column) ? (c as JaggedColumn).offsets.length - 1 : (c as NumericArray | StringColumn).length;
+}
+
 /** Columns with derived ones computed on first use (once per chunk), in a plain-object view. */
 function lazyColumns(def: AnalysisDefinition, chunk: EventChunk, ctx: ChunkContext): ColumnSet {
-  const view: Record<string, Column> = { ...chunk.columns };
+  const view: Record<string, AnyColumn> = { ...chunk.columns };
   for (const [name, fn] of Object.entries(def.columns ?? {})) {
-    let cached: Column | undefined;
+    let cached: AnyColumn | undefined;
     Object.defineProperty(view, name, {
       enumerable: true,
       get: () => {
         if (cached === undefined) {
-          cached = fn(view, ctx);
-          const n = isJagged(cached) ? cached.offsets.length - 1 : cached.length;
-          if (n !== ctx.length)
-            throw new AnalysisError(`derived column "${name}" has ${n} values for a chunk of ${ctx.length} events`);
+          const c = fn(view, ctx);
+          const n = lengthOf(c);
+          if (n !== ctx.length) throw new AnalysisError(`derived column "${name}" has ${n} values for a chunk of ${ctx.length} events`);
+          cached = c;
         }
         return cached;
       },
@@ -403,7 +542,7 @@ function lazyColumns(def: AnalysisDefinition, chunk: EventChunk, ctx: ChunkConte
   return view;
 }
 
-function column(cols: ColumnSet, name: string, what: string): Column {
+function column(cols: ColumnSet, name: string, what: string): AnyColumn {
   const c = cols[name];
   if (c === undefined) throw new Error(`${what}: no column "${name}" (not read, not derived)`);
   return c;
@@ -411,8 +550,37 @@ function column(cols: ColumnSet, name: string, what: string): Column {
 
 function flat(cols: ColumnSet, name: string, what: string): NumericArray {
   const c = column(cols, name, what);
+  if (isStringColumn(c)) throw new AnalysisError(`${what}: column "${name}" holds strings; expected numbers`);
   if (isJagged(c)) throw new AnalysisError(`${what}: column "${name}" is jagged; derive one value per event first`);
   return c;
+}
+
+/** Applies a chain of selections to `mask` (in place), recording each step and calling `after` with its name. */
+async function applyChain(
+  chain: SelectionSpec[],
+  cols: ColumnSet,
+  ctx: ChunkContext,
+  ds: DatasetSpec,
+  mask: Uint8Array,
+  weight: Float64Array | null,
+  flow: Cutflow,
+  firstStep: number,
+  after: (step: string) => Promise<void>,
+  where = "",
+): Promise<void> {
+  const n = ctx.length;
+  let step = firstStep;
+  for (const sel of chain) {
+    const applies = sel.only === undefined || sel.only === ds.kind;
+    if (applies) {
+      const what = `selection "${sel.name}"${where}`;
+      const m = typeof sel.cut === "string" ? flat(cols, sel.cut, what) : sel.cut(cols, ctx);
+      checkLength(m.length, n, what);
+      for (let i = 0; i < n; i++) if (mask[i] !== 0 && Number(m[i]) === 0) mask[i] = 0;
+    }
+    flow.record(step++, mask, weight, n);
+    await after(sel.name);
+  }
 }
 
 async function processChunk(
@@ -437,7 +605,7 @@ async function processChunk(
       if (ds.genWeightColumn !== undefined) throw new Error(`${ds.name}: no generator-weight column "${gwName}"`);
       weight.fill(1);
     } else {
-      if (isJagged(gw)) throw new AnalysisError(`${ds.name}: generator weight "${gwName}" is jagged`);
+      if (isStringColumn(gw) || isJagged(gw)) throw new AnalysisError(`${ds.name}: generator weight "${gwName}" is not one number per event`);
       for (let i = 0; i < n; i++) weight[i] = Number(gw[i]);
     }
     let s = 0;
@@ -450,36 +618,54 @@ async function processChunk(
     }
   }
 
+  // preselection histograms by the step they are filled after
+  const fillAfter = new Map<string, HistogramSpec[]>();
+  const lastSel = def.selections?.length ? def.selections[def.selections.length - 1].name : hasCertifiedStep(ds) ? "certified" : "all";
+  for (const h of specs) {
+    if (h.regions !== undefined) continue;
+    const key = h.after === "certified" && !hasCertifiedStep(ds) ? "all" : (h.after ?? lastSel);
+    fillAfter.set(key, [...(fillAfter.get(key) ?? []), h]);
+  }
+  const fillAt = (step: string, mask: Uint8Array) =>
+    fillHists(
+      (fillAfter.get(step) ?? []).map((spec) => ({ spec, key: spec.name, region: null })),
+      cols,
+      ctx,
+      mask,
+      weight,
+      part,
+      fo,
+    );
+
   const mask = new Uint8Array(n).fill(1);
   let step = 0;
   part.cutflow.record(step++, null, weight, n);
+  await fillAt("all", mask);
 
-  if (ds.kind === "data" && fo.cert !== null) {
+  if (hasCertifiedStep(ds) && fo.cert !== null) {
     const run = flat(cols, ds.runColumn ?? "run", ds.name);
     const lumi = flat(cols, ds.lumiColumn ?? "luminosityBlock", ds.name);
     const cm = fo.cert.mask(run, lumi);
     for (let i = 0; i < n; i++) mask[i] &= cm[i];
     collectBlocks(run, lumi, mask, part.blocks);
     part.cutflow.record(step++, mask, weight, n);
+    await fillAt("certified", mask);
   }
 
-  const fillAfter = new Map<string, HistogramSpec[]>();
-  const lastSel = def.selections?.length ? def.selections[def.selections.length - 1].name : "";
-  for (const h of specs) {
-    const key = h.after ?? lastSel;
-    fillAfter.set(key, [...(fillAfter.get(key) ?? []), h]);
-  }
-  await fillHists(fillAfter.get("") ?? [], cols, ctx, mask, weight, part, fo);
+  await applyChain(def.selections ?? [], cols, ctx, ds, mask, weight, part.cutflow, step, (name) => fillAt(name, mask));
 
-  for (const sel of def.selections ?? []) {
-    const applies = sel.only === undefined || sel.only === ds.kind;
-    if (applies) {
-      const m = typeof sel.cut === "string" ? flat(cols, sel.cut, `selection "${sel.name}"`) : sel.cut(cols, ctx);
-      checkLength(m.length, n, `selection "${sel.name}"`);
-      for (let i = 0; i < n; i++) if (mask[i] !== 0 && Number(m[i]) === 0) mask[i] = 0;
+  // regions: each a further chain on a copy of the preselection mask
+  for (const [region, cuts] of Object.entries(def.regions ?? {})) {
+    const rmask = mask.slice();
+    const flow = part.regionCutflows[region];
+    flow.record(0, rmask, weight, n);
+    await applyChain(cuts, cols, ctx, ds, rmask, weight, flow, 1, async () => undefined, ` in region "${region}"`);
+    const targets: HistInstance[] = [];
+    for (const h of specs) {
+      if (!h.regions?.includes(region)) continue;
+      targets.push(h.regionAxis ? { spec: h, key: h.name, region } : { spec: h, key: `${h.name}${REGION_SEPARATOR}${region}`, region });
     }
-    part.cutflow.record(step++, mask, weight, n);
-    await fillHists(fillAfter.get(sel.name) ?? [], cols, ctx, mask, weight, part, fo);
+    await fillHists(targets, cols, ctx, rmask, weight, part, fo);
   }
 }
 
@@ -487,8 +673,74 @@ function checkLength(got: number, want: number, what: string): void {
   if (got !== want) throw new AnalysisError(`${what} returned ${got} values for a chunk of ${want} events`);
 }
 
+/**
+ * The entries a histogram fills: one per selected event, or, when some of its columns are jagged,
+ * one per object of the selected events (all jagged columns must have as many objects per event).
+ */
+interface FillEntries {
+  /** event index (within the chunk) of each entry */
+  event: Int32Array;
+  /** position of each entry's object within its event; null when the histogram is per event */
+  rank: Int32Array | null;
+}
+
+/** Checks that a jagged column has the same number of objects per event as the reference one. */
+function checkSameObjects(what: string, refName: string, ref: JaggedColumn, name: string, col: JaggedColumn, ctx: ChunkContext): void {
+  if (col.offsets === ref.offsets) return;
+  for (let e = 0; e < ctx.length; e++) {
+    const a = ref.offsets[e + 1] - ref.offsets[e];
+    const b = col.offsets[e + 1] - col.offsets[e];
+    if (a !== b)
+      throw new AnalysisError(
+        `${what}: jagged columns "${refName}" and "${name}" differ in their objects (event ${ctx.start + e} of ${ctx.file}: ${a} vs ${b} entries); per-object fills need columns of the same objects`,
+      );
+  }
+}
+
+function fillEntries(h: HistogramSpec, cols: ColumnSet, ctx: ChunkContext, idx: Int32Array, jaggedNames: string[]): FillEntries {
+  if (jaggedNames.length === 0) return { event: idx, rank: null };
+  const what = `histogram "${h.name}"`;
+  const ref = cols[jaggedNames[0]] as JaggedColumn;
+  for (const name of jaggedNames.slice(1)) checkSameObjects(what, jaggedNames[0], ref, name, cols[name] as JaggedColumn, ctx);
+  let total = 0;
+  for (let i = 0; i < idx.length; i++) total += ref.offsets[idx[i] + 1] - ref.offsets[idx[i]];
+  const event = new Int32Array(total);
+  const rank = new Int32Array(total);
+  for (let i = 0, j = 0; i < idx.length; i++) {
+    const e = idx[i];
+    const n = ref.offsets[e + 1] - ref.offsets[e];
+    for (let k = 0; k < n; k++, j++) {
+      event[j] = e;
+      rank[j] = k;
+    }
+  }
+  return { event, rank };
+}
+
+/** The values of a jagged column at the fill entries (each column indexed by its own offsets). */
+function gatherObjects(col: JaggedColumn, entries: FillEntries): Float64Array {
+  const { event, rank } = entries;
+  const out = new Float64Array(event.length);
+  const o = col.offsets;
+  const v = col.values;
+  for (let j = 0; j < event.length; j++) out[j] = Number(v[o[event[j]] + rank![j]]);
+  return out;
+}
+
+/** A string category axis' strings per event: a derived string column, or a ROOT string branch (UTF-8 bytes per event). */
+function stringsPerEvent(c: AnyColumn, what: string, colName: string, axisName: string): StringColumn {
+  if (isStringColumn(c)) return c;
+  if (isJagged(c as Column) && (c as JaggedColumn).values instanceof Uint8Array) {
+    const j = c as JaggedColumn;
+    const dec = new TextDecoder();
+    const v = j.values as Uint8Array;
+    return Array.from({ length: j.offsets.length - 1 }, (_, i) => dec.decode(v.subarray(j.offsets[i], j.offsets[i + 1])));
+  }
+  throw new AnalysisError(`${what}: axis "${axisName}" is a string category axis but column "${colName}" holds numbers; give a string branch or a derived column of strings`);
+}
+
 async function fillHists(
-  specs: HistogramSpec[],
+  targets: HistInstance[],
   cols: ColumnSet,
   ctx: ChunkContext,
   mask: Uint8Array,
@@ -496,30 +748,60 @@ async function fillHists(
   part: FilePart,
   fo: FileOptions,
 ): Promise<void> {
-  if (specs.length === 0) return;
+  if (targets.length === 0) return;
   let nsel = 0;
   for (let i = 0; i < mask.length; i++) nsel += mask[i];
   if (nsel === 0) return;
   const idx = new Int32Array(nsel);
   for (let i = 0, j = 0; i < mask.length; i++) if (mask[i] !== 0) idx[j++] = i;
 
-  for (const h of specs) {
+  for (const { spec: h, key, region } of targets) {
     const what = `histogram "${h.name}"`;
-    const columns = h.columns.map((c) => gather(flat(cols, c, what), idx));
-    let w: Float64Array | null = weight ? gather(weight, idx) : null;
+    const raw = h.columns.map((c) => column(cols, c, what));
+    const isStrAxis = h.axes.map((ax) => ax.type === "categoryStr");
+    const jaggedNames = h.columns.filter((c, a) => !isStrAxis[a] && !isStringColumn(raw[a]) && isJagged(raw[a] as Column));
+    const entries = fillEntries(h, cols, ctx, idx, jaggedNames);
+    const { event } = entries;
+    const m = event.length;
+    if (m === 0) continue;
+    const columns: (Float64Array | string[])[] = raw.map((c, a) => {
+      if (isStrAxis[a]) {
+        const strs = stringsPerEvent(c, what, h.columns[a], h.axes[a].name);
+        return Array.from(event, (e) => strs[e]);
+      }
+      if (isStringColumn(c)) throw new AnalysisError(`${what}: column "${h.columns[a]}" holds strings but axis "${h.axes[a].name}" is numeric`);
+      if (isJagged(c)) return gatherObjects(c, entries);
+      return gather(c, event);
+    });
+    if (h.regionAxis && region !== null) columns.unshift(new Array<string>(m).fill(region));
+    const hist = part.hists[key];
+    // count storage counts raw entries: weights are ignored, also in simulation
+    if (hist.storage === "count") {
+      await hist.fill(columns, { threads: fo.threads });
+      continue;
+    }
+    let w: Float64Array | null = weight ? gather(weight, event) : null;
     if (h.weight !== undefined) {
-      const hw = typeof h.weight === "string" ? flat(cols, h.weight, what) : h.weight(cols, ctx);
-      checkLength(hw.length, ctx.length, `${what} weight`);
-      const g = gather(hw, idx);
-      if (w) for (let i = 0; i < nsel; i++) w[i] *= g[i];
+      const hw: AnyColumn = typeof h.weight === "string" ? column(cols, h.weight, what) : h.weight(cols, ctx);
+      if (isStringColumn(hw)) throw new AnalysisError(`${what}: weight column holds strings`);
+      let g: Float64Array;
+      if (isJagged(hw)) {
+        // a per-object weight must belong to the same objects as the histogram's jagged columns
+        if (entries.rank === null) throw new AnalysisError(`${what}: weight is jagged but the histogram's columns are one value per event`);
+        checkSameObjects(what, jaggedNames[0], cols[jaggedNames[0]] as JaggedColumn, "weight", hw, ctx);
+        g = gatherObjects(hw, entries);
+      } else {
+        checkLength(hw.length, ctx.length, `${what} weight`);
+        g = gather(hw, event);
+      }
+      if (w) for (let i = 0; i < m; i++) w[i] *= g[i];
       else w = g;
     }
-    const hist = part.hists[h.name];
     if (h.tensor) {
       const k = h.tensor.size;
-      const tw = tensorRows(h, cols, ctx, idx);
+      const tw = tensorRows(h, cols, ctx, event);
       // fold the nominal weight into the K tensor weights
-      if (w) for (let i = 0; i < nsel; i++) for (let j = 0; j < k; j++) tw[i * k + j] *= w[i];
+      if (w) for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) tw[i * k + j] *= w[i];
       await hist.fill(columns, { tensorWeights: tw, threads: fo.threads });
     } else {
       await hist.fill(columns, { ...(w ? { weight: w } : {}), threads: fo.threads });
@@ -533,12 +815,13 @@ function gather(src: NumericArray, idx: Int32Array): Float64Array {
   return out;
 }
 
-/** The selected events' K tensor weights, row-major n_sel × K. */
+/** The selected entries' K tensor weights (per event, repeated for each object), row-major n × K. */
 function tensorRows(h: HistogramSpec, cols: ColumnSet, ctx: ChunkContext, idx: Int32Array): Float64Array {
   const t = h.tensor!;
   const k = t.size;
   const what = `histogram "${h.name}" tensor "${t.name}"`;
-  const src: NumericArray | JaggedColumn = typeof t.weights === "string" ? column(cols, t.weights, what) : t.weights(cols, ctx);
+  const src: AnyColumn = typeof t.weights === "string" ? column(cols, t.weights, what) : t.weights(cols, ctx);
+  if (isStringColumn(src)) throw new AnalysisError(`${what}: weights hold strings`);
   const out = new Float64Array(idx.length * k);
   if (isJagged(src)) {
     for (let i = 0; i < idx.length; i++) {

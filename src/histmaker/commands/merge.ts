@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { UserError } from "../../errors.js";
 import { checkOutputs } from "../../outputPath.js";
-import { cutflowTable } from "../cutflow.js";
+import { cutflowMatrices, cutflowMatrixTable, cutflowTable } from "../cutflow.js";
 import { Cutflow } from "../cutflow.js";
 import { mergeRunOutputs, readRunOutput, writeRunOutput } from "../runOutput.js";
 
@@ -24,7 +24,11 @@ export function registerMerge(program: Command): void {
       await writeRunOutput(o.output, merged);
       const info = merged.info;
       const flows = Object.fromEntries(Object.entries(info.cutflows).map(([k, c]) => [k, Cutflow.fromJSON(c)]));
+      const regionFlows = Object.fromEntries(
+        Object.entries(info.regionCutflows ?? {}).map(([ds, rs]) => [ds, Object.fromEntries(Object.entries(rs).map(([r, c]) => [r, Cutflow.fromJSON(c)]))]),
+      );
       process.stdout.write(cutflowTable(flows, info.scales));
+      process.stdout.write(cutflowMatrixTable(cutflowMatrices(flows, info.scales, regionFlows)));
       if (info.failures.length > 0) process.stdout.write(`${info.failures.length} failed files recorded in the inputs are kept in ${o.output}\n`);
       process.stdout.write(
         (info.luminosityPb !== null ? `simulation scaled to ${info.luminosityPb.toPrecision(6)} /pb\n` : "simulation unscaled: no luminosity\n") +

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { UserError } from "../../errors.js";
 import { checkOutputs } from "../../outputPath.js";
 import { AnalysisError, validateAnalysis } from "../analysis.js";
-import { cutflowCsv, cutflowTable } from "../cutflow.js";
+import { cutflowCsv, cutflowHtml, cutflowMatrices, cutflowMatrixTable, cutflowTable } from "../cutflow.js";
 import { loadUserModule } from "../loadModule.js";
 import { planFiles, runAnalysis, type Shard } from "../runner.js";
 import { toRunInfo, writeRunOutput } from "../runOutput.js";
@@ -18,6 +18,7 @@ interface RunCliOptions {
   allowFailures?: boolean;
   progress: boolean;
   cutflow?: string;
+  jobs: string;
 }
 
 /** Parses `i/N` (0 ≤ i < N). */
@@ -41,6 +42,11 @@ export function cutflowPathFor(output: string): string {
   return (ext === ".hdf5" || ext === ".h5" ? output.slice(0, -ext.length) : output) + ".cutflow.csv";
 }
 
+/** The HTML cutflow beside the CSV: `<csv without .csv>.html`. */
+export function cutflowHtmlPathFor(csvPath: string): string {
+  return (csvPath.endsWith(".csv") ? csvPath.slice(0, -4) : csvPath) + ".html";
+}
+
 export function registerRun(program: Command): void {
   program
     .command("run")
@@ -48,6 +54,7 @@ export function registerRun(program: Command): void {
     .argument("<analysis>", "analysis module whose default export is an analysis definition")
     .requiredOption("-o, --output <file>", "output HDF5 file")
     .option("--threads <n>", "threads per histogram fill", "1")
+    .option("--jobs <n>", "files processed in parallel by worker threads (output identical to --jobs 1)", "1")
     .option("--max-files <k>", "process at most k files per dataset")
     .option("--shard <i/N>", "process only files whose index mod N is i (for array jobs; combine with `histmaker merge`)")
     .option("--retries <n>", "extra attempts for a failing file", "1")
@@ -56,17 +63,20 @@ export function registerRun(program: Command): void {
     .option("--cutflow <file>", "cutflow CSV path (default: OUTPUT with .cutflow.csv)")
     .action(async (analysisPath: string, o: RunCliOptions) => {
       const threads = positiveInt(o.threads, "--threads");
+      const jobs = positiveInt(o.jobs, "--jobs");
       const retries = positiveInt(o.retries, "--retries", 0);
       const maxFiles = o.maxFiles !== undefined ? positiveInt(o.maxFiles, "--max-files") : undefined;
       const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
       const def = validateOrUserError(await loadUserModule(analysisPath), analysisPath);
       const baseDir = path.dirname(path.resolve(analysisPath));
       const csvPath = o.cutflow ?? cutflowPathFor(o.output);
+      const htmlPath = cutflowHtmlPathFor(csvPath);
       // before any event is read: the outputs can be written and replace none of the inputs
       checkOutputs(
         [
           { path: o.output, kind: "file", label: "-o" },
           { path: csvPath, kind: "file", label: o.cutflow !== undefined ? "--cutflow" : "cutflow file" },
+          { path: htmlPath, kind: "file", label: "cutflow HTML" },
         ],
         [analysisPath, ...analysisInputs(def, baseDir)],
       );
@@ -80,6 +90,8 @@ export function registerRun(program: Command): void {
           shard,
           retries,
           progress: o.progress,
+          jobs,
+          modulePath: path.resolve(analysisPath),
         });
       } catch (err) {
         if (err instanceof AnalysisError) throw new UserError(err.message);
@@ -98,23 +110,29 @@ export function registerRun(program: Command): void {
         command: ["histmaker", "run", ...process.argv.slice(3)].join(" "),
         time: new Date().toISOString(),
         threads,
+        jobs,
         elapsed_s: (Date.now() - t0) / 1000,
       };
-      // the CSV is staged first and renamed only once the HDF5 is in place: a failure leaves neither
-      // a half file nor a run output with another run's cutflow beside it
+      // the CSV and HTML are staged first and renamed only once the HDF5 is in place: a failure leaves
+      // neither a half file nor a run output with another run's cutflow beside it
+      const matrices = cutflowMatrices(result.cutflows, result.scales, result.regionCutflows);
       const csvTmp = `${path.resolve(csvPath)}.tmp-${process.pid}`;
+      const htmlTmp = `${path.resolve(htmlPath)}.tmp-${process.pid}`;
       try {
-        writeFileSync(csvTmp, cutflowCsv(result.cutflows, result.scales));
+        writeFileSync(csvTmp, cutflowCsv(result.cutflows, result.scales, result.regionCutflows));
+        writeFileSync(htmlTmp, cutflowHtml(matrices, `cutflow of ${def.name}`));
         await writeRunOutput(o.output, { info: toRunInfo(result, meta), hists: result.hists });
         renameSync(csvTmp, csvPath);
+        renameSync(htmlTmp, htmlPath);
       } catch (err) {
         rmSync(csvTmp, { force: true });
+        rmSync(htmlTmp, { force: true });
         throw err;
       }
 
       const elapsed = (Date.now() - t0) / 1000;
       const totalEvents = Object.values(result.datasets).reduce((a, d) => a + d.events, 0);
-      const lines = [cutflowTable(result.cutflows, result.scales)];
+      const lines = [cutflowTable(result.cutflows, result.scales), cutflowMatrixTable(matrices)];
       for (const d of Object.values(result.datasets)) {
         if (d.kind === "data")
           lines.push(
@@ -136,7 +154,7 @@ export function registerRun(program: Command): void {
           ? `simulation scaled to ${result.luminosityPb.toPrecision(6)} /pb (${result.luminositySource === "data" ? "certified data processed" : "analysis luminosity"})` +
               (shard ? "; for a shard this is provisional: `histmaker merge` recomputes it" : "")
           : "simulation unscaled: no luminosity (no lumi CSV processed and no analysis `luminosity`)",
-        `wrote ${o.output} and ${csvPath}: ${totalEvents} events in ${elapsed.toFixed(1)} s (${Math.round(totalEvents / Math.max(elapsed, 1e-3))} events/s)`,
+        `wrote ${o.output}, ${csvPath} and ${htmlPath}: ${totalEvents} events in ${elapsed.toFixed(1)} s (${Math.round(totalEvents / Math.max(elapsed, 1e-3))} events/s)`,
       );
       process.stdout.write(lines.join("\n") + "\n");
     });

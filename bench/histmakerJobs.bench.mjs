@@ -1,0 +1,82 @@
+// Events/s of `histmaker run` with 1 and 2 worker jobs on NanoAOD-like input: the NanoAOD ttbar file
+// (200 events, 2015 CMS open data) repeated as FILES files (symlinks), an H→WW-like analysis reading
+// muon, electron, jet and MET branches: a preselection, SR/CR regions, per-object fills of the
+// jagged muon and jet columns, a tensor axis of 10 weights, count storage. Each setting runs once
+// (the CPU is shared): wall time from start to result and the process' CPU time (all threads), output
+// compared between settings.
+// Needs the compiled code: `npx tsc -p tsconfig.json`. Usage: node bench/histmakerJobs.bench.mjs [FILES=100] [JOBS=1,2]
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { validateAnalysis } from "../dist/src/histmaker/analysis.js";
+import { loadUserModule } from "../dist/src/histmaker/loadModule.js";
+import { runAnalysis } from "../dist/src/histmaker/runner.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const nano = resolve(here, "../../shared/data/root/nanoAOD_2015_CMS_Open_Data_ttbar.root");
+const FILES = Number(process.argv[2] ?? 100);
+const JOBS = (process.argv[3] ?? "1,2").split(",").map(Number);
+if (!existsSync(nano)) {
+  console.log(`skipped: ${nano} not found`);
+  process.exit(0);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "hmjobs-bench-"));
+const files = Array.from({ length: FILES }, (_, i) => `nano_${i}.root`);
+for (const f of files) symlinkSync(nano, join(dir, f));
+writeFileSync(
+  join(dir, "analysis.mjs"),
+  `
+const lead = (j, k = 0) => Float64Array.from({ length: j.offsets.length - 1 }, (_, i) => (j.offsets[i + 1] - j.offsets[i] > k ? j.values[j.offsets[i] + k] : NaN));
+const mask = (a, f) => Uint8Array.from(a, (v) => (f(v) ? 1 : 0));
+export default {
+  name: "hww-like",
+  datasets: [{ name: "ttbar", kind: "mc", files: ${JSON.stringify(files)}, xsec: 831.76 }],
+  luminosity: 2300,
+  branches: ["genWeight", "Muon_pt", "Muon_eta", "Muon_phi", "Muon_tightId", "Electron_pt", "Electron_eta", "Jet_pt", "Jet_eta", "Jet_btagCSVV2", "MET_pt", "PV_npvs"],
+  columns: {
+    mu1: (c) => lead(c.Muon_pt),
+    e1: (c) => lead(c.Electron_pt),
+    lep1: (c) => Float64Array.from(c.mu1, (m, i) => Math.max(Number.isNaN(m) ? 0 : m, Number.isNaN(c.e1[i]) ? 0 : c.e1[i])),
+    nJet30: (c) => { const j = c.Jet_pt; return Int32Array.from({ length: j.offsets.length - 1 }, (_, i) => { let n = 0; for (let k = j.offsets[i]; k < j.offsets[i + 1]; k++) if (j.values[k] > 30) n++; return n; }); },
+    met: (c) => Float64Array.from(c.MET_pt),
+  },
+  selections: [{ name: "lepton", cut: (c) => mask(c.lep1, (v) => v > 10) }, { name: "met", cut: (c) => mask(c.met, (v) => v > 20) }],
+  regions: {
+    SR: [{ name: "0jet", cut: (c) => mask(c.nJet30, (n) => n === 0) }],
+    CR_top: [{ name: "2jet", cut: (c) => mask(c.nJet30, (n) => n >= 2) }],
+  },
+  histograms: [
+    { name: "lep1", axes: [{ type: "regular", name: "pt", bins: 50, lo: 0, hi: 250 }], columns: ["lep1"], regions: ["SR", "CR_top"] },
+    { name: "muPt", axes: [{ type: "regular", name: "pt", bins: 50, lo: 0, hi: 250 }, { type: "regular", name: "eta", bins: 24, lo: -2.4, hi: 2.4 }], columns: ["Muon_pt", "Muon_eta"], regions: ["SR", "CR_top"], regionAxis: true },
+    { name: "jetPt", axes: [{ type: "regular", name: "pt", bins: 50, lo: 0, hi: 500 }], columns: ["Jet_pt"], after: "all" },
+    { name: "met", axes: [{ type: "regular", name: "met", bins: 40, lo: 0, hi: 400 }], columns: ["met"], regions: ["SR", "CR_top"], tensor: { name: "var", size: 10, weights: (c) => { const n = c.met.length; const o = new Float64Array(10 * n); for (let i = 0; i < o.length; i++) o[i] = 1 + 0.01 * (i % 10); return o; } } },
+    { name: "nRaw", axes: [{ type: "integer", name: "npv", lo: 0, hi: 60 }], columns: ["PV_npvs"], storage: "count", regions: ["SR"] },
+  ],
+};
+`,
+);
+
+const modulePath = join(dir, "analysis.mjs");
+const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+console.log(`histmaker run on ${FILES} × NanoAOD ttbar (200 events each), ${process.env.NODE_ENV ?? ""}node ${process.version}`);
+let reference = null;
+for (const jobs of JOBS) {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const r = await runAnalysis(def, { baseDir: dir, jobs, modulePath, log: () => undefined });
+  const s = (performance.now() - t0) / 1000;
+  // CPU time of all threads of the process: shows whether a run got the cores it asked for
+  const c = process.cpuUsage(c0);
+  const cpu = (c.user + c.system) / 1e6;
+  if (r.failures.length) throw new Error(`failures: ${JSON.stringify(r.failures)}`);
+  const events = r.datasets.ttbar.events;
+  const digest = JSON.stringify(Object.entries(r.hists.ttbar).map(([k, h]) => [k, Array.from(h.values({ flow: true }))]));
+  const same = reference === null ? "reference" : digest === reference ? "identical to jobs=" + JOBS[0] : "DIFFERS";
+  reference ??= digest;
+  console.log(
+    `jobs=${jobs}: ${events} events in ${s.toFixed(2)} s = ${Math.round(events / s)} events/s; CPU ${cpu.toFixed(2)} s (${Math.round((100 * cpu) / s)}% of one core) (${same})`,
+  );
+}
+rmSync(dir, { recursive: true, force: true });
