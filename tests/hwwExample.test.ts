@@ -194,6 +194,12 @@ describe.skipIf(skip !== null)("the H → WW example on NanoAOD", () => {
     expect(run.info.scales.ttbar / ((831.76 * 0.24045) / sums.genAll)).toBeCloseTo(1, 9);
   }, 60_000);
 
+  it("histmaker tensor: the scale-factor pairs become one systematic of the fit tensor", () => {
+    const r = histmaker(["tensor", "tensor.json", "-i", runFile, "-o", path.join(dir, "tensor.hdf5")]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/wrote .*tensor\.hdf5: 5 bins .*1 processes \(ttbar\), 2 systematics/);
+  }, 60_000);
+
   it("histmaker plot writes the page with the regions' cutflows", () => {
     const html = path.join(dir, "hww.html");
     const r = histmaker(["plot", runFile, "-o", html]);

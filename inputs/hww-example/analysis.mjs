@@ -25,6 +25,7 @@
  *   node bin/histmaker.js run inputs/hww-example/analysis.mjs -o hww.hdf5
  *   node bin/histmaker.js plot hww.hdf5 -o hww.html
  *   node bin/histmaker.js export hww.hdf5 --root hww.root --pairs '*'
+ *   node bin/histmaker.js tensor inputs/hww-example/tensor.json -i hww.hdf5 -o tensor.hdf5   # lepSF → a nuisance
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -161,7 +162,7 @@ export default {
     { name: "jetPt", after: "all", axes: [{ type: "regular", name: "pt", bins: 20, lo: 30, hi: 330, label: "jet p_T [GeV]" }], columns: ["jetPt"] },
     { name: "nJetAll", after: "all", axes: [{ type: "integer", name: "nJet", lo: 0, hi: 8, label: "jets" }], columns: ["nJet"] },
     // ≥ 1 lepton with pT > 25 GeV (a W-like tt̄ selection, well populated in this file)
-    { name: "mtl1", after: "oneLepton", axes: [{ type: "regular", name: "mt", bins: 20, lo: 0, hi: 200, label: "m_T(ℓ1, MET) [GeV]" }], columns: ["mtl1"] },
+    { name: "mtl1", after: "oneLepton", axes: [{ type: "regular", name: "mt", bins: 5, lo: 0, hi: 200, label: "m_T(ℓ1, MET) [GeV]" }], columns: ["mtl1"] },
     { name: "nJet", after: "oneLepton", axes: [{ type: "integer", name: "nJet", lo: 0, hi: 8, label: "jets" }], columns: ["nJet"] },
     { name: "nBJet", after: "oneLepton", axes: [{ type: "integer", name: "nBJet", lo: 0, hi: 5, label: "b jets" }], columns: ["nBJet"] },
     // the lepton scale-factor variations where this file has events
@@ -169,7 +170,7 @@ export default {
       name: "mtl1LepSF",
       after: "oneLepton",
       datasets: "mc",
-      axes: [{ type: "regular", name: "mt", bins: 20, lo: 0, hi: 200, label: "m_T(ℓ1, MET) [GeV]" }],
+      axes: [{ type: "regular", name: "mt", bins: 5, lo: 0, hi: 200, label: "m_T(ℓ1, MET) [GeV]" }],
       columns: ["mtl1"],
       tensor: { name: "lepSF", size: 2, labels: ["up", "down"], weights: lepSFVariations },
     },
