@@ -305,6 +305,15 @@ describe("collections", () => {
     expect(() => collection(cols, "Jet")).toThrow(/no jagged "Jet_\*" columns/);
   });
 
+  it("by prefix skips a derived string column (a string category axis' column) sharing the prefix", () => {
+    const cols = {
+      Muon_pt: { offsets: Int32Array.from([0, 2, 3]), values: Float32Array.from([30, 20, 40]) },
+      Muon_label: ["two", "one"],
+    };
+    expect(collection(cols, "Muon").names).toEqual(["pt"]);
+    expect(() => collection(cols, "Muon", ["label"])).toThrow(/"Muon_label" is not jagged/);
+  });
+
   it("mask, sortBy, firstN and leading apply to every field", () => {
     const m = mu.pt.gt(20).and(mu.eta.abs().lt(2.4));
     const sel = mu.mask(m);

@@ -1,13 +1,31 @@
 /**
- * H → WW → 2ℓ2ν-style dilepton selection on NanoAOD, written with the columnar toolkit
- * (`hepfit/histmaker`): no per-event loops. Leptons = good electrons ++ good muons, sorted by pT;
- * jets cleaned against them (ΔR > 0.4). After one lepton of pT > 25 GeV: m_T(ℓ1, MET), jet and b-jet
- * multiplicities, m_jj; after two leptons of opposite charge: m_ll, pT_ll, Δφ_ll, m_T(ℓℓ, MET).
+ * H → WW → eμνν-style analysis on NanoAOD, written with the columnar toolkit (`hepfit/histmaker`):
+ * no per-event loops, every step is a whole-chunk one-liner. It follows the CMS open-data H → WW
+ * workflow: object selection of electrons and muons, exactly two opposite-charge leptons (one e, one
+ * μ), jets cleaned against the leptons (ΔR > 0.4) and counted in 0/1/≥2-jet categories, m_ll, pT_ll,
+ * Δφ_ll, m_T(ℓℓ, MET) and m_jj; a preselection, then a signal region and two control regions, each
+ * with its histograms and cutflow; lepton scale factors from a correctionlib file (lepton_sf.json,
+ * made-up numbers) as event weight, and their up/down variations as a tensor axis (a systematic).
  *
  * Input: $HWW_FILES (comma-separated NanoAOD files), by default the CMS open-data tt̄ NanoAOD test
- * file of scikit-hep-testdata found in a `shared/data/root/` folder above this one.
+ * file of scikit-hep-testdata (200 events) found in a `shared/data/root/` folder above this one.
+ *
+ * Loose choices, forced by that file (say so when you show its numbers):
+ * - its Muon_tightId / looseId / mediumId flags are all 0: muons are global PF muons with
+ *   pfRelIso04 < 0.25 instead of a cut-based ID;
+ * - electrons pass the cut-based veto working point (cutBased ≥ 1), pT > 10 GeV (the CMS analysis
+ *   uses tight IDs and pT > 25/13 GeV: this file has too few dilepton events for that);
+ * - its b-tag discriminators hold defaults (DeepCSV −1, CSVv2 unset): the top control region asks
+ *   for ≥ 1 jet instead of ≥ 1 b-tagged jet;
+ * - the file is simulation of tt̄ (σ = 831.76 pb, NNLO at 13 TeV). There is no certified data, so the
+ *   same file is also declared as pseudo-data, with the luminosity L = 200 events / σ = 0.24045 /pb,
+ *   so that σ × L equals its 200 events: data and prediction agree by construction (a closure plot),
+ *   up to the negative generator weights (13 % of its events).
  *
  *   node bin/histmaker.js run inputs/hww-example/analysis.mjs -o hww.hdf5
+ *   node bin/histmaker.js plot hww.hdf5 -o hww.html
+ *   node bin/histmaker.js export hww.hdf5 --root hww.root --pairs '*'
+ *   node bin/histmaker.js tensor inputs/hww-example/tensor.json -i hww.hdf5 -o tensor.hdf5   # lepSF → a nuisance
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -23,17 +41,24 @@ function defaultFiles() {
 }
 const files = process.env.HWW_FILES ? process.env.HWW_FILES.split(",") : defaultFiles();
 
+const XSEC_TTBAR = 831.76; // pb
+const LUMI = 0.24045; // /pb: 200 events / σ, see above
+
 // ---- objects (computed once per chunk, shared by the columns below) ------------------------------
 
-export const leptons = perChunk((c) => {
+const electrons = perChunk((c) => {
   const el = collection(c, "Electron", ["pt", "eta", "phi", "mass", "charge", "pdgId", "cutBased"]);
-  const mu = collection(c, "Muon", ["pt", "eta", "phi", "mass", "charge", "pdgId", "isGlobal", "isPFcand", "pfRelIso04_all"]);
-  const goodEl = el.mask(el.pt.gt(10).and(el.eta.abs().lt(2.5)).and(el.cutBased.ge(1)));
-  // (the open-data NanoAOD conversion has no muon ID flags filled: global PF muons, isolated)
-  const goodMu = mu.mask(mu.pt.gt(10).and(mu.eta.abs().lt(2.4)).and(mu.isGlobal).and(mu.isPFcand).and(mu.pfRelIso04_all.lt(0.25)));
-  // the fields both have (pt, eta, phi, mass, charge, pdgId), leading lepton first
-  return concat([goodEl, goodMu]).sortBy("pt");
+  return el.mask(el.pt.gt(10).and(el.eta.abs().lt(2.5)).and(el.cutBased.ge(1)));
 });
+
+const muons = perChunk((c) => {
+  const mu = collection(c, "Muon", ["pt", "eta", "phi", "mass", "charge", "pdgId", "isGlobal", "isPFcand", "pfRelIso04_all"]);
+  // (the open-data NanoAOD conversion has no muon ID flags filled: global PF muons, isolated)
+  return mu.mask(mu.pt.gt(10).and(mu.eta.abs().lt(2.4)).and(mu.isGlobal).and(mu.isPFcand).and(mu.pfRelIso04_all.lt(0.25)));
+});
+
+/** good electrons ++ good muons (the fields both have), leading lepton first */
+export const leptons = perChunk((c) => concat([electrons(c), muons(c)]).sortBy("pt"));
 
 export const jets = perChunk((c) => {
   const j = collection(c, "Jet", ["pt", "eta", "phi", "mass", "jetId", "btagCSVV2"]);
@@ -50,9 +75,32 @@ const dilepton = perChunk((c) => {
 
 const dijet = perChunk((c) => vec4(jets(c).leading(0)).add(vec4(jets(c).leading(1))));
 
+/** Π over the selected leptons of the scale factor for `syst` (1 without leptons) */
+const leptonSF = (c, ctx, syst) => {
+  const l = leptons(c);
+  return l.pt.withValues(ctx.corrections.lepton.lepton_id_iso.evaluate(l.pdgId.abs().values, l.eta.abs().values, l.pt.values, syst)).prod();
+};
+
+/** per event (up, down) / nominal, row-major n × 2, as a tensor axis wants */
+const lepSFVariations = (c, ctx) => {
+  const [up, down] = [leptonSF(c, ctx, "up"), leptonSF(c, ctx, "down")];
+  return Float64Array.from({ length: 2 * up.length }, (_, k) => (k % 2 ? down : up)[k >> 1] / c.lepSF[k >> 1]);
+};
+
+const pass = (col, f) => col.map((v) => (f(v) ? 1 : 0));
+
+const regions = ["SR", "CR_top", "CR_DY"];
+const perRegion = (name, axis, column) => ({ name, axes: [axis], columns: [column], regions });
+
 export default {
-  name: "hww-2l",
-  datasets: [{ name: "ttbar", kind: "mc", files, xsec: 831.76 }],
+  name: "hww-emu",
+  datasets: [
+    { name: "ttbar", kind: "mc", files, xsec: XSEC_TTBAR },
+    // pseudo-data: the same simulated events, counted once each (see the header)
+    { name: "data", kind: "data", files },
+  ],
+  luminosity: LUMI,
+  corrections: { lepton: "lepton_sf.json" },
   branches: [
     ...["pt", "eta", "phi", "mass", "charge", "pdgId", "cutBased"].map((f) => `Electron_${f}`),
     ...["pt", "eta", "phi", "mass", "charge", "pdgId", "isGlobal", "isPFcand", "pfRelIso04_all"].map((f) => `Muon_${f}`),
@@ -63,9 +111,12 @@ export default {
   ],
   columns: {
     nLep: (c) => leptons(c).counts(),
-    // Π of the two leading leptons' charges: −1 for an opposite-charge pair
-    chargeProduct: (c) => leptons(c).charge.firstN(2).prod(),
+    nEle: (c) => electrons(c).counts(),
+    nMu: (c) => muons(c).counts(),
+    chargeSum: (c) => leptons(c).charge.sum(),
     leadPt: (c) => leptons(c).pt.leading(0),
+    lepPt: (c) => leptons(c).pt, // per-object fill: every selected lepton
+    jetPt: (c) => jets(c).pt,
     mtl1: (c) => dilepton(c).l1.mt(vec4(c.MET_pt, new Float64Array(c.MET_pt.length), c.MET_phi)),
     mll: (c) => dilepton(c).ll.mass,
     ptll: (c) => dilepton(c).ll.pt,
@@ -73,24 +124,70 @@ export default {
     mth: (c) => transverseMass(dilepton(c).ll.pt, dilepton(c).ll.phi, c.MET_pt, c.MET_phi),
     nJet: (c) => jets(c).counts(),
     nBJet: (c) => jets(c).btagCSVV2.gt(0.8484).count(),
-    mjj: (c) => dijet(c).mass,
+    jetBin: (c) => Array.from(c.nJet, (n) => (n === 0 ? "0j" : n === 1 ? "1j" : "2j+")),
+    mjj: (c) => dijet(c).mass, // NaN with fewer than two jets: dropped by the flow-less axis
+    lepSF: (c, ctx) => leptonSF(c, ctx, "nominal"),
   },
+  eventWeight: (c) => c.lepSF, // simulation only
   selections: [
-    { name: "oneLepton", cut: (c) => c.leadPt.map((pt) => (pt > 25 ? 1 : 0)) },
-    { name: "twoLeptonsOS", cut: (c) => allOf(c.nLep.map((n) => n >= 2), c.chargeProduct.map((q) => q < 0)) },
+    { name: "oneLepton", cut: (c) => pass(c.leadPt, (pt) => pt > 25) },
+    { name: "twoLeptons", cut: (c) => pass(c.nLep, (n) => n === 2) },
+    { name: "emu", cut: (c) => allOf(pass(c.nEle, (n) => n === 1), pass(c.nMu, (n) => n === 1)) },
+    { name: "oppositeCharge", cut: (c) => pass(c.chargeSum, (q) => q === 0) },
+    { name: "mll12", cut: (c) => pass(c.mll, (m) => m > 12) },
   ],
+  regions: {
+    // signal region: 0-jet, low m_ll, leptons close in φ, m_T in the Higgs window
+    SR: [
+      { name: "zeroJet", cut: (c) => pass(c.nJet, (n) => n === 0) },
+      { name: "mll60", cut: (c) => pass(c.mll, (m) => m < 60) },
+      { name: "dphill1.8", cut: (c) => pass(c.dphill, (d) => d < 1.8) },
+      { name: "mth60to125", cut: (c) => pass(c.mth, (m) => m > 60 && m < 125) },
+    ],
+    // top: ≥ 1 jet (the file's b-tag values are defaults, so no b-tag), away from the signal m_ll
+    CR_top: [
+      { name: "oneJetPlus", cut: (c) => pass(c.nJet, (n) => n >= 1) },
+      { name: "mll50", cut: (c) => pass(c.mll, (m) => m > 50) },
+    ],
+    // DY → ττ → eμ: 0-jet, low m_T
+    CR_DY: [
+      { name: "zeroJet", cut: (c) => pass(c.nJet, (n) => n === 0) },
+      { name: "mll80", cut: (c) => pass(c.mll, (m) => m < 80) },
+      { name: "mth60", cut: (c) => pass(c.mth, (m) => m < 60) },
+    ],
+  },
   histograms: [
-    // ≥ 1 lepton with pT > 25 GeV (a W-like tt̄ selection)
-    { name: "mtl1", after: "oneLepton", axes: [{ type: "regular", name: "mt", bins: 20, lo: 0, hi: 200 }], columns: ["mtl1"] },
-    { name: "nJet", after: "oneLepton", axes: [{ type: "integer", name: "nJet", lo: 0, hi: 8 }], columns: ["nJet"] },
-    { name: "nBJet", after: "oneLepton", axes: [{ type: "integer", name: "nBJet", lo: 0, hi: 5 }], columns: ["nBJet"] },
-    // NaN (fewer than two jets) goes to the overflow bin
-    { name: "mjj", after: "oneLepton", axes: [{ type: "regular", name: "mjj", bins: 20, lo: 0, hi: 1000 }], columns: ["mjj"] },
-    // two opposite-charge leptons (H → WW → 2ℓ2ν-like)
-    { name: "mll", after: "twoLeptonsOS", axes: [{ type: "regular", name: "mll", bins: 20, lo: 0, hi: 300 }], columns: ["mll"] },
-    { name: "ptll", after: "twoLeptonsOS", axes: [{ type: "regular", name: "ptll", bins: 20, lo: 0, hi: 300 }], columns: ["ptll"] },
-    { name: "dphill", after: "twoLeptonsOS", axes: [{ type: "regular", name: "dphill", bins: 16, lo: 0, hi: Math.PI }], columns: ["dphill"] },
-    { name: "mth", after: "twoLeptonsOS", axes: [{ type: "regular", name: "mth", bins: 20, lo: 0, hi: 400 }], columns: ["mth"] },
+    // before any cut ("all"): per-object fills of the selected leptons and jets, jet multiplicity
+    { name: "lepPt", after: "all", axes: [{ type: "regular", name: "pt", bins: 20, lo: 0, hi: 200, label: "lepton p_T [GeV]" }], columns: ["lepPt"] },
+    { name: "jetPt", after: "all", axes: [{ type: "regular", name: "pt", bins: 20, lo: 30, hi: 330, label: "jet p_T [GeV]" }], columns: ["jetPt"] },
+    { name: "nJetAll", after: "all", axes: [{ type: "integer", name: "nJet", lo: 0, hi: 8, label: "jets" }], columns: ["nJet"] },
+    // ≥ 1 lepton with pT > 25 GeV (a W-like tt̄ selection, well populated in this file)
+    { name: "mtl1", after: "oneLepton", axes: [{ type: "regular", name: "mt", bins: 5, lo: 0, hi: 200, label: "m_T(ℓ1, MET) [GeV]" }], columns: ["mtl1"] },
+    { name: "nJet", after: "oneLepton", axes: [{ type: "integer", name: "nJet", lo: 0, hi: 8, label: "jets" }], columns: ["nJet"] },
+    { name: "nBJet", after: "oneLepton", axes: [{ type: "integer", name: "nBJet", lo: 0, hi: 5, label: "b jets" }], columns: ["nBJet"] },
+    // the lepton scale-factor variations where this file has events
+    {
+      name: "mtl1LepSF",
+      after: "oneLepton",
+      datasets: "mc",
+      axes: [{ type: "regular", name: "mt", bins: 5, lo: 0, hi: 200, label: "m_T(ℓ1, MET) [GeV]" }],
+      columns: ["mtl1"],
+      tensor: { name: "lepSF", size: 2, labels: ["up", "down"], weights: lepSFVariations },
+    },
+    { name: "mjj", after: "oneLepton", axes: [{ type: "regular", name: "mjj", bins: 20, lo: 0, hi: 1000, flow: false, label: "m_jj [GeV]" }], columns: ["mjj"] },
+    // per region (stored as <histogram>::<region>)
+    perRegion("mll", { type: "regular", name: "mll", bins: 12, lo: 0, hi: 240, label: "m_ll [GeV]" }, "mll"),
+    perRegion("ptll", { type: "regular", name: "ptll", bins: 12, lo: 0, hi: 240, label: "p_T,ll [GeV]" }, "ptll"),
+    perRegion("dphill", { type: "regular", name: "dphill", bins: 8, lo: 0, hi: Math.PI, label: "Δφ_ll" }, "dphill"),
+    perRegion("mth", { type: "regular", name: "mth", bins: 12, lo: 0, hi: 240, label: "m_T(ℓℓ, MET) [GeV]" }, "mth"),
+    perRegion("mjjRegion", { type: "regular", name: "mjj", bins: 10, lo: 0, hi: 1000, flow: false, label: "m_jj [GeV] (≥ 2 jets)" }, "mjj"),
+    perRegion("jetBin", { type: "categoryStr", name: "jets", categories: ["0j", "1j", "2j+"], label: "jet category" }, "jetBin"),
+    // lepton scale-factor variations (up, down) as a tensor axis: a systematic for `histmaker tensor`
+    {
+      ...perRegion("mllLepSF", { type: "regular", name: "mll", bins: 12, lo: 0, hi: 240, label: "m_ll [GeV]" }, "mll"),
+      datasets: "mc",
+      // up/down of the scale factors relative to the nominal one (already in the event weight): n × 2
+      tensor: { name: "lepSF", size: 2, labels: ["up", "down"], weights: lepSFVariations },
+    },
   ],
-  luminosity: 1000,
 };

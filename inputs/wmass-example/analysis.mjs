@@ -1,7 +1,8 @@
 /**
  * W-mass example analysis for `histmaker run`: one isolated muon with large transverse mass,
  * histograms of (η, pT, charge) for every dataset, plus the 100 PDF weights and the W-mass ±100 MeV
- * Breit–Wigner reweighting as tensor axes for the fit's systematics.
+ * Breit–Wigner reweighting as tensor axes for the fit's systematics. Columnar throughout, with the
+ * toolkit of "hepfit/histmaker" (collections of jagged muon branches, transverse mass).
  *
  * The events come from generate.mjs; their directory is $WMASS_EVENTS (default ./events next to
  * this file), whose samples.json lists the files and cross-sections.
@@ -11,6 +12,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { collection, perChunk, transverseMass } from "hepfit/histmaker";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const eventsDir = process.env.WMASS_EVENTS ?? path.join(here, "events");
@@ -19,50 +21,22 @@ const manifest = JSON.parse(readFileSync(path.join(eventsDir, "samples.json"), "
 const M_W = 80.379;
 const GAMMA_W = 2.085;
 
-/** Index of the event's single muon with pT > 15 GeV and |η| < 2.4, or -1 (none, or more than one). */
-function singleMuon(cols) {
-  const pt = cols.Muon_pt;
-  const eta = cols.Muon_eta;
-  const n = pt.offsets.length - 1;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let found = -1;
-    let count = 0;
-    for (let j = pt.offsets[i]; j < pt.offsets[i + 1]; j++)
-      if (pt.values[j] > 15 && Math.abs(eta.values[j]) < 2.4) {
-        count++;
-        found = j;
-      }
-    out[i] = count === 1 ? found : -1;
-  }
-  return out;
+/** muons with pT > 15 GeV and |η| < 2.4 (the event is kept only with exactly one of them) */
+const goodMuons = perChunk((c) => {
+  const mu = collection(c, "Muon", ["pt", "eta", "phi", "charge", "pfRelIso04_all"]);
+  return mu.mask(mu.pt.gt(15).and(mu.eta.abs().lt(2.4)));
+});
+
+/** BW(m; shifted) / BW(m; M_W): the Breit–Wigner reweighting of one event's generated W mass */
+function bwRatio(mass, shifted) {
+  const s = mass * mass;
+  const d0 = (s - M_W * M_W) ** 2 + M_W * M_W * GAMMA_W * GAMMA_W;
+  const d1 = (s - shifted * shifted) ** 2 + shifted * shifted * GAMMA_W * GAMMA_W;
+  return (shifted / M_W) * (d0 / d1);
 }
 
-/** The selected muon's value of a jagged muon column (NaN without one). */
-function muonValue(cols, name) {
-  const idx = cols.muonIndex;
-  const v = cols[name].values;
-  const out = new Float64Array(idx.length);
-  for (let i = 0; i < idx.length; i++) out[i] = idx[i] >= 0 ? v[idx[i]] : Number.NaN;
-  return out;
-}
-
-/** BW(m; M ± 100 MeV) / BW(m; M) for each event: columns (up, down) of an n×2 array. */
-function massWeights(cols) {
-  const m = cols.genMassW;
-  const out = new Float64Array(m.length * 2);
-  const ratio = (mass, shifted) => {
-    const s = mass * mass;
-    const d0 = (s - M_W * M_W) ** 2 + M_W * M_W * GAMMA_W * GAMMA_W;
-    const d1 = (s - shifted * shifted) ** 2 + shifted * shifted * GAMMA_W * GAMMA_W;
-    return (shifted / M_W) * (d0 / d1);
-  };
-  for (let i = 0; i < m.length; i++) {
-    out[2 * i] = ratio(m[i], M_W + 0.1);
-    out[2 * i + 1] = ratio(m[i], M_W - 0.1);
-  }
-  return out;
-}
+/** (up, down) = M ± 100 MeV for each event: an n×2 row-major array, as a tensor axis wants */
+const massWeights = (c) => Float64Array.from({ length: 2 * c.genMassW.length }, (_, k) => bwRatio(c.genMassW[k >> 1], k % 2 ? M_W - 0.1 : M_W + 0.1));
 
 const axes = [
   { type: "regular", name: "eta", bins: 8, lo: -2.4, hi: 2.4, flow: false, label: "muon η" },
@@ -87,24 +61,17 @@ export default {
     },
   ],
   columns: {
-    muonIndex: (cols) => singleMuon(cols),
-    muonPt: (cols) => muonValue(cols, "Muon_pt"),
-    muonEta: (cols) => muonValue(cols, "Muon_eta"),
-    muonPhi: (cols) => muonValue(cols, "Muon_phi"),
-    muonCharge: (cols) => muonValue(cols, "Muon_charge"),
-    muonIso: (cols) => muonValue(cols, "Muon_pfRelIso04_all"),
-    mT: (cols) => {
-      const pt = cols.muonPt;
-      const phi = cols.muonPhi;
-      const met = cols.MET_pt;
-      const metPhi = cols.MET_phi;
-      const out = new Float64Array(pt.length);
-      for (let i = 0; i < pt.length; i++) out[i] = Math.sqrt(2 * pt[i] * met[i] * (1 - Math.cos(phi[i] - metPhi[i])));
-      return out;
-    },
+    nMuon: (c) => goodMuons(c).counts(),
+    // the single good muon's values (the first good muon's; NaN without one): used after "oneMuon"
+    muonPt: (c) => goodMuons(c).pt.leading(0),
+    muonEta: (c) => goodMuons(c).eta.leading(0),
+    muonPhi: (c) => goodMuons(c).phi.leading(0),
+    muonCharge: (c) => goodMuons(c).charge.leading(0),
+    muonIso: (c) => goodMuons(c).pfRelIso04_all.leading(0),
+    mT: (c) => transverseMass(c.muonPt, c.muonPhi, c.MET_pt, c.MET_phi),
   },
   selections: [
-    { name: "oneMuon", cut: (cols) => cols.muonIndex.map((j) => (j >= 0 ? 1 : 0)) },
+    { name: "oneMuon", cut: (cols) => cols.nMuon.map((n) => (n === 1 ? 1 : 0)) },
     { name: "muonPt", cut: (cols) => cols.muonPt.map((pt) => (pt > 26 && pt < 50 ? 1 : 0)) },
     { name: "isolated", cut: (cols) => cols.muonIso.map((iso) => (iso < 0.15 ? 1 : 0)) },
     { name: "mT", cut: (cols) => cols.mT.map((mt) => (mt > 40 ? 1 : 0)) },

@@ -140,23 +140,18 @@ export function collection<F extends string>(
   const names = fields ?? (Object.keys(cols).filter((k) => k.startsWith(lead)).map((k) => k.slice(lead.length)) as F[]);
   const out = {} as Record<F, JaggedColumn>;
   for (const f of names) {
-    const raw = cols[`${lead}${f}`];
-    // a string column (categoryStr from a string branch) is never a per-object field
-    const c = raw === undefined || Array.isArray(raw) ? undefined : (raw as Column);
-    if (raw !== undefined && c === undefined) {
-      if (fields !== undefined) throw new AnalysisError(`collection "${prefix}": column "${lead}${f}" is a string column, not jagged`);
-      continue;
-    }
+    const c = cols[`${lead}${f}`];
     if (c === undefined) {
       if (fields !== undefined)
         throw new AnalysisError(`collection "${prefix}": no column "${lead}${f}" (add it to the analysis's branches)`);
       continue;
     }
-    if (!isJagged(c)) {
+    // a string column (regions' category columns) is never a field: only its numeric kin can be jagged
+    if (Array.isArray(c) || !isJagged(c as Column)) {
       if (fields !== undefined) throw new AnalysisError(`collection "${prefix}": column "${lead}${f}" is not jagged`);
       continue; // a flat column that shares the prefix (e.g. MET_pt beside a MET_ collection) is not a field
     }
-    out[f] = c;
+    out[f] = c as JaggedColumn;
   }
   if (Object.keys(out).length === 0)
     throw new AnalysisError(`collection "${prefix}": no jagged "${lead}*" columns (add them to the analysis's branches)`);
