@@ -29,7 +29,7 @@ import { runAnalysis } from "../src/histmaker/runner.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
-const shared = path.resolve(repo, "../../shared");
+const shared = path.resolve(repo, "../shared");
 const hzz = path.join(shared, "data/root/uproot-HZZ.root");
 const nano = path.join(shared, "data/root/nanoAOD_2015_CMS_Open_Data_ttbar.root");
 const M_Z = 91.1876;

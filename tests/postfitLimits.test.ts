@@ -9,7 +9,8 @@
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { fit, fitInSession, sessionOptions } from "../fitter/fit.js";
 import { AsymptoticCls } from "../fitter/postfit/asymptotics.js";
 import { normalCdf, normalQuantile, normalSf } from "../fitter/postfit/normal.js";
@@ -265,7 +266,7 @@ function pyhfTensor(c: PyhfCase): TensorModel {
   };
 }
 
-const pyhfRef = "/work/shared/reference/pyhf/pyhf_refcases.json";
+const pyhfRef = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "reference", "pyhf", "pyhf_refcases.json");
 
 describe("pyhf validation models (normfactor + normsys)", () => {
   const all = (JSON.parse(readFileSync(pyhfRef, "utf8")) as { cases: PyhfCase[] }).cases;

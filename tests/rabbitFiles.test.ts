@@ -7,12 +7,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { readTensor } from "../src/tensor/TensorReader.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { fit } from "../fitter/fit.js";
 
-const dir = "/work/shared/data/rabbit";
+const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "data", "rabbit");
 const have = existsSync(join(dir, "g16_normal_type.hdf5"));
 if (!have) console.log(`rabbitFiles.test: skipped, ${dir} is not here`);
 

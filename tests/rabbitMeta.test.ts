@@ -19,6 +19,7 @@ import { main as fitMain } from "../src/cli/fit.js";
 import { runCommand } from "./helpers/cli.js";
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "pickles");
+const rabbitDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "data", "rabbit");
 const expected = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8")) as Record<string, unknown>;
 const bytes = (name: string): Uint8Array => new Uint8Array(fs.readFileSync(path.join(dir, `${name}.pkl`)));
 
@@ -100,13 +101,13 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** g16 (rabbit, normal systematics) written again with `pickle` as its meta/pickle_data (null: no metadata). */
 async function withPickle(label: string, pickle: Uint8Array | null): Promise<string> {
-  const model = await readTensor("/work/shared/data/rabbit/g16_normal_type.hdf5");
+  const model = await readTensor(path.join(rabbitDir, "g16_normal_type.hdf5"));
   const file = path.join(tmp, `${label}.hdf5`);
   await writeTensor(file, model, { rabbitMetaPickle: pickle });
   return file;
 }
 
-const rabbitAvailable = fs.existsSync("/work/shared/data/rabbit/g16_normal_type.hdf5");
+const rabbitAvailable = fs.existsSync(path.join(rabbitDir, "g16_normal_type.hdf5"));
 
 describe.skipIf(!rabbitAvailable)("TensorReader with rabbit's meta group", () => {
   it("a meta pickle without systematic_type is refused (exit 2), naming file and meta/pickle_data", async () => {
@@ -198,7 +199,7 @@ describe.skipIf(!rabbitAvailable)("TensorReader with rabbit's meta group", () =>
   });
 
   it("meta_json wins over the pickle; written back, a rabbit model keeps its type and channels", async () => {
-    const m = await readTensor("/work/shared/data/rabbit/g05_masked_2ch.hdf5");
+    const m = await readTensor(path.join(rabbitDir, "g05_masked_2ch.hdf5"));
     const out = path.join(tmp, "rewritten.hdf5");
     await writeTensor(out, m);
     const back = await readTensor(out);

@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 
 const python = "/usr/bin/python3";
 const script = join(dirname(fileURLToPath(import.meta.url)), "..", "python", "postfit_ref.py");
-const refFit = "/work/shared/reference/ref_fit.py";
+// ../shared beside the repository (tests/helpers → repo → its parent)
+const refFit = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "shared", "reference", "ref_fit.py");
 
 function whySkip(): string | null {
   if (!existsSync(python)) return `${python} not found`;

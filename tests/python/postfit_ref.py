@@ -14,7 +14,7 @@ import json, sys
 import numpy as np
 import scipy.optimize, scipy.stats, scipy.linalg
 
-sys.path.insert(0, "/work/shared/reference")
+sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__import__("os").path.abspath(__file__)), "..", "..", "..", "shared", "reference"))
 import ref_fit  # noqa: E402
 
 
