@@ -5,6 +5,7 @@
  * written under a temporary name and renamed, so a reader never sees half a file.
  */
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileAtomic } from "../src/atomicWrite.js";
 import { join } from "node:path";
 import h5wasm from "h5wasm/node";
 import type { ChannelInfo } from "../src/tensor/types.js";
@@ -84,17 +85,7 @@ function finiteOrNull(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
-/** Writes `text` to `path` atomically (temporary name in the same folder, then rename). */
-export function writeFileAtomic(path: string, text: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
+export { writeFileAtomic };
 
 /**
  * Correlation matrix from a covariance; zero where a variance is zero (frozen parameters), NaN in

@@ -3,11 +3,12 @@
  * (optionally beside a reference fit). Both files are written atomically.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.js";
 import { correlationBlock } from "./correlation.js";
+import { writeFileAtomic } from "../atomicWrite.js";
 import { clientAsset, clientScript, plotlySource, reportHtml } from "./htmlPage.js";
 import { fitPayload, readResultsHdf5, readResultsJson } from "./loadFitResults.js";
 import { reportLog, type Provenance } from "./reportLog.js";
@@ -61,16 +62,6 @@ function git(root: string): { hash: string; state: string } {
   }
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** Everything the page shows, read from the fit folder (and the reference folder). */
 export async function buildPayload(fitDir: string, opts: BuildReportOptions = {}): Promise<ReportPayload> {
@@ -134,7 +125,7 @@ export async function buildReport(fitDir: string, opts: BuildReportOptions = {})
     fitDir: resolve(fitDir),
     referenceDir: opts.reference ? resolve(opts.reference) : null,
   };
-  writeAtomic(html, page);
-  writeAtomic(log, `${reportLog(payload, prov)}\n`);
+  writeFileAtomic(html, page);
+  writeFileAtomic(log, `${reportLog(payload, prov)}\n`);
   return { html, log, bytes: Buffer.byteLength(page) };
 }

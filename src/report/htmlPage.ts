@@ -5,35 +5,12 @@
  * library. Nothing is fetched when the page is opened.
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { ReportPayload } from "./types.js";
 
-/**
- * JSON for a <script type="application/json"> block: every `<` becomes \u003c so no name can close
- * the tag or open a comment; U+2028/9 are escaped for old parsers.
- */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
-}
+import { escapeHtml, jsonForScript, plotlySource } from "../inlineHtml.js";
 
-/** Text for an HTML text node or attribute. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-let plotlyCache: string | null = null;
-
-/** plotly.js from the plotly.js-dist package (the only build it ships). */
-export function plotlySource(): string {
-  if (plotlyCache === null) {
-    const require = createRequire(import.meta.url);
-    const text = readFileSync(require.resolve("plotly.js-dist/plotly.js"), "utf8");
-    // an inline script ends at the first "</script"; plotly has none, but make sure
-    plotlyCache = text.replace(/<\/(script)/gi, "<\\/$1");
-  }
-  return plotlyCache;
-}
+export { escapeHtml, jsonForScript, plotlySource };
 
 /** The client scripts in page order; common.js first (shared data and helpers), main.js last. */
 export const CLIENT_SCRIPTS = ["common.js", "overview.js", "pulls.js", "grouped.js", "postfit.js", "postResults.js", "main.js"] as const;
