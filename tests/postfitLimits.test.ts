@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fit, fitInSession, sessionOptions } from "../fitter/fit.js";
@@ -268,8 +268,11 @@ function pyhfTensor(c: PyhfCase): TensorModel {
 
 const pyhfRef = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "reference", "pyhf", "pyhf_refcases.json");
 
-describe("pyhf validation models (normfactor + normsys)", () => {
-  const all = (JSON.parse(readFileSync(pyhfRef, "utf8")) as { cases: PyhfCase[] }).cases;
+const havePyhfRef = existsSync(pyhfRef);
+if (!havePyhfRef) console.log(`skipping the pyhf validation models: ${pyhfRef} not found (../shared absent)`);
+
+describe.skipIf(!havePyhfRef)("pyhf validation models (normfactor + normsys)", () => {
+  const all = havePyhfRef ? (JSON.parse(readFileSync(pyhfRef, "utf8")) as { cases: PyhfCase[] }).cases : [];
   const usable = all.filter((c) => c.spec.channels.every((ch) => ch.samples.every((s) => s.modifiers.every((m) => m.type === "normfactor" || m.type === "normsys"))));
 
   it("two of pyhf's cases use only normfactor and normsys", () => {
