@@ -4,6 +4,7 @@
  * Every reported number of the fitter comes from here (the tfjs float32 stage only gets close).
  */
 import { availableParallelism } from "node:os";
+import type { LikelihoodEvaluator } from "./evaluator.js";
 import type { LikelihoodSpec } from "./likelihoodSpec.js";
 import { loadFitterNative, type NativeEvaluatorHandle } from "./native/addon.js";
 
@@ -16,7 +17,7 @@ function checkLength(name: string, a: ArrayLike<number>, want: number): void {
   if (a.length !== want) throw new RangeError(`Float64Evaluator: ${name} has length ${a.length}, expected ${want}`);
 }
 
-export class Float64Evaluator {
+export class Float64Evaluator implements LikelihoodEvaluator {
   readonly nparams: number;
   private readonly spec: LikelihoodSpec;
   private handle: NativeEvaluatorHandle | null;

@@ -17,7 +17,7 @@ import { performance } from "node:perf_hooks";
 import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { computeImpacts, type ImpactTable } from "./impacts.js";
-import type { Float64Evaluator } from "./Float64Evaluator.js";
+import type { LikelihoodEvaluator } from "./evaluator.js";
 import type { LikelihoodSpec, PoiMode } from "./likelihoodSpec.js";
 import { prefitYieldVariances } from "./prefitVariances.js";
 import { goodnessOfFit, ndfParameters, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
@@ -73,7 +73,7 @@ function validateOptions(opts: FitOptions): void {
   }
 }
 
-function yieldTable(evaluator: Float64Evaluator, spec: LikelihoodSpec, x: Float64Array, cov: Float64Array): YieldTable {
+function yieldTable(evaluator: LikelihoodEvaluator, spec: LikelihoodSpec, x: Float64Array, cov: Float64Array): YieldTable {
   const perProcess = evaluator.yields(x);
   const variances = evaluator.yieldVariances(x, cov);
   return {

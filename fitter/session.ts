@@ -28,6 +28,7 @@ import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { zeroLikelihoodBins, zeroLikelihoodMessage } from "./binDiagnostics.js";
 import { CholeskyFactor } from "./denseLinalg.js";
+import type { LikelihoodEvaluator } from "./evaluator.js";
 import { Float64Evaluator } from "./Float64Evaluator.js";
 import { buildLikelihoodSpec, type LikelihoodSpec, type PoiMode } from "./likelihoodSpec.js";
 import { WithExternalTerms, addExternalHessian, resolveExternalTerms, type ResolvedExternalTerm } from "./externalTerms.js";
@@ -55,6 +56,8 @@ export interface SessionOptions {
   edmTolerance?: number;
   /** progress lines (per iteration) go here when set */
   log?: ((line: string) => void) | null;
+  /** the float64 engine (default: the native Float64Evaluator with `threads` threads) */
+  createEvaluator?: (spec: LikelihoodSpec, threads: number) => LikelihoodEvaluator;
 }
 
 export type ErrorMode = "none" | "pois" | "covariance";
@@ -173,7 +176,7 @@ export class FitSession {
   readonly model: TensorModel;
   /** the likelihood spec; spec.data / spec.theta0 are the session's current data */
   spec: LikelihoodSpec;
-  readonly evaluator: Float64Evaluator;
+  readonly evaluator: LikelihoodEvaluator;
   readonly externalTerms: ResolvedExternalTerm[];
   readonly infos: ParameterInfo[];
   readonly names: string[];
@@ -224,7 +227,9 @@ export class FitSession {
     const chosen = chooseData(model, opts);
     this.dataSource = chosen.source;
     this.spec = buildLikelihoodSpec(model, { poiMode: this.poiMode, bbb: opts.bbb, data: chosen.data });
-    this.evaluator = new Float64Evaluator(this.spec, { threads: this.threads });
+    this.evaluator = opts.createEvaluator
+      ? opts.createEvaluator(this.spec, this.threads)
+      : new Float64Evaluator(this.spec, { threads: this.threads });
     if (opts.asimov) this.setData(this.asimovData(this.prefit));
     this.objective = this.withTerms(this.evaluator);
   }

@@ -1,0 +1,53 @@
+/**
+ * The one interface every float64 likelihood engine implements (the native C++ engine, the CUDA
+ * engine): what the minimiser, the fit session and the post-fit methods call. Formulas in
+ * ../shared/spec/likelihood.md; parameter vector x = (POIs, then systematics in file order).
+ */
+import type { Objective, ValueAndGradient } from "./objective.js";
+
+/** Which engine computed the float64 numbers, and where (for the summary and fitresults.json). */
+export interface EngineDescription {
+  /** "native" or "cuda" */
+  engine: string;
+  /** e.g. "cpu (16 threads)" or "NVIDIA H200 (sm_90)" */
+  device: string;
+}
+
+export interface LikelihoodEvaluator extends Objective {
+  readonly nparams: number;
+  /** reduced NLL including the constraint terms, Barlow–Beeston-lite profiled */
+  nll(x: Float64Array): number;
+  valueAndGradient(x: Float64Array): ValueAndGradient;
+  /** exact H·v (analytic second derivatives) */
+  hessianVectorProduct(x: Float64Array, v: Float64Array): Float64Array;
+  /** exact dense Hessian, n×n row-major (symmetric) */
+  hessian(x: Float64Array): Float64Array;
+  /** ν_bp over all bins (masked ones included), row-major [nbinsFull, nproc] */
+  yields(x: Float64Array): Float64Array;
+  /** diagonals of J C Jᵀ with J = ∂ν/∂x: per (bin, process) row and per bin (processes summed) */
+  yieldVariances(x: Float64Array, cov: Float64Array): { perProcess: Float64Array; total: Float64Array };
+  /** replaces the observed counts (Asimov, toys); length nbins */
+  setData(data: Float64Array): void;
+  /** replaces the constraint centres (frequentist toys); length nsyst */
+  setTheta0(theta0: Float64Array): void;
+  /** replaces the Barlow–Beeston auxiliary observables β0 (length nbins); null restores β0 = 1 */
+  setBeta0(beta0: Float64Array | null): void;
+  /** frees the engine's copy of the model now rather than at garbage collection */
+  dispose(): void;
+}
+
+/** NLL and gradients of K data sets at one parameter point each (toys), row-major [K, ·]. */
+export interface BatchedNllGradient {
+  values: Float64Array;
+  /** [K, nparams] */
+  gradients: Float64Array;
+}
+
+/**
+ * Engines that evaluate K toys at once: data [K, nbins] and points x [K, nparams] (one point per
+ * toy), the engine's constraint centres and β0 shared. What the toy machinery calls per
+ * minimiser iteration when it advances K toys together.
+ */
+export interface BatchedToyEvaluator {
+  valueAndGradientBatch(xs: Float64Array, data: Float64Array, k: number): BatchedNllGradient;
+}
