@@ -1,4 +1,5 @@
-// Builds the C++ N-API addons (fitter/native, histmaker-native) with node-gyp.
+// Builds the C++ N-API addons (fitter/native, fitter/cuda, histmaker-native) with node-gyp, g++ alone
+// (fitter/cuda needs no CUDA to build: it dlopen()s the CUDA libraries at run time).
 // Runs as the root package's install script (with --if-changed: skipped for an addon whose sources,
 // Node ABI and CPU are those of its last build), so `npm install` leaves working addons without
 // recompiling them each time npm re-runs the script. Run by hand, it always rebuilds.
@@ -13,6 +14,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ifChanged = process.argv.includes("--if-changed");
 const addons = [
   { dir: "fitter/native", target: "fitter_native" },
+  // the kernels are compiled into the CPU emulation too: a kernel change rebuilds the addon
+  { dir: "fitter/cuda", target: "fitter_cuda", extra: ["kernels"] },
   { dir: "histmaker-native", target: "histmaker_native" },
 ];
 const localGyp = join(root, "node_modules", ".bin", "node-gyp");
@@ -26,10 +29,13 @@ const cpuFlags = (() => {
   }
 })();
 const machine = [process.versions.modules, process.versions.napi, arch(), cpus()[0]?.model ?? "", cpuFlags];
-for (const { dir, target } of addons) {
+for (const { dir, target, extra = [] } of addons) {
   const cwd = join(root, dir);
   if (!existsSync(join(cwd, "binding.gyp"))) continue;
-  const inputs = [join(cwd, "binding.gyp"), ...listFiles(join(cwd, "src"), (p) => /\.(c|cc|cpp|h|hpp)$/.test(p))];
+  const inputs = [
+    join(cwd, "binding.gyp"),
+    ...["src", ...extra].flatMap((sub) => listFiles(join(cwd, sub), (p) => /\.(c|cc|cpp|cu|h|hpp)$/.test(p))),
+  ];
   const hash = hashInputs(root, inputs, machine);
   const stamp = join(cwd, "build", ".build-stamp");
   if (ifChanged && upToDate(stamp, hash, [join(cwd, "build", "Release", `${target}.node`)])) {
