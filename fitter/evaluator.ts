@@ -34,6 +34,8 @@ export interface LikelihoodEvaluator extends Objective {
   setBeta0(beta0: Float64Array | null): void;
   /** frees the engine's copy of the model now rather than at garbage collection */
   dispose(): void;
+  /** which engine on which device; absent: the native engine on the CPU */
+  describe?(): EngineDescription;
 }
 
 /** NLL and gradients of K data sets at one parameter point each (toys), row-major [K, ·]. */

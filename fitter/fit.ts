@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { computeImpacts, type ImpactTable } from "./impacts.js";
+import { CudaEvaluator } from "./cuda/CudaEvaluator.js";
 import type { LikelihoodEvaluator } from "./evaluator.js";
 import type { LikelihoodSpec, PoiMode } from "./likelihoodSpec.js";
 import { prefitYieldVariances } from "./prefitVariances.js";
@@ -44,6 +45,8 @@ export interface FitOptions {
   freeze?: string;
   /** "native": float64 evaluator only (default); a tfjs backend adds a float32 first stage */
   backend?: FitBackend;
+  /** the float64 engine: "native" (C++ on the CPU, default) or "cuda" (NVIDIA GPU, fitter/cuda) */
+  engine?: "native" | "cuda";
   threads?: number;
   /** iteration limit of the float64 minimisation (default 500) */
   maxIter?: number;
@@ -82,6 +85,12 @@ function yieldTable(evaluator: LikelihoodEvaluator, spec: LikelihoodSpec, x: Flo
     total: totalsOverProcesses(perProcess, spec.nbinsFull, spec.nproc),
     totalVariance: variances.total,
   };
+}
+
+/** which float64 engine ran and where (fitresults.json engine.float64_engine / float64_device) */
+function float64EngineInfo(evaluator: LikelihoodEvaluator, threads: number): { float64_engine: string; float64_device: string } {
+  const d = evaluator.describe?.() ?? { engine: "native", device: `cpu (${threads} threads)` };
+  return { float64_engine: d.engine, float64_device: d.device };
 }
 
 /** Fits `model`; never throws for a failed minimisation (status "failed"), only for bad options. */
@@ -123,6 +132,7 @@ export function sessionOptions(opts: FitOptions): SessionOptions {
     maxIter: opts.maxIter,
     edmTolerance: opts.edmTolerance,
     log: opts.verbose && opts.log ? opts.log : null,
+    ...(opts.engine === "cuda" ? { createEvaluator: (spec: LikelihoodSpec) => new CudaEvaluator(spec, { mode: "cuda" }) } : {}),
   };
 }
 
@@ -227,7 +237,7 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
     dataSource: session.dataSource,
     prefitYields,
     postfitYields,
-    engine: { backend, precision: "float64", device: best.device },
+    engine: { backend, precision: "float64", device: best.device, ...float64EngineInfo(evaluator, threads) },
     timing: {
       load_s: loadSeconds,
       minimize_s: best.timing.minimize_s,

@@ -31,6 +31,10 @@ export interface EngineInfo {
   backend: string;
   precision: "float64";
   device: string;
+  /** the float64 engine: "native" or "cuda" (absent in results written before it was recorded) */
+  float64_engine?: string;
+  /** where the float64 engine ran, e.g. "cpu (16 threads)" or "NVIDIA H200 (sm_90, 139 GiB), …" */
+  float64_device?: string;
 }
 
 export interface FitTiming {
@@ -233,7 +237,8 @@ export function formatFitSummary(result: FitResult): string {
   lines.push(`nll        ${fmt(result.nll, 10)}`);
   lines.push(`chi2/ndf   ${fmt(result.chi2)} / ${result.ndf}  p-value ${fmt(result.pvalue, 4)}`);
   lines.push(`edm        ${Number.isFinite(result.edm) ? result.edm.toExponential(3) : String(result.edm)}  iterations ${result.iterations}  HVPs ${result.hvps}`);
-  lines.push(`engine     ${result.engine.backend} (${result.engine.device}), results in ${result.engine.precision}`);
+  const f64 = result.engine.float64_engine ? `, float64 by ${result.engine.float64_engine} on ${result.engine.float64_device}` : "";
+  lines.push(`engine     ${result.engine.backend} (${result.engine.device}), results in ${result.engine.precision}${f64}`);
   const t = result.timing;
   lines.push(`time [s]   load ${t.load_s.toFixed(3)}  minimise ${t.minimize_s.toFixed(3)}  covariance ${t.covariance_s.toFixed(3)}  total ${t.total_s.toFixed(3)}`);
   return lines.join("\n");

@@ -53,7 +53,7 @@ describe("fit CLI", () => {
     expect(j.status).toBe("converged");
     expect(j.parameters[0]).toMatchObject({ name: "sig0", kind: "poi", prefit: 1, prefitError: null });
     expect(j.parameters[1]).toMatchObject({ name: "syst0000", kind: "nuisance", prefit: 0, prefitError: 1 });
-    expect(j.engine).toEqual({ backend: "native", precision: "float64", device: "cpu" });
+    expect(j.engine).toEqual({ backend: "native", precision: "float64", device: "cpu", float64_engine: "native", float64_device: expect.stringMatching(/^cpu \(\d+ threads\)$/) });
     for (const k of ["load_s", "minimize_s", "covariance_s", "total_s"]) expect(j.timing[k]).toBeGreaterThanOrEqual(0);
     expect(j.meta.command).toBe(`fit ${fixture} -o ${out}`);
     expect(j.meta.input_sha256).toBe(createHash("sha256").update(readFileSync(fixture)).digest("hex"));

@@ -62,7 +62,7 @@ describe.each(cases)("fit vs ref_fit.py: $label", ({ file, ref }) => {
     expect(dev.error).toBeLessThan(1e-5);
     expect(dev.nll).toBeLessThan(1e-6);
     expect(result.edm).toBeLessThan(1e-10);
-    expect(result.engine).toEqual({ backend, precision: "float64", device: "cpu" });
+    expect(result.engine).toEqual({ backend, precision: "float64", device: "cpu", float64_engine: "native", float64_device: expect.stringMatching(/^cpu \(\d+ threads\)$/) });
   });
 });
 

@@ -243,7 +243,7 @@ describe.skipIf(skipReason !== null)("fit on webgpu vs ref_fit.py", () => {
     const model = await readTensor(join(fixtures, "ref_dense.hdf5"));
     const result = await fit(model, { backend: "webgpu", poiMode: want.poi_mode, bbb: want.bbb, threads: 2 });
     expect(result.status, result.message).toBe("converged");
-    expect(result.engine).toEqual({ backend: "webgpu", precision: "float64", device: info?.device });
+    expect(result.engine).toEqual({ backend: "webgpu", precision: "float64", device: info?.device, float64_engine: "native", float64_device: expect.stringMatching(/^cpu \(\d+ threads\)$/) });
     expect(result.ndf).toBe(want.ndf);
     expect(result.parameters.map((p) => p.name)).toEqual(want.names);
     result.parameters.forEach((p, i) => {

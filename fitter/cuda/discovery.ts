@@ -6,7 +6,7 @@
  * site-packages folders, without running python), and last the dynamic loader's own path (bare
  * sonames: LD_LIBRARY_PATH, ld.so.cache — where the driver's libcuda.so.1 normally is).
  */
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -137,10 +137,17 @@ export function cudaSearchDirs(opts: DiscoveryOptions = {}): SearchDir[] {
   const seen = new Set<string>();
   const explicit = new Set((env.HEPFIT_CUDA_LIBS ?? "").split(":").filter(Boolean));
   return dirs.filter((d) => {
-    if (seen.has(d.dir)) return false;
-    seen.add(d.dir);
     // HEPFIT_CUDA_LIBS folders are kept even when missing: the error then names them
-    return explicit.has(d.dir) || isDir(d.dir);
+    if (!explicit.has(d.dir) && !isDir(d.dir)) return false;
+    let real = d.dir;
+    try {
+      real = realpathSync(d.dir); // /usr/local/cuda → cuda-13.0: search it once
+    } catch {
+      // missing HEPFIT_CUDA_LIBS folder
+    }
+    if (seen.has(real)) return false;
+    seen.add(real);
+    return true;
   });
 }
 

@@ -19,6 +19,8 @@ import { initBackend } from "../../fitter/tfBackends.js";
 import { RESULTS_HDF5, RESULTS_JSON, writeFitResults, type RunMeta } from "../../fitter/writeResults.js";
 import { buildReport } from "../report/buildReport.js";
 import { addToyOptions, planToys, runToyStages, writeToySubmit, type ToyCliOptions } from "./fitToys.js";
+import { probeCuda } from "../../fitter/cuda/CudaEvaluator.js";
+import { ENGINE_NAMES, resolveEngineOption } from "./engineOption.js";
 
 interface FitCliOptions extends ToyCliOptions {
   output?: string;
@@ -30,6 +32,7 @@ interface FitCliOptions extends ToyCliOptions {
   freeze?: string;
   backend?: string;
   gpu?: boolean;
+  engine?: string;
   threads?: string;
   maxIter?: string;
   verbose?: boolean;
@@ -137,7 +140,14 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     return;
   }
 
-  const backend: FitBackend = o.gpu && o.backend === undefined ? await pickGpuBackend(threads) : ((o.backend as FitBackend | undefined) ?? "native");
+  // --engine (cuda: the float64 engine on an NVIDIA GPU, checked before the model is read)
+  const engineChoice = resolveEngineOption(o.engine, o.backend, o.gpu === true);
+  if (engineChoice.float64 === "cuda") {
+    const probe = probeCuda();
+    if (!probe.ok) throw new UserError(`--engine cuda: ${probe.message}`);
+  }
+  const backend: FitBackend =
+    o.gpu && engineChoice.backend === undefined ? await pickGpuBackend(threads) : (engineChoice.backend ?? "native");
 
   const model = await readTensor(input);
   const loadSeconds = (performance.now() - tStart) / 1000;
@@ -150,6 +160,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     pseudodata: o.pseudodata,
     freeze: o.freeze,
     backend,
+    engine: engineChoice.float64,
     threads,
     maxIter,
     verbose: showProgress,
@@ -250,6 +261,7 @@ export async function main(argv: string[]): Promise<void> {
       .option("--freeze <list|regex>", "hold parameters at their prefit values: comma-separated names or a regular expression")
       .option("--backend <name>", `native (float64 only, default) or a tfjs backend for a float32 first stage: ${FIT_BACKENDS.slice(1).join(", ")}`)
       .option("--gpu", "float32 first stage on the GPU (webgpu, else tensorflow via tfjs-node-gpu)")
+      .option("--engine <name>", `engine: native (float64 on the CPU, default), cuda (float64 on an NVIDIA GPU; experimental, not yet verified on a GPU), or tfjs-<backend> (= --backend <backend>): ${ENGINE_NAMES.join(", ")}`)
       .option("--threads <n>", "worker threads (default: all cores)")
       .option("--max-iter <n>", "iteration limit of the minimiser (default 500)")
       .option("--verbose", "one progress line per iteration (default when stderr is a terminal)")
