@@ -53,3 +53,36 @@ export interface BatchedNllGradient {
 export interface BatchedToyEvaluator {
   valueAndGradientBatch(xs: Float64Array, data: Float64Array, k: number): BatchedNllGradient;
 }
+
+/**
+ * NLL and gradients of K toys: the engine's own batch when it has one (CUDA: one pass over the
+ * model for all K), else one evaluation per toy with setData (native), after which `restoreData`
+ * (the engine's data before the call) is set back.
+ */
+export function valueAndGradientBatch(
+  evaluator: LikelihoodEvaluator & Partial<BatchedToyEvaluator>,
+  xs: Float64Array,
+  data: Float64Array,
+  k: number,
+  restoreData: Float64Array,
+): BatchedNllGradient {
+  if (evaluator.valueAndGradientBatch) return evaluator.valueAndGradientBatch(xs, data, k);
+  const n = evaluator.nparams;
+  const nbins = restoreData.length;
+  if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`valueAndGradientBatch: K must be a positive integer, got ${k}`);
+  if (xs.length !== k * n) throw new RangeError(`valueAndGradientBatch: xs has length ${xs.length}, expected ${k * n}`);
+  if (data.length !== k * nbins) throw new RangeError(`valueAndGradientBatch: data has length ${data.length}, expected ${k * nbins}`);
+  const values = new Float64Array(k);
+  const gradients = new Float64Array(k * n);
+  try {
+    for (let i = 0; i < k; i++) {
+      evaluator.setData(data.subarray(i * nbins, (i + 1) * nbins));
+      const r = evaluator.valueAndGradient(xs.subarray(i * n, (i + 1) * n));
+      values[i] = r.value;
+      gradients.set(r.gradient, i * n);
+    }
+  } finally {
+    evaluator.setData(restoreData);
+  }
+  return { values, gradients };
+}

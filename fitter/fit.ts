@@ -45,8 +45,11 @@ export interface FitOptions {
   freeze?: string;
   /** "native": float64 evaluator only (default); a tfjs backend adds a float32 first stage */
   backend?: FitBackend;
-  /** the float64 engine: "native" (C++ on the CPU, default) or "cuda" (NVIDIA GPU, fitter/cuda) */
-  engine?: "native" | "cuda";
+  /**
+   * the float64 engine: "native" (C++ on the CPU, default), "cuda" (NVIDIA GPU, fitter/cuda), or
+   * "cuda-emulate" (the CUDA kernels on the CPU, serially: tests only)
+   */
+  engine?: "native" | "cuda" | "cuda-emulate";
   threads?: number;
   /** iteration limit of the float64 minimisation (default 500) */
   maxIter?: number;
@@ -132,7 +135,9 @@ export function sessionOptions(opts: FitOptions): SessionOptions {
     maxIter: opts.maxIter,
     edmTolerance: opts.edmTolerance,
     log: opts.verbose && opts.log ? opts.log : null,
-    ...(opts.engine === "cuda" ? { createEvaluator: (spec: LikelihoodSpec) => new CudaEvaluator(spec, { mode: "cuda" }) } : {}),
+    ...(opts.engine === "cuda" || opts.engine === "cuda-emulate"
+      ? { createEvaluator: (spec: LikelihoodSpec) => new CudaEvaluator(spec, { mode: opts.engine === "cuda" ? "cuda" : "emulate" }) }
+      : {}),
   };
 }
 

@@ -16,7 +16,7 @@ import { CudaEvaluator } from "../fitter/cuda/CudaEvaluator.js";
 import { buildLikelihoodSpec, type LikelihoodSpec, type PoiMode } from "../fitter/likelihoodSpec.js";
 import { readTensor } from "../src/tensor/TensorReader.js";
 import type { SystematicType } from "../src/tensor/types.js";
-import { compareWithNative } from "./helpers/engineCompare.js";
+import { compareFits, compareWithNative, expectFitAgreement } from "./helpers/engineCompare.js";
 import { rng } from "./helpers/random.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -154,6 +154,16 @@ describe("CUDA kernels on the CPU emulation device vs the native engine", () => 
         }
       }
     }, 60_000);
+  }
+
+  for (const file of [...fixtureFiles, ...rabbitFiles]) {
+    it(`whole fit of ${file.split("/").slice(-2).join("/")} with the emulated CUDA engine: values and errors within 1e-10 σ of the native engine`, async () => {
+      const model = await readTensor(file);
+      for (const poiMode of ["linear", "square"] as PoiMode[]) {
+        const c = await compareFits(model, { poiMode, threads: 2 }, "cuda-emulate");
+        expectFitAgreement(c, `${file} ${poiMode}`);
+      }
+    }, 120_000);
   }
 
   it("the CPU emulation reports itself as such", () => {

@@ -162,3 +162,61 @@ export function compareWithNative(spec: LikelihoodSpec, engine: EngineUnderTest,
   }
   return { errors };
 }
+
+export interface FitComparison {
+  /** max over parameters of |value − value_native| / σ_native */
+  valueSigma: number;
+  /** max over parameters of |σ − σ_native| / σ_native */
+  errorSigma: number;
+  /** the same two between the native engine on 1 thread and on `threads`: its own rounding spread */
+  nativeValueSigma: number;
+  nativeErrorSigma: number;
+  statusNative: string;
+  status: string;
+}
+
+type FitResultLike = { parameters: { name: string; value: number; error: number }[]; status: string };
+
+function sigmaDiffs(a: FitResultLike, b: FitResultLike): { value: number; error: number } {
+  let value = 0;
+  let error = 0;
+  for (let i = 0; i < a.parameters.length; i++) {
+    const pa = a.parameters[i];
+    const pb = b.parameters[i];
+    expect(pb.name).toBe(pa.name);
+    const s = pa.error;
+    if (!(Number.isFinite(s) && s > 0)) continue;
+    value = Math.max(value, Math.abs(pb.value - pa.value) / s);
+    error = Math.max(error, Math.abs(pb.error - s) / s);
+  }
+  return { value, error };
+}
+
+/** fits `model` with the native engine (on `threads` and on 1 thread) and with `engine`; differences in native σ */
+export async function compareFits(
+  model: import("../../src/tensor/types.js").TensorModel,
+  opts: import("../../fitter/fit.js").FitOptions & { threads: number },
+  engine: "cuda" | "cuda-emulate",
+): Promise<FitComparison> {
+  const { fit } = await import("../../fitter/fit.js");
+  const a = await fit(model, { ...opts, engine: "native" });
+  const a1 = await fit(model, { ...opts, threads: 1, engine: "native" });
+  const b = await fit(model, { ...opts, engine });
+  const d = sigmaDiffs(a, b);
+  const n = sigmaDiffs(a, a1);
+  return { valueSigma: d.value, errorSigma: d.error, nativeValueSigma: n.value, nativeErrorSigma: n.error, statusNative: a.status, status: b.status };
+}
+
+/**
+ * The fit-level criterion: within 1e-10 σ of the native engine on values and errors, or — where the
+ * native engine's own results move more than that between thread counts (ill-conditioned Hessians) —
+ * within twice that spread.
+ */
+export function expectFitAgreement(c: FitComparison, label: string): void {
+  expect(c.status, label).toBe(c.statusNative);
+  if (c.statusNative !== "converged") return;
+  const tolValue = Math.max(1e-10, 2 * c.nativeValueSigma);
+  const tolError = Math.max(1e-10, 2 * c.nativeErrorSigma);
+  expect(c.valueSigma, `${label}: values differ by ${c.valueSigma.toExponential(2)} σ`).toBeLessThanOrEqual(tolValue);
+  expect(c.errorSigma, `${label}: errors differ by ${c.errorSigma.toExponential(2)} (relative)`).toBeLessThanOrEqual(tolError);
+}
