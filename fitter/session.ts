@@ -27,7 +27,7 @@ import { performance } from "node:perf_hooks";
 import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { zeroLikelihoodBins, zeroLikelihoodMessage } from "./binDiagnostics.js";
-import { CholeskyFactor } from "./denseLinalg.js";
+import { factorSpd, type DeviceSpdInverse } from "./spdFactor.js";
 import type { LikelihoodEvaluator } from "./evaluator.js";
 import { Float64Evaluator } from "./Float64Evaluator.js";
 import { buildLikelihoodSpec, type LikelihoodSpec, type PoiMode } from "./likelihoodSpec.js";
@@ -426,7 +426,8 @@ export class FitSession {
         const hFull = this.hessian(toFull(xr));
         hessianSeconds += seconds(tHess);
         hessians++;
-        const chol = CholeskyFactor.factor(reduced ? reduced.reduceMatrix(hFull) : hFull, m, { threads: this.threads });
+        // the engine's device inverts when it can (CUDA: cuSOLVER), else the native Cholesky
+        const chol = factorSpd(reduced ? reduced.reduceMatrix(hFull) : hFull, m, this.threads, this.evaluator as Partial<DeviceSpdInverse>);
         if (!chol) {
           messages.push("the Hessian at the minimum is not positive definite (no covariance)");
           factorOk = false;

@@ -239,6 +239,11 @@ export class CudaEvaluator implements LikelihoodEvaluator, BatchedToyEvaluator {
     return Number.isNaN(logDet) ? null : { inverse, logDet };
   }
 
+  /** the device's copy bandwidth in bytes/s (read + written), measured with `bytes`-sized copies */
+  copyBandwidth(bytes = 1 << 30, reps = 10): number {
+    return this.engine().copyBandwidth(bytes, reps);
+  }
+
   dispose(): void {
     this.handle?.dispose();
     this.handle = null;

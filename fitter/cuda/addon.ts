@@ -62,6 +62,8 @@ export interface CudaEngineHandle {
   valueAndGradientBatch(xs: Float64Array, data: Float64Array, k: number, values: Float64Array, grads: Float64Array): void;
   spdInverse(a: Float64Array, n: number, out: Float64Array): number;
   description(): string;
+  /** bytes/s (read + written) of device-to-device copies of `bytes`, `reps` times */
+  copyBandwidth(bytes: number, reps: number): number;
   kind(): string;
   dispose(): void;
 }

@@ -115,7 +115,7 @@ class CudaEngine : public Napi::ObjectWrap<CudaEngine> {
                         InstanceMethod("setBeta0", &CudaEngine::SetBeta0),
                         InstanceMethod("valueAndGradientBatch", &CudaEngine::ValueAndGradientBatch),
                         InstanceMethod("spdInverse", &CudaEngine::SpdInverse), InstanceMethod("description", &CudaEngine::Description),
-                        InstanceMethod("kind", &CudaEngine::Kind), InstanceMethod("dispose", &CudaEngine::Dispose)});
+                        InstanceMethod("kind", &CudaEngine::Kind), InstanceMethod("copyBandwidth", &CudaEngine::CopyBandwidth), InstanceMethod("dispose", &CudaEngine::Dispose)});
   }
 
   explicit CudaEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaEngine>(info) {
@@ -292,6 +292,14 @@ class CudaEngine : public Napi::ObjectWrap<CudaEngine> {
     return Napi::Number::New(env, guard(env, [&] { return e(env).spdInverse(a, m, out); }));
   }
   Napi::Value Description(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), e(info.Env()).description()); }
+  // copyBandwidth(bytes, reps) → bytes/s (read + written) of device-to-device copies
+  Napi::Value CopyBandwidth(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    double bytes = info[0].As<Napi::Number>().DoubleValue();
+    int reps = info[1].As<Napi::Number>().Int32Value();
+    if (!(bytes >= 1) || reps < 1) throw Napi::RangeError::New(env, "copyBandwidth: bytes and reps must be positive");
+    return Napi::Number::New(env, guard(env, [&] { return e(env).copyBandwidth(static_cast<size_t>(bytes), reps); }));
+  }
   Napi::Value Kind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), e(info.Env()).kind()); }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     eng_.reset();

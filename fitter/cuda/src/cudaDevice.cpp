@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdint>
 #include <fstream>
@@ -138,6 +139,20 @@ class CudaDevice : public Device {
     release(info);
     release(out);
     return ok;
+  }
+  double copyBandwidth(size_t bytes, int reps) override {
+    void* a = alloc(bytes);
+    void* b = alloc(bytes);
+    check(a_.cuMemcpyDtoD_v2(reinterpret_cast<CUdeviceptr>(b), reinterpret_cast<CUdeviceptr>(a), bytes), "cuMemcpyDtoD");  // warm-up
+    check(a_.cuCtxSynchronize(), "cuCtxSynchronize");
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; i++)
+      check(a_.cuMemcpyDtoD_v2(reinterpret_cast<CUdeviceptr>(i % 2 ? a : b), reinterpret_cast<CUdeviceptr>(i % 2 ? b : a), bytes), "cuMemcpyDtoD");
+    check(a_.cuCtxSynchronize(), "cuCtxSynchronize");
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    release(a);
+    release(b);
+    return 2.0 * bytes * reps / s;
   }
   std::string description() const override { return desc_ + ", kernels " + compiled_; }
   const char* kind() const override { return "cuda"; }

@@ -22,6 +22,8 @@ class Device {
   virtual void launch(Kernel k, long long total, const void* args, size_t argBytes) = 0;
   /** in place: a (n×n symmetric, device) ← a⁻¹; false when a is not positive definite. logDet = log det a. */
   virtual bool spdInverse(double* a, int n, double* logDet) = 0;
+  /** device-to-device copy bandwidth in bytes/s, counting bytes read + written (the card's copy bandwidth) */
+  virtual double copyBandwidth(size_t bytes, int reps) = 0;
   virtual std::string description() const = 0;
   /** "cuda" or "emulate" */
   virtual const char* kind() const = 0;

@@ -1,6 +1,7 @@
 // The CPU emulation device: likelihood.cu compiled by g++ (shim_host.h), every kernel run with a
 // serial block/thread loop, "device" memory in host RAM. Checks the kernels and the host engine
 // without a GPU (tests) — not a fast engine.
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -94,6 +95,13 @@ class EmulatedDevice : public Device {
     HfDenseArgs sa{a, n, nullptr};
     launch(Kernel::SymmetrizeLower, static_cast<long long>(n) * n, &sa, sizeof sa);
     return true;
+  }
+  double copyBandwidth(size_t bytes, int reps) override {
+    std::vector<char> a(bytes, 1), b(bytes, 0);
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; i++) std::memcpy(i % 2 ? a.data() : b.data(), i % 2 ? b.data() : a.data(), bytes);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return 2.0 * bytes * reps / s;
   }
   std::string description() const override { return "cpu emulation of the CUDA kernels (serial, for tests)"; }
   const char* kind() const override { return "emulate"; }

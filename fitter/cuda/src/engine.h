@@ -47,6 +47,7 @@ class Engine {
   /** a (n×n symmetric, host) → out = a⁻¹ on the device; returns log det a, NaN when a is not positive definite */
   double spdInverse(const double* a, int n, double* out);
   std::string description() const { return dev_->description(); }
+  double copyBandwidth(size_t bytes, int reps) { return dev_->copyBandwidth(bytes, reps); }
   const char* kind() const { return dev_->kind(); }
 
  private:

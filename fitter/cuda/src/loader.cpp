@@ -92,6 +92,7 @@ const LoadReport& loadCuda(const std::vector<LibraryCandidates>& candidates, con
   sym(cu, "cuMemcpyHtoD_v2", a.cuMemcpyHtoD_v2, missing);
   sym(cu, "cuMemcpyDtoH_v2", a.cuMemcpyDtoH_v2, missing);
   sym(cu, "cuMemsetD8_v2", a.cuMemsetD8_v2, missing);
+  sym(cu, "cuMemcpyDtoD_v2", a.cuMemcpyDtoD_v2, missing);
   sym(cu, "cuModuleLoadData", a.cuModuleLoadData, missing);
   sym(cu, "cuModuleUnload", a.cuModuleUnload, missing);
   sym(cu, "cuModuleGetFunction", a.cuModuleGetFunction, missing);
