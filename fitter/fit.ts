@@ -74,6 +74,9 @@ function seconds(t0: number): number {
 }
 
 function validateOptions(opts: FitOptions): void {
+  if (opts.engine !== undefined && !["native", "cuda", "cuda-emulate"].includes(opts.engine)) {
+    throw new UserError(`--engine: unknown float64 engine "${String(opts.engine)}" (native or cuda)`);
+  }
   if (opts.backend !== undefined && !FIT_BACKENDS.includes(opts.backend)) {
     throw new UserError(`--backend: unknown backend "${opts.backend}" (choose one of ${FIT_BACKENDS.join(", ")})`);
   }
