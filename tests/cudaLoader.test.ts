@@ -167,6 +167,12 @@ describe("fit --engine", () => {
     expect(() => resolveEngineOption("opencl", undefined, false)).toThrow(/--engine: unknown engine "opencl" \(choose one of native, cuda, tfjs-cpu/);
   });
 
+  it("fit() rejects an unknown float64 engine before any work", async () => {
+    const { fit } = await import("../fitter/fit.js");
+    const model = await readTensor(fixture);
+    await expect(fit(model, { engine: "opencl" as never })).rejects.toThrow(/--engine: unknown float64 engine "opencl"/);
+  });
+
   it("--engine bogus: exit 2, one line, nothing written", async () => {
     const out = join(work, "bogus");
     const r = await runCommand(main, "fit", [fixture, "-o", out, "--engine", "bogus"]);
