@@ -60,7 +60,12 @@ class CudaDevice : public Device {
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(key)));
     const std::string cachePath = cacheDir.empty() ? "" : cacheDir + "/" + hex + "-sm_" + arch + (cubin ? ".cubin" : ".ptx");
     std::string image;
-    if (cachePath.empty() || !readFile(cachePath, image)) {
+    bool fromCache = !cachePath.empty() && readFile(cachePath, image);
+    if (fromCache && a_.cuModuleLoadData(&mod_, image.data()) != 0) {
+      fromCache = false;  // a damaged or foreign cache entry: compile again and replace it
+      mod_ = nullptr;
+    }
+    if (!fromCache) {
       image = compile(source, header, opts, cubin);
       if (!cachePath.empty()) {
         mkdirs(cacheDir);
@@ -74,10 +79,10 @@ class CudaDevice : public Device {
         }
       }
       compiled_ = "compiled by NVRTC";
+      check(a_.cuModuleLoadData(&mod_, image.data()), "cuModuleLoadData");
     } else {
       compiled_ = "cached " + cachePath;
     }
-    check(a_.cuModuleLoadData(&mod_, image.data()), "cuModuleLoadData");
     for (int k = 0; k < static_cast<int>(Kernel::Count); k++)
       check(a_.cuModuleGetFunction(&fn_[k], mod_, kernelName(static_cast<Kernel>(k))), kernelName(static_cast<Kernel>(k)));
     if (a_.cusolverDnCreate(&solver_) != 0) throw std::runtime_error("cusolverDnCreate failed");
