@@ -1,5 +1,6 @@
 // dlopen() of the CUDA libraries from candidate paths found by fitter/cuda/discovery.ts, symbol
 // resolution and a probe of device 0. Nothing here needs CUDA at build time.
+#include <dirent.h>
 #include <dlfcn.h>
 
 #include <memory>
@@ -57,6 +58,18 @@ const LoadReport& loadCuda(const std::vector<LibraryCandidates>& candidates, con
       }
       const char* e = dlerror();
       lr.tried.push_back({path, e ? e : "dlopen failed"});
+    }
+    // NVRTC dlopen()s its builtins library by soname at compile time: preload the one beside it
+    if (h && c.name == "nvrtc") {
+      const size_t slash = lr.loaded.rfind('/');
+      if (slash != std::string::npos) {
+        const std::string dir = lr.loaded.substr(0, slash);
+        if (DIR* d = opendir(dir.c_str())) {
+          while (dirent* e = readdir(d))
+            if (std::string(e->d_name).rfind("libnvrtc-builtins.so", 0) == 0) dlopen((dir + "/" + e->d_name).c_str(), RTLD_NOW | RTLD_GLOBAL);
+          closedir(d);
+        }
+      }
     }
     handles.push_back(h);
     rep.libraries.push_back(std::move(lr));
