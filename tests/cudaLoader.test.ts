@@ -90,6 +90,17 @@ describe("CUDA library discovery", () => {
     expect(sp).toEqual([pp, join(venv, "lib", "python3.12", "site-packages"), join(conda, "lib", "python3.10", "site-packages")]);
   });
 
+  it("finds the site-packages of the venv whose python3 is on PATH", () => {
+    const venv = join(work, "pathvenv");
+    touch(join(venv, "bin", "python3"), "#!/bin/sh\n");
+    mkdirSync(join(venv, "lib", "python3.12", "site-packages", "nvidia", "cu13", "lib"), { recursive: true });
+    touch(join(venv, "lib", "python3.12", "site-packages", "nvidia", "cu13", "lib", "libnvrtc.so.13"));
+    const opts = { env: { PATH: `${join(work, "nobin")}:${join(venv, "bin")}` }, home: join(work, "nohome"), systemRoot: join(work, "noroot"), loaderPath: false };
+    expect(pythonSitePackages(opts)).toEqual([join(venv, "lib", "python3.12", "site-packages")]);
+    const nvrtc = libraryCandidates(opts).libraries.find((l) => l.name === "nvrtc");
+    expect(nvrtc?.paths).toEqual([join(venv, "lib", "python3.12", "site-packages", "nvidia", "cu13", "lib", "libnvrtc.so.13")]);
+  });
+
   it("caches kernels under HEPFIT_CUDA_CACHE, else $XDG_CACHE_HOME/hepfit/cuda, else ~/.cache/hepfit/cuda", () => {
     expect(kernelCacheDir({ env: { HEPFIT_CUDA_CACHE: "/x/y" } })).toBe("/x/y");
     expect(kernelCacheDir({ env: { XDG_CACHE_HOME: "/xdg" } })).toBe("/xdg/hepfit/cuda");

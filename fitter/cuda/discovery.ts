@@ -1,14 +1,15 @@
 /**
  * Where the CUDA engine looks for the CUDA libraries at run time (nothing CUDA is needed to build or
  * install hepfit). Order: HEPFIT_CUDA_LIBS (colon-separated folders), CUDA_HOME / CUDA_PATH,
- * /usr/local/cuda and /usr/local/cuda-* (newest first), the lib folders of Python's nvidia-* wheels
- * (site-packages/nvidia/<pkg>/lib, as PyTorch and JAX install them; found by globbing the usual
- * site-packages folders, without running python), and last the dynamic loader's own path (bare
+ * /usr/local/cuda and /usr/local/cuda-* (newest first), /usr/local/nvidia (containers' driver), the
+ * lib folders of Python's nvidia-* wheels (site-packages/nvidia/<pkg>/lib, as PyTorch and JAX install
+ * them; found by globbing the usual site-packages folders and the venv of the python3 on PATH,
+ * without running python), and last the dynamic loader's own path (bare
  * sonames: LD_LIBRARY_PATH, ld.so.cache — where the driver's libcuda.so.1 normally is).
  */
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export interface CudaLibrarySpec {
   /** key used by the addon: cuda, nvrtc, nvJitLink, cublasLt, cublas, cusparse, cusolver */
@@ -62,6 +63,14 @@ function isDir(p: string): boolean {
   }
 }
 
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function list(dir: string): string[] {
   try {
     return readdirSync(dir);
@@ -104,6 +113,10 @@ export function pythonSitePackages(opts: DiscoveryOptions = {}): string[] {
     }
   };
   for (const p of (env.PYTHONPATH ?? "").split(":")) if (p) out.push(p);
+  // the python3 first on PATH (a venv's bin/ → its lib/python3*/site-packages), without running it
+  for (const bin of (env.PATH ?? "").split(":")) {
+    if (bin && isFile(join(bin, "python3"))) pyDirs(join(dirname(bin), "lib"));
+  }
   if (env.VIRTUAL_ENV) pyDirs(join(env.VIRTUAL_ENV, "lib"));
   if (env.CONDA_PREFIX) pyDirs(join(env.CONDA_PREFIX, "lib"));
   pyDirs(join(home, ".local", "lib"));
@@ -128,6 +141,8 @@ export function cudaSearchDirs(opts: DiscoveryOptions = {}): SearchDir[] {
   for (const base of [join(root, "usr", "local", "cuda"), ...globDirs(join(root, "usr", "local"), "cuda-")]) {
     dirs.push({ dir: join(base, "lib64"), source: "/usr/local/cuda*" }, { dir: join(base, "targets", "x86_64-linux", "lib"), source: "/usr/local/cuda*" });
   }
+  // the driver's folder in NVIDIA containers
+  for (const d of [join(root, "usr", "local", "nvidia", "lib64"), join(root, "usr", "local", "nvidia", "lib")]) dirs.push({ dir: d, source: "/usr/local/nvidia" });
   for (const sp of pythonSitePackages(opts)) {
     const nv = join(sp, "nvidia");
     for (const pkg of list(nv).sort()) {
