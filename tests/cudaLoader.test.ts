@@ -147,7 +147,7 @@ describe("CUDA loader errors (one line: what is missing, what was tried)", () =>
 
   it("the message of a report names every folder searched, or says there were none", () => {
     const report = { ok: false, libraries: [{ name: "cuda", required: true, loaded: null, tried: [{ path: "libcuda.so.1", error: "libcuda.so.1: cannot open shared object file: No such file or directory" }] }], error: null, driverVersion: 0, nvrtcVersion: "0.0", deviceCount: 0, deviceName: "", computeCapability: "0.0", totalMemory: 0 };
-    expect(cudaUnavailableMessage(report, [])).toBe("CUDA engine unavailable: not found or not loadable: libcuda.so* (the NVIDIA driver); searched no CUDA folders, then the loader path; set HEPFIT_CUDA_LIBS to the folder(s) with these libraries or install the CUDA toolkit or nvidia-*-cu12 wheels");
+    expect(cudaUnavailableMessage(report, [])).toBe("CUDA engine unavailable: not found or not loadable: libcuda.so* (the NVIDIA driver); searched no CUDA folders, then the loader path; set HEPFIT_CUDA_LIBS to the folder(s) with these libraries or install the CUDA toolkit or the nvidia-* CUDA wheels");
     expect(cudaUnavailableMessage({ ...report, libraries: [], error: "cuInit failed: CUDA error 100 (no CUDA-capable device is detected)" }, [{ dir: "/usr/local/cuda/lib64", source: "/usr/local/cuda*" }])).toBe(
       "CUDA engine unavailable: cuInit failed: CUDA error 100 (no CUDA-capable device is detected); searched /usr/local/cuda/lib64, then the loader path",
     );

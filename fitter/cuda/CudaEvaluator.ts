@@ -47,7 +47,7 @@ export function cudaUnavailableMessage(report: CudaLoadReport, dirs: SearchDir[]
   }
   const where =
     dirs.length > 0 ? dirs.map((d) => (d.source === "HEPFIT_CUDA_LIBS" || d.source.startsWith("CUDA_") ? `${d.source}=${d.dir}` : d.dir)).join(", ") : "no CUDA folders";
-  const howto = missing.length > 0 ? "; set HEPFIT_CUDA_LIBS to the folder(s) with these libraries or install the CUDA toolkit or nvidia-*-cu12 wheels" : "";
+  const howto = missing.length > 0 ? "; set HEPFIT_CUDA_LIBS to the folder(s) with these libraries or install the CUDA toolkit or the nvidia-* CUDA wheels" : "";
   return `CUDA engine unavailable: ${parts.join("; ")}; searched ${where}, then the loader path${howto}`;
 }
 
