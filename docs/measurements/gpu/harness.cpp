@@ -355,7 +355,7 @@ Dump synthWmass(int nnzPerRow, unsigned seed, int nbins, int nsyst) {
 int main(int argc, char** argv) {
   std::string root = ".", models;
   double tol = 1e-11;
-  int threads = 16, nnzPerRow = 210, ntoys = 100, wbins = 2880, wsysts = 4859;
+  int threads = 16, nnzPerRow = 172, ntoys = 100, wbins = 2880, wsysts = 4859;
   Ctx c;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
