@@ -329,15 +329,18 @@ void Engine::hessian(const double* x, double* h) {
     std::fill(V.begin(), V.end(), 0.0);
     for (int k = 0; k < kk; k++) V[static_cast<size_t>(k) * n + j0 + k] = 1.0;
     hvp(x, V.data(), kk, out.data());
-    for (int k = 0; k < kk; k++)
-      for (int i = 0; i < n; i++) h[static_cast<size_t>(i) * n + j0 + k] = out[static_cast<size_t>(k) * n + i];
+    // H e_j is column j, stored as row j (contiguous): H is symmetric up to rounding, made exact below
+    std::copy(out.begin(), out.begin() + static_cast<size_t>(kk) * n, h + static_cast<size_t>(j0) * n);
   }
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < i; j++) {
-      double v = 0.5 * (h[static_cast<size_t>(i) * n + j] + h[static_cast<size_t>(j) * n + i]);
-      h[static_cast<size_t>(i) * n + j] = v;
-      h[static_cast<size_t>(j) * n + i] = v;
-    }
+  const int tile = 64;
+  for (int i0 = 0; i0 < n; i0 += tile)
+    for (int j0 = 0; j0 <= i0; j0 += tile)
+      for (int i = i0; i < std::min(n, i0 + tile); i++)
+        for (int j = j0; j < std::min(i, j0 + tile); j++) {
+          double v = 0.5 * (h[static_cast<size_t>(i) * n + j] + h[static_cast<size_t>(j) * n + i]);
+          h[static_cast<size_t>(i) * n + j] = v;
+          h[static_cast<size_t>(j) * n + i] = v;
+        }
 }
 
 void Engine::yields(const double* x, double* out) {
