@@ -47,11 +47,14 @@ struct HfBinsArgs {
   double* poiCoef;      // [K][nrowsReal]: w_b m_r (0 for non-signal rows)
 };
 
-// out[k][c] = Σ_{rows i of column c} rowv[k][i] * valsT (CSC gather = Lᵀ rowv)
+// out[k][c] = Σ_{rows i of column c} rowv[k][i] * valsT (CSC gather = Lᵀ rowv), in two steps: S
+// partial sums per column (segments of its entries: enough threads for long columns), then their sum
 struct HfGatherColsArgs {
   HfModel m;
   const double* rowv;  // [K][nrowsReal]
   int K;
+  int S;               // segments per column
+  double* partial;     // [K][ncols][S]
   double* out;         // [K][ncols]
 };
 

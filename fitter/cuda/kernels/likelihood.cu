@@ -157,14 +157,25 @@ extern "C" __global__ void hf_bins(const HfBinsArgs A) {
   }
 }
 
-extern "C" __global__ void hf_gather_cols(const HfGatherColsArgs A) {
+extern "C" __global__ void hf_gather_cols_partial(const HfGatherColsArgs A) {
   const HfModel& m = A.m;
-  const long long nc = m.ncols, nrr = (long long)m.nbins * m.nproc;
-  HF_LOOP(i, nc * A.K) {
-    const long long k = i / nc, c = i % nc;
+  const long long nc = m.ncols, nrr = (long long)m.nbins * m.nproc, per = nc * A.S;
+  HF_LOOP(i, per * A.K) {
+    const long long k = i / per, rem = i % per, c = rem / A.S, seg = rem % A.S;
     const double* rv = A.rowv + k * nrr;
+    const long long p0 = m.colPtr[c], len = m.colPtr[c + 1] - p0;
+    const long long j0 = p0 + len * seg / A.S, j1 = p0 + len * (seg + 1) / A.S;
     double s = 0;
-    for (int j = m.colPtr[c]; j < m.colPtr[c + 1]; j++) s += rv[m.rowIdx[j]] * m.valsT[j];
+    for (long long j = j0; j < j1; j++) s += rv[m.rowIdx[j]] * m.valsT[j];
+    A.partial[i] = s;
+  }
+}
+
+extern "C" __global__ void hf_gather_cols(const HfGatherColsArgs A) {
+  const long long nc = A.m.ncols;
+  HF_LOOP(i, nc * A.K) {
+    double s = 0;
+    for (int seg = 0; seg < A.S; seg++) s += A.partial[i * A.S + seg];
     A.out[i] = s;
   }
 }

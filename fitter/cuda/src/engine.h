@@ -58,7 +58,7 @@ class Engine {
     int cap = 0;
     double *a = nullptr, *R = nullptr, *nu = nullptr, *mm = nullptr, *data = nullptr;
     double *term = nullptr, *w = nullptr, *wz = nullptr, *c = nullptr, *caz = nullptr, *czz = nullptr;
-    double *coef = nullptr, *poiCoef = nullptr, *ltwg = nullptr, *poi = nullptr, *partial = nullptr, *value = nullptr;
+    double *coef = nullptr, *poiCoef = nullptr, *ltwg = nullptr, *colPartial = nullptr, *poi = nullptr, *partial = nullptr, *value = nullptr;
   };
   void setParams(const double* xs, int K, Params& P) const;
   void ensureWorkspace(Workspace& ws, int K);
@@ -67,6 +67,8 @@ class Engine {
   void evalPoints(Workspace& ws, const double* xs, int K, const double* dataDev, bool wantGrad, double* values, double* grads,
                   std::vector<double>* ltwgOut, std::vector<double>* poiOut, Params& P);
   void evalPoint(const double* x, bool wantGrad);
+  /** out [K][ncols] = Lᵀ rowv by segment partial sums (partial: [K][ncols][segs_]) */
+  void gatherCols(const double* rowv, int K, double* partial, double* out);
   double* devAlloc(size_t count);
   template <class T>
   T* devCopy(const std::vector<T>& v);
@@ -83,6 +85,7 @@ class Engine {
   double* beta0Dev_ = nullptr;
   double* dRDev_ = nullptr;  // dR of the current point (HVP)
   int sumT_ = 1;
+  int segs_ = 1;
   // the current point (K = 1)
   Workspace pw_;
   Params pp_;
@@ -91,7 +94,7 @@ class Engine {
   bool pvalid_ = false, phasGrad_ = false;
   // HVP batches
   int hcap_ = 0;
-  double *hdcol_ = nullptr, *hvpoi_ = nullptr, *hd_ = nullptr, *hu_ = nullptr, *hpoi_ = nullptr, *hoc_ = nullptr, *hop_ = nullptr;
+  double *hdcol_ = nullptr, *hvpoi_ = nullptr, *hd_ = nullptr, *hu_ = nullptr, *hpoi_ = nullptr, *hoc_ = nullptr, *hop_ = nullptr, *hpart_ = nullptr;
   // toy batches
   Workspace bw_;
   // full-row yields
