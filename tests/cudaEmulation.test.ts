@@ -184,6 +184,23 @@ describe("CUDA kernels on the CPU emulation device vs the native engine", () => 
   });
 });
 
+describe("the kernel names the CUDA device looks up", () => {
+  it("are exactly the kernels of likelihood.cu, in the order of the Kernel enum and the emulation's table", async () => {
+    const { readFileSync } = await import("node:fs");
+    const cu = readFileSync(resolve(here, "../fitter/cuda/kernels/likelihood.cu"), "utf8");
+    const engine = readFileSync(resolve(here, "../fitter/cuda/src/engine.cpp"), "utf8");
+    const emulate = readFileSync(resolve(here, "../fitter/cuda/src/emulate.cpp"), "utf8");
+    const device = readFileSync(resolve(here, "../fitter/cuda/src/device.h"), "utf8");
+    const inSource = [...cu.matchAll(/extern "C" __global__ void (\w+)\(/g)].map((m) => m[1]);
+    const names = [...(/names\[\] = \{([^}]*)\}/.exec(engine)?.[1] ?? "").matchAll(/"(\w+)"/g)].map((m) => m[1]);
+    const table = [...(/kEntries\[\] = \{([^}]*)\}/.exec(emulate)?.[1] ?? "").matchAll(/call<\w+, (\w+)>/g)].map((m) => m[1]);
+    const enumCount = (/enum class Kernel \{([^}]*)\}/.exec(device)?.[1] ?? "").split(",").map((x) => x.trim()).filter((x) => x && x !== "Count").length;
+    expect(names.length).toBe(enumCount);
+    expect(table).toEqual(names);
+    expect([...names].sort()).toEqual([...inSource].sort());
+  });
+});
+
 describe("the kernel source compiles for a GPU", () => {
   const nvcc = ["/usr/local/cuda/bin/nvcc", "nvcc"].find((p) => spawnSync(p, ["--version"]).status === 0);
   it.skipIf(!nvcc)("nvcc -cubin -arch=sm_90 compiles fitter/cuda/kernels/likelihood.cu (NVRTC compiles the same source at run time)", () => {

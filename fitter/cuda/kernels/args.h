@@ -58,12 +58,14 @@ struct HfGatherColsArgs {
   double* out;         // [K][ncols]
 };
 
-// out[k][q] = Σ_b rowv[k][b*nproc + q], q < nsig
+// out[k][q] = Σ_b rowv[k][b*nproc + q], q < nsig: S partial sums over segments of bins, then their sum
 struct HfGatherPoiArgs {
   HfModel m;
   const double* rowv;
   int K;
-  double* out;  // [K][nsig]
+  int S;            // segments of bins
+  double* partial;  // [K][nsig][S]
+  double* out;      // [K][nsig]
 };
 
 // partial[k][t] = Σ_{i ≡ t mod T} v[k][i]; then out[k] = Σ_t partial[k][t] (fixed order: deterministic)

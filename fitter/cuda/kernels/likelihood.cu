@@ -180,14 +180,24 @@ extern "C" __global__ void hf_gather_cols(const HfGatherColsArgs A) {
   }
 }
 
-extern "C" __global__ void hf_gather_poi(const HfGatherPoiArgs A) {
+extern "C" __global__ void hf_gather_poi_partial(const HfGatherPoiArgs A) {
   const HfModel& m = A.m;
-  const long long ns = m.nsig, nrr = (long long)m.nbins * m.nproc;
-  HF_LOOP(i, ns * A.K) {
-    const long long k = i / ns, q = i % ns;
+  const long long ns = m.nsig, nrr = (long long)m.nbins * m.nproc, per = ns * A.S;
+  HF_LOOP(i, per * A.K) {
+    const long long k = i / per, rem = i % per, q = rem / A.S, seg = rem % A.S;
     const double* rv = A.rowv + k * nrr;
+    const long long b0 = (long long)m.nbins * seg / A.S, b1 = (long long)m.nbins * (seg + 1) / A.S;
     double s = 0;
-    for (int b = 0; b < m.nbins; b++) s += rv[(long long)b * m.nproc + q];
+    for (long long b = b0; b < b1; b++) s += rv[b * m.nproc + q];
+    A.partial[i] = s;
+  }
+}
+
+extern "C" __global__ void hf_gather_poi(const HfGatherPoiArgs A) {
+  const long long ns = A.m.nsig;
+  HF_LOOP(i, ns * A.K) {
+    double s = 0;
+    for (int seg = 0; seg < A.S; seg++) s += A.partial[i * A.S + seg];
     A.out[i] = s;
   }
 }

@@ -7,7 +7,7 @@
 
 namespace hfcuda {
 
-enum class Kernel { Forward, Bins, GatherColsPartial, GatherCols, GatherPoi, SumPartial, SumFinal, HvpRows, HvpBins, YvarY, YvarQ, LogDet, SymmetrizeLower, Count };
+enum class Kernel { Forward, Bins, GatherColsPartial, GatherCols, GatherPoiPartial, GatherPoi, SumPartial, SumFinal, HvpRows, HvpBins, YvarY, YvarQ, LogDet, SymmetrizeLower, Count };
 
 const char* kernelName(Kernel k);
 

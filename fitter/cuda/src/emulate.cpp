@@ -26,7 +26,7 @@ void call(const void* a) {
 using Entry = void (*)(const void*);
 const Entry kEntries[] = {
     call<HfForwardArgs, hf_forward>,       call<HfBinsArgs, hf_bins>,           call<HfGatherColsArgs, hf_gather_cols_partial>, call<HfGatherColsArgs, hf_gather_cols>,
-    call<HfGatherPoiArgs, hf_gather_poi>,  call<HfSumArgs, hf_sum_partial>,     call<HfSumArgs, hf_sum_final>,
+    call<HfGatherPoiArgs, hf_gather_poi_partial>, call<HfGatherPoiArgs, hf_gather_poi>,  call<HfSumArgs, hf_sum_partial>,     call<HfSumArgs, hf_sum_final>,
     call<HfHvpRowsArgs, hf_hvp_rows>,      call<HfHvpBinsArgs, hf_hvp_bins>,    call<HfYvarArgs, hf_yvar_y>,
     call<HfYvarArgs, hf_yvar_q>,           call<HfDenseArgs, hf_logdet>,        call<HfDenseArgs, hf_symmetrize_lower>,
 };

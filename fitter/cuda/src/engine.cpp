@@ -31,7 +31,7 @@ constexpr double kBatchBytes = 512.0 * 1024 * 1024;
 }  // namespace
 
 const char* kernelName(Kernel k) {
-  static const char* names[] = {"hf_forward",     "hf_bins",     "hf_gather_cols_partial", "hf_gather_cols", "hf_gather_poi",
+  static const char* names[] = {"hf_forward",     "hf_bins",     "hf_gather_cols_partial", "hf_gather_cols", "hf_gather_poi_partial", "hf_gather_poi",
                                 "hf_sum_partial", "hf_sum_final", "hf_hvp_rows",    "hf_hvp_bins",
                                 "hf_yvar_y",      "hf_yvar_q",   "hf_logdet",      "hf_symmetrize_lower"};
   static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(Kernel::Count), "one name per kernel");
@@ -124,13 +124,14 @@ Engine::Engine(HostModel model, std::unique_ptr<Device> device) : M_(std::move(m
   int maxCol = 0;
   for (int c = 0; c < M.ncols; c++) maxCol = std::max(maxCol, colPtr[c + 1] - colPtr[c]);
   segs_ = std::max(1, std::min(64, (maxCol + 31) / 32));
+  poiSegs_ = std::max(1, std::min(256, (M.nbins + 31) / 32));
   ensureWorkspace(pw_, 1);
 }
 
 Engine::~Engine() {
   freeWorkspace(pw_);
   freeWorkspace(bw_);
-  for (double* p : {hdcol_, hvpoi_, hd_, hu_, hpoi_, hoc_, hop_, hpart_})
+  for (double* p : {hdcol_, hvpoi_, hd_, hu_, hpoi_, hoc_, hop_, hpart_, hpoipart_})
     if (p) dev_->release(p);
   for (void* p : owned_) dev_->release(p);
 }
@@ -156,13 +157,14 @@ void Engine::ensureWorkspace(Workspace& ws, int K) {
   ws.ltwg = a(static_cast<size_t>(K) * M_.ncols);
   ws.colPartial = a(static_cast<size_t>(K) * M_.ncols * segs_);
   ws.poi = a(static_cast<size_t>(K) * M_.nsig);
+  ws.poiPartial = a(static_cast<size_t>(K) * M_.nsig * poiSegs_);
   ws.partial = a(static_cast<size_t>(K) * sumT_);
   ws.value = a(K);
   ws.cap = K;
 }
 
 void Engine::freeWorkspace(Workspace& ws) {
-  double* ptrs[] = {ws.a, ws.R, ws.nu, ws.mm, ws.data, ws.term, ws.w, ws.wz, ws.c, ws.caz, ws.czz, ws.coef, ws.poiCoef, ws.ltwg, ws.colPartial, ws.poi, ws.partial, ws.value};
+  double* ptrs[] = {ws.a, ws.R, ws.nu, ws.mm, ws.data, ws.term, ws.w, ws.wz, ws.c, ws.caz, ws.czz, ws.coef, ws.poiCoef, ws.ltwg, ws.colPartial, ws.poi, ws.poiPartial, ws.partial, ws.value};
   for (double* p : ptrs)
     if (p) dev_->release(p);
   ws = Workspace{};
@@ -230,7 +232,7 @@ void Engine::evalPoints(Workspace& ws, const double* xs, int K, const double* da
   }
   if (!wantGrad) return;
   gatherCols(ws.coef, K, ws.colPartial, ws.ltwg);
-  run(Kernel::GatherPoi, static_cast<long long>(M.nsig) * K, HfGatherPoiArgs{dm_, ws.poiCoef, K, ws.poi});
+  gatherPoi(ws.poiCoef, K, ws.poiPartial, ws.poi);
   std::vector<double> ltwg(static_cast<size_t>(K) * M.ncols), poi(static_cast<size_t>(K) * M.nsig);
   dev_->download(ltwg.data(), ws.ltwg, ltwg.size() * sizeof(double));
   dev_->download(poi.data(), ws.poi, poi.size() * sizeof(double));
@@ -253,6 +255,12 @@ void Engine::gatherCols(const double* rowv, int K, double* partial, double* out)
   HfGatherColsArgs g{dm_, rowv, K, segs_, partial, out};
   run(Kernel::GatherColsPartial, static_cast<long long>(M_.ncols) * segs_ * K, g);
   run(Kernel::GatherCols, static_cast<long long>(M_.ncols) * K, g);
+}
+
+void Engine::gatherPoi(const double* rowv, int K, double* partial, double* out) {
+  HfGatherPoiArgs g{dm_, rowv, K, poiSegs_, partial, out};
+  run(Kernel::GatherPoiPartial, static_cast<long long>(M_.nsig) * poiSegs_ * K, g);
+  run(Kernel::GatherPoi, static_cast<long long>(M_.nsig) * K, g);
 }
 
 void Engine::evalPoint(const double* x, bool wantGrad) {
@@ -284,7 +292,7 @@ void Engine::hvp(const double* x, const double* v, int K, double* out) {
   const int n = nparams();
   const long long nrr = static_cast<long long>(M.nbins) * M.nproc;
   if (hcap_ < K) {
-    double* old[] = {hdcol_, hvpoi_, hd_, hu_, hpoi_, hoc_, hop_, hpart_};
+    double* old[] = {hdcol_, hvpoi_, hd_, hu_, hpoi_, hoc_, hop_, hpart_, hpoipart_};
     for (double* p : old)
       if (p) dev_->release(p);
     auto a = [&](size_t c) { return static_cast<double*>(dev_->alloc(std::max<size_t>(1, c) * sizeof(double))); };
@@ -296,6 +304,7 @@ void Engine::hvp(const double* x, const double* v, int K, double* out) {
     hoc_ = a(static_cast<size_t>(K) * M.ncols);
     hop_ = a(static_cast<size_t>(K) * M.nsig);
     hpart_ = a(static_cast<size_t>(K) * M.ncols * segs_);
+    hpoipart_ = a(static_cast<size_t>(K) * M.nsig * poiSegs_);
     hcap_ = K;
   }
   std::vector<double> dcol(static_cast<size_t>(K) * M.ncols), vpoi(static_cast<size_t>(K) * M.nsig);
@@ -313,7 +322,7 @@ void Engine::hvp(const double* x, const double* v, int K, double* out) {
   run(Kernel::HvpBins, static_cast<long long>(M.nbins) * K,
       HfHvpBinsArgs{dm_, pw_.nu, pw_.mm, pw_.w, pw_.wz, pw_.c, pw_.caz, pw_.czz, dRDev_, hvpoi_, hd_, K, hu_, hpoi_});
   gatherCols(hu_, K, hpart_, hoc_);
-  run(Kernel::GatherPoi, static_cast<long long>(M.nsig) * K, HfGatherPoiArgs{dm_, hpoi_, K, hop_});
+  gatherPoi(hpoi_, K, hpoipart_, hop_);
   std::vector<double> oc(static_cast<size_t>(K) * M.ncols), op(static_cast<size_t>(K) * M.nsig);
   dev_->download(oc.data(), hoc_, oc.size() * sizeof(double));
   if (!op.empty()) dev_->download(op.data(), hop_, op.size() * sizeof(double));

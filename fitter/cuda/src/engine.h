@@ -58,7 +58,7 @@ class Engine {
     int cap = 0;
     double *a = nullptr, *R = nullptr, *nu = nullptr, *mm = nullptr, *data = nullptr;
     double *term = nullptr, *w = nullptr, *wz = nullptr, *c = nullptr, *caz = nullptr, *czz = nullptr;
-    double *coef = nullptr, *poiCoef = nullptr, *ltwg = nullptr, *colPartial = nullptr, *poi = nullptr, *partial = nullptr, *value = nullptr;
+    double *coef = nullptr, *poiCoef = nullptr, *ltwg = nullptr, *colPartial = nullptr, *poi = nullptr, *poiPartial = nullptr, *partial = nullptr, *value = nullptr;
   };
   void setParams(const double* xs, int K, Params& P) const;
   void ensureWorkspace(Workspace& ws, int K);
@@ -69,6 +69,8 @@ class Engine {
   void evalPoint(const double* x, bool wantGrad);
   /** out [K][ncols] = Lᵀ rowv by segment partial sums (partial: [K][ncols][segs_]) */
   void gatherCols(const double* rowv, int K, double* partial, double* out);
+  /** out [K][nsig] = Σ_b rowv[k][b·nproc + q] by segment partial sums (partial: [K][nsig][poiSegs_]) */
+  void gatherPoi(const double* rowv, int K, double* partial, double* out);
   double* devAlloc(size_t count);
   template <class T>
   T* devCopy(const std::vector<T>& v);
@@ -85,7 +87,7 @@ class Engine {
   double* beta0Dev_ = nullptr;
   double* dRDev_ = nullptr;  // dR of the current point (HVP)
   int sumT_ = 1;
-  int segs_ = 1;
+  int segs_ = 1, poiSegs_ = 1;
   // the current point (K = 1)
   Workspace pw_;
   Params pp_;
@@ -94,7 +96,7 @@ class Engine {
   bool pvalid_ = false, phasGrad_ = false;
   // HVP batches
   int hcap_ = 0;
-  double *hdcol_ = nullptr, *hvpoi_ = nullptr, *hd_ = nullptr, *hu_ = nullptr, *hpoi_ = nullptr, *hoc_ = nullptr, *hop_ = nullptr, *hpart_ = nullptr;
+  double *hdcol_ = nullptr, *hvpoi_ = nullptr, *hd_ = nullptr, *hu_ = nullptr, *hpoi_ = nullptr, *hoc_ = nullptr, *hop_ = nullptr, *hpart_ = nullptr, *hpoipart_ = nullptr;
   // toy batches
   Workspace bw_;
   // full-row yields
