@@ -228,7 +228,8 @@ export class TensorWriter {
 
     const { pairs, values } = canonicalLogk(m.logk, position, f32);
     const gk = f.create_group("hlogk_sparse");
-    this.flat(gk, "indices", toInt64(pairs), [values.length, 2]);
+    // int64 pieces made as they are written: a whole int64 copy would cost 16 bytes per entry
+    this.flatStreamed(gk, "indices", pairs.length, [values.length, 2], "<q", PIECE_ELEMENTS, (s, e) => toInt64(pairs.subarray(s, e)));
     this.flat(gk, "values", values, [values.length]);
     gk.create_attribute("dense_shape", new BigInt64Array([BigInt(nnz), BigInt(m.logk.ncols)]), [2], "<q");
   }
