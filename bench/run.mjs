@@ -1,4 +1,5 @@
-// `npm run bench`: runs every bench/*.bench.mjs (or those named on the command line) in turn.
+// `npm run bench`: runs every bench/*.bench.mjs (or those named on the command line, e.g.
+// `npm run bench -- scale` for scale.bench.mjs) in turn.
 // Each bench prints its own measurements; they import the compiled code from dist/.
 import { readdirSync } from "node:fs";
 import { spawnSync } from "node:child_process";

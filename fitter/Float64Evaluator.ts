@@ -2,6 +2,11 @@
  * The float64 likelihood of ../shared/spec/likelihood.md evaluated by the fitter_native C++ addon:
  * NLL, gradient, exact Hessian-vector products, exact dense Hessian, yields and their variances.
  * Every reported number of the fitter comes from here (the tfjs float32 stage only gets close).
+ *
+ * log κ is not copied: the native side reads spec.logk.cols and spec.logk.values in place (and keeps
+ * them alive), at their stored types — Uint16Array or Int32Array columns, Float32Array or Float64Array
+ * values, each value widened to float64 before any arithmetic, so float32 storage gives exactly the
+ * results of the same values stored as float64. Do not modify those arrays while the evaluator lives.
  */
 import { availableParallelism } from "node:os";
 import type { LikelihoodEvaluator } from "./evaluator.js";

@@ -175,7 +175,8 @@ export class TfLikelihood implements Objective {
       for (let r = 0; r < Math.min(nrowsNll, logk.nrows); r++) rowIds.fill(r, logk.rowPtr[r], logk.rowPtr[r + 1]);
       const kernels = opts.indexKernels ?? indexKernelsFor(tf.getBackend());
       this.logkRows = new IndexMap(rowIds, nrowsNll, kernels);
-      this.logkCols = new IndexMap(logk.cols.subarray(0, nnz), logk.ncols, kernels);
+      const cols = logk.cols.subarray(0, nnz);
+      this.logkCols = new IndexMap(cols instanceof Int32Array ? cols : Int32Array.from(cols), logk.ncols, kernels);
       this.logkValues = tf.tensor1d(Float32Array.from(logk.values.subarray(0, nnz)));
     } else {
       this.logkRows = null;

@@ -19,9 +19,12 @@ export interface NativeSpecInput {
   systematicType: string;
   poiMode: string;
   norm: Float64Array;
-  rowPtr: Int32Array;
-  cols: Int32Array;
-  values: Float64Array;
+  /** Int32Array, or Float64Array of exact integers when nnz > 2³¹ − 1 */
+  rowPtr: Int32Array | Float64Array;
+  /** borrowed, not copied: the evaluator keeps a reference and reads them in place */
+  cols: Int32Array | Uint16Array;
+  /** borrowed like cols; float32 values are widened to float64 as they are loaded */
+  values: Float64Array | Float32Array;
   data: Float64Array;
   bbK: Float64Array | null;
   /** [nbins * nproc], 1 = the process is scaled by β; null = every process is */

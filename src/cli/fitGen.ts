@@ -22,6 +22,8 @@ export interface FitGenArgs {
   storage: "dense" | "sparse";
   /** null: the writer's default */
   compression: Compression | null;
+  /** norm and log κ stored as float32 (rabbit's dtype float32) instead of float64 */
+  float32: boolean;
   /** the command line, recorded in the file's meta_info */
   command: string;
 }
@@ -37,6 +39,7 @@ export interface FitGenSummary {
   logkNonZeros: number;
   symmetric: boolean;
   storage: "dense" | "sparse";
+  float32: boolean;
   fileBytes: number;
   generateSeconds: number;
   writeSeconds: number;
@@ -93,7 +96,8 @@ function makeProgram(): Command {
     .option("--local <f>", `fraction of local systematics (default ${d.local})`, fractionArg("local"))
     .option("--sparse", "store norm and log κ sparse (default for --preset wmass)")
     .option("--dense", "store norm and log κ dense (default for the generic model)")
-    .addOption(new Option("--compression <c>", "dataset compression").choices(["gzip", "blosc2", "none"]));
+    .addOption(new Option("--compression <c>", "dataset compression").choices(["gzip", "blosc2", "none"]))
+    .option("--float32", "store norm and log κ as float32 (as rabbit's TensorWriter with dtype float32)");
 }
 
 /** Parses `fit-gen` arguments (argv as process.argv: node, script, args...). */
@@ -139,6 +143,7 @@ export function parseFitGenArgs(argv: string[]): FitGenArgs {
     wmass,
     storage,
     compression: (opts.compression as Compression | undefined) ?? null,
+    float32: Boolean(opts.float32),
     command: ["fit-gen", ...argv.slice(2)].join(" "),
   };
 }
@@ -155,6 +160,7 @@ export async function runFitGen(args: FitGenArgs): Promise<FitGenSummary> {
   await writeTensor(args.output, model, {
     storage: args.storage,
     ...(args.compression ? { compression: args.compression } : {}),
+    ...(args.float32 ? { float32: true } : {}),
     command: args.command,
   });
   const t2 = performance.now();
@@ -169,6 +175,7 @@ export async function runFitGen(args: FitGenArgs): Promise<FitGenSummary> {
     logkNonZeros: model.logk.values.length,
     symmetric: model.symmetric,
     storage: args.storage,
+    float32: args.float32,
     fileBytes: statSync(args.output).size,
     generateSeconds: (t1 - t0) / 1000,
     writeSeconds: (t2 - t1) / 1000,
@@ -183,6 +190,7 @@ export function formatSummary(s: FitGenSummary, compression: Compression | null)
     `  bins ${s.nbins}${s.nbinsFull > s.nbins ? ` (+${s.nbinsFull - s.nbins} masked)` : ""}, ` +
       `procs ${s.nprocs} (${s.nsignals} signal), systs ${s.nsysts}${s.nnoi ? ` (${s.nnoi} NOI)` : ""}`,
     `  log κ non-zeros ${s.logkNonZeros} (${s.symmetric ? "symmetric" : "asymmetric"}), storage ${s.storage}` +
+      (s.float32 ? " float32" : "") +
       (compression ? `, compression ${compression}` : ""),
     `  file size ${mb} MB; generate ${s.generateSeconds.toFixed(2)} s, write ${s.writeSeconds.toFixed(2)} s, ` +
       `total ${(s.generateSeconds + s.writeSeconds).toFixed(2)} s`,

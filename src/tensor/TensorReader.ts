@@ -2,7 +2,9 @@
  * Reads a fit tensor in the rabbit HDF5 layout (../shared/spec/tensor-format.md) into a TensorModel.
  *
  * Dense log κ is streamed in slabs and compressed to CSR on the way, so a GB-sized dense tensor never
- * sits in wasm memory (2 GB heap) at once. Sparse files are narrowed from int64 to Int32Array indices.
+ * sits in wasm memory (2 GB heap) at once. Sparse log κ is streamed too, straight into CSR: row
+ * pointers counted on the way (the int64 row list is never kept), column indices narrowed to 16 bits
+ * when ncols ≤ 65536 (else 32), values kept float32 when the file stores float32 (logkCsr.ts).
  */
 import { UserError } from "../errors.js";
 import {
@@ -42,6 +44,7 @@ import {
 import { isNumericArray } from "../numericArray.js";
 import { decodeRabbitMeta } from "./pickle/rabbitMeta.js";
 import { PickleError } from "./pickle/unpickle.js";
+import { allocValues, CsrBuilder, LogkCsrCollector, rowPointersFromCounts, type LogkCols, type LogkValues } from "./logkCsr.js";
 
 export interface ReadOptions {
   /** elements per slab when streaming log κ and the sparse datasets (default 4M = 32 MB of float64) */
@@ -61,41 +64,6 @@ interface MetaRead {
 
 const DEFAULT_CHUNK_ELEMENTS = 1 << 22;
 
-
-/** Growable (col, value) buffers for building CSR without knowing nnz in advance. */
-class CsrBuilder {
-  private cols: Int32Array;
-  private values: Float64Array;
-  nnz = 0;
-
-  constructor(initialCapacity: number) {
-    const cap = Math.max(16, initialCapacity);
-    this.cols = new Int32Array(cap);
-    this.values = new Float64Array(cap);
-  }
-
-  push(col: number, value: number): void {
-    if (this.nnz === this.cols.length) this.grow();
-    this.cols[this.nnz] = col;
-    this.values[this.nnz] = value;
-    this.nnz++;
-  }
-
-  private grow(): void {
-    const cap = this.cols.length * 2;
-    const cols = new Int32Array(cap);
-    cols.set(this.cols);
-    const values = new Float64Array(cap);
-    values.set(this.values);
-    this.cols = cols;
-    this.values = values;
-  }
-
-  finish(): { cols: Int32Array; values: Float64Array } {
-    // Copy out to exact length so the doubled capacity is released.
-    return { cols: this.cols.slice(0, this.nnz), values: this.values.slice(0, this.nnz) };
-  }
-}
 
 export class TensorReader {
   private closed = false;
@@ -370,13 +338,13 @@ export class TensorReader {
     }
     const nrows = nbinsFull * nproc;
     const ncols = symmetric ? nsyst : 2 * nsyst;
-    const rowCounts = new Int32Array(nrows + 1);
-    const builder = new CsrBuilder(Math.min(nrows * ncols, 1 << 20));
+    const rowCounts = new Float64Array(nrows + 1);
+    const builder = new CsrBuilder(ncols, isFloat32(ds), Math.min(nrows * ncols, 1 << 20));
     // The flat tensor is a row-major [nrows, ncols] matrix: flat index = row * ncols + col for both
     // layouts (the asymmetric halfdiff part lands in columns nsyst..2nsyst-1).
     let row = 0;
     let col = 0;
-    this.forEachSlab(ds, name, chunkElements, (slab, offset) => {
+    this.forEachNumericSlab(ds, name, chunkElements, (slab, offset) => {
       checkFiniteSlab(this.path, name, slab, offset);
       for (let i = 0; i < slab.length; i++) {
         const v = slab[i];
@@ -390,9 +358,9 @@ export class TensorReader {
         }
       }
     });
-    for (let r = 0; r < nrows; r++) rowCounts[r + 1] += rowCounts[r];
+    const rowPtr = rowPointersFromCounts(rowCounts);
     const { cols, values } = builder.finish();
-    return { logk: { nrows, ncols, rowPtr: rowCounts, cols, values }, symmetric };
+    return { logk: { nrows, ncols, rowPtr, cols, values }, symmetric };
   }
 
   /**
@@ -431,6 +399,34 @@ export class TensorReader {
         visit(read([[start, end]]), start * perIndex);
       }
     }
+  }
+
+  /**
+   * forEachRawSlab with the pieces as float32 when the dataset stores float32 (isFloat32), else as
+   * float64: float32 values are never widened just to be stored again.
+   */
+  private forEachNumericSlab(
+    ds: Dataset,
+    name: string,
+    chunkElements: number,
+    visit: (slab: Float64Array | Float32Array, flatOffset: number) => void,
+  ): void {
+    const f32 = isFloat32(ds);
+    this.forEachRawSlab(ds, name, chunkElements, (raw, offset) =>
+      visit(f32 && raw instanceof Float32Array ? raw : toFloat64(this.path, name, raw), offset),
+    );
+  }
+
+  /** A numeric dataset read piece by piece into one Float32Array (float32 datasets) or Float64Array. */
+  private readValuesStreamed(name: string, chunkElements: number): LogkValues {
+    const ds = this.dataset(name);
+    const values = allocValues(isFloat32(ds), shapeSize(this.logicalShape(ds, name)));
+    this.forEachNumericSlab(ds, name, chunkElements, (slab, offset) => {
+      checkFiniteSlab(this.path, name, slab, offset);
+      if (offset + slab.length > values.length) throw datasetError(this.path, name, "holds more values than its shape");
+      values.set(slab, offset);
+    });
+    return values;
   }
 
   /** forEachRawSlab with the pieces as float64. */
@@ -503,22 +499,13 @@ export class TensorReader {
         `dense_shape [${logkShape.join(", ")}]: ${logkRows} rows match neither the ${nnz} hnorm_sparse entries nor nbinsfull*nproc = ${nrows}`,
       );
     }
-    const logkIdx = this.readSparseIndices("hlogk_sparse/indices", logkShape, chunkElements);
-    const values = this.readFloat64Streamed("hlogk_sparse/values", chunkElements).values;
-    const nnzk = logkIdx.rows.length;
+    // Canonical order of both index lists and the monotonic entry -> row map keep the entries in CSR order.
+    const { rowPtr, cols, nnz: nnzk } = this.readLogkIndices("hlogk_sparse/indices", logkShape, nrows, rowMap, chunkElements);
+    const values = this.readValuesStreamed("hlogk_sparse/values", chunkElements);
     if (values.length !== nnzk) {
       throw datasetError(file, "hlogk_sparse/values", `has ${values.length} values for ${nnzk} indices`);
     }
-    const rowPtr = new Int32Array(nrows + 1);
-    const srcRows = logkIdx.rows;
-    if (rowMap === null) {
-      for (let k = 0; k < nnzk; k++) rowPtr[srcRows[k] + 1]++;
-    } else {
-      for (let k = 0; k < nnzk; k++) rowPtr[rowMap[srcRows[k]] + 1]++;
-    }
-    for (let r = 0; r < nrows; r++) rowPtr[r + 1] += rowPtr[r];
-    // Canonical order of both index lists and the monotonic entry -> row map keep the entries in CSR order.
-    return { nbinsFull, norm, logk: { nrows, ncols, rowPtr, cols: logkIdx.cols, values }, symmetric };
+    return { nbinsFull, norm, logk: { nrows, ncols, rowPtr, cols, values }, symmetric };
   }
 
   private denseShape(group: Group, name: string): [number, number] {
@@ -529,6 +516,28 @@ export class TensorReader {
       throw datasetError(this.path, name, "attribute dense_shape is not two non-negative integers");
     }
     return [shape[0], shape[1]];
+  }
+
+  /** hlogk_sparse/indices streamed straight into CSR row pointers and narrow column indices. */
+  private readLogkIndices(
+    name: string,
+    denseShape: [number, number],
+    csrRows: number,
+    rowMap: Int32Array | null,
+    chunkElements: number,
+  ): { rowPtr: Int32Array | Float64Array; cols: LogkCols; nnz: number } {
+    const ds = this.dataset(name);
+    const shape = this.logicalShape(ds, name);
+    const n = shapeSize(shape);
+    if (!(shape.length === 2 && shape[1] === 2) && !(shape.length === 1 && n === 0)) {
+      throw datasetError(this.path, name, `shape [${shape.join(", ")}] is not [nnz, 2]`);
+    }
+    const collector = new LogkCsrCollector(this.path, name, n / 2, denseShape, csrRows, rowMap);
+    this.forEachRawSlab(ds, name, chunkElements, (raw) => {
+      if (!isNumericArray(raw)) throw datasetError(this.path, name, "is not an integer dataset");
+      collector.add(raw as ArrayLike<number | bigint>);
+    });
+    return { ...collector.finish(), nnz: n / 2 };
   }
 
   private readSparseIndices(
@@ -777,7 +786,13 @@ function toFloat64(file: string, name: string, value: unknown): Float64Array {
   throw datasetError(file, name, "is not a numeric dataset");
 }
 
-function checkFiniteSlab(file: string, name: string, slab: Float64Array, offset: number): void {
+/** Whether a dataset stores IEEE float32 (HDF5 class H5T_FLOAT = 1, 4 bytes). */
+function isFloat32(ds: Dataset): boolean {
+  const m = ds.metadata;
+  return m.type === 1 && m.size === 4;
+}
+
+function checkFiniteSlab(file: string, name: string, slab: Float64Array | Float32Array, offset: number): void {
   // x - x is 0 for finite x and NaN for NaN/±Infinity: one cheap test per element.
   let acc = 0;
   for (let i = 0; i < slab.length; i++) acc += slab[i] - slab[i];

@@ -31,6 +31,12 @@ export interface WriteOptions {
    * metadata at all (a file as combinetf wrote them).
    */
   rabbitMetaPickle?: Uint8Array | null;
+  /**
+   * Store norm and log κ as float32 (rabbit's TensorWriter with dtype float32): half the file and,
+   * since the reader keeps float32 log κ as float32, half its memory. Values are rounded to the
+   * nearest float32; entries that round to zero are dropped from sparse storage.
+   */
+  float32?: boolean;
 }
 
 /** Elements per HDF5 chunk of a compressed dataset: 1 MiB of float64, as h5py picks at most. */
@@ -38,7 +44,7 @@ const CHUNK_ELEMENTS = 1 << 17;
 /** Elements handed to HDF5 per write call, so big tensors never sit whole in the 2 GB wasm heap. */
 const PIECE_ELEMENTS = 1 << 22;
 
-type WritableArray = Float64Array | Int32Array | BigInt64Array;
+type WritableArray = Float64Array | Float32Array | Int32Array | BigInt64Array;
 
 /** h5wasm copies `array.buffer` whole, so views must own their buffer exactly. */
 function ownBuffer<T extends WritableArray | Uint8Array>(array: T): T {
@@ -47,6 +53,7 @@ function ownBuffer<T extends WritableArray | Uint8Array>(array: T): T {
 
 function dtypeOf(array: WritableArray): string {
   if (array instanceof Float64Array) return "<d";
+  if (array instanceof Float32Array) return "<f";
   if (array instanceof Int32Array) return "<i";
   return "<q";
 }
@@ -171,16 +178,17 @@ export class TensorWriter {
     const m = this.model;
     const nproc = m.procs.length;
     const nsyst = m.systs.length;
-    this.flat(f, "hnorm", m.norm, [m.nbinsFull, nproc]);
+    const f32 = this.opts.float32 === true;
+    this.flat(f, "hnorm", f32 ? Float32Array.from(m.norm) : m.norm, [m.nbinsFull, nproc]);
     const { logk } = m;
     const shape = m.symmetric ? [m.nbinsFull, nproc, nsyst] : [m.nbinsFull, nproc, 2, nsyst];
     const ncols = logk.ncols;
     const total = logk.nrows * ncols;
     // Row-major [nrows, ncols] is exactly the flat layout of both shapes (halfdiff in columns nsyst..).
     const rowsPerPiece = Math.max(1, Math.floor(PIECE_ELEMENTS / Math.max(1, ncols)));
-    this.flatStreamed(f, "hlogk", total, shape, "<d", rowsPerPiece * ncols, (start, end) => {
+    this.flatStreamed(f, "hlogk", total, shape, f32 ? "<f" : "<d", rowsPerPiece * ncols, (start, end) => {
       // Pieces follow HDF5 chunk boundaries, so they may start and end inside a row.
-      const piece = new Float64Array(end - start);
+      const piece = f32 ? new Float32Array(end - start) : new Float64Array(end - start);
       const firstRow = Math.floor(start / ncols);
       const lastRow = Math.ceil(end / ncols);
       for (let r = firstRow; r < lastRow; r++) {
@@ -198,12 +206,14 @@ export class TensorWriter {
     const m = this.model;
     const nproc = m.procs.length;
     const nrows = m.nbinsFull * nproc;
+    const f32 = this.opts.float32 === true;
+    const stored = (v: number): number => (f32 ? Math.fround(v) : v);
     // Only non-zero yields are stored; log κ rows then refer to positions among them.
     const position = new Int32Array(nrows).fill(-1);
     let nnz = 0;
-    for (let r = 0; r < nrows; r++) if (m.norm[r] !== 0) position[r] = nnz++;
+    for (let r = 0; r < nrows; r++) if (stored(m.norm[r]) !== 0) position[r] = nnz++;
     const normPairs = new Int32Array(2 * nnz);
-    const normValues = new Float64Array(nnz);
+    const normValues = f32 ? new Float32Array(nnz) : new Float64Array(nnz);
     for (let r = 0; r < nrows; r++) {
       const k = position[r];
       if (k < 0) continue;
@@ -216,9 +226,10 @@ export class TensorWriter {
     this.flat(gn, "values", normValues, [nnz]);
     gn.create_attribute("dense_shape", new BigInt64Array([BigInt(m.nbinsFull), BigInt(nproc)]), [2], "<q");
 
-    const { pairs, values } = canonicalLogk(m.logk, position);
+    const { pairs, values } = canonicalLogk(m.logk, position, f32);
     const gk = f.create_group("hlogk_sparse");
-    this.flat(gk, "indices", toInt64(pairs), [values.length, 2]);
+    // int64 pieces made as they are written: a whole int64 copy would cost 16 bytes per entry
+    this.flatStreamed(gk, "indices", pairs.length, [values.length, 2], "<q", PIECE_ELEMENTS, (s, e) => toInt64(pairs.subarray(s, e)));
     this.flat(gk, "values", values, [values.length]);
     gk.create_attribute("dense_shape", new BigInt64Array([BigInt(nnz), BigInt(m.logk.ncols)]), [2], "<q");
   }
@@ -360,14 +371,19 @@ function checkModel(m: TensorModel): void {
  * Sparse log κ in canonical order: entries of rows with non-zero yield, rows by position, columns
  * sorted within a row, zeros dropped. Returns (position, col) pairs and values.
  */
-function canonicalLogk(logk: LogKCsr, position: Int32Array): { pairs: Int32Array; values: Float64Array } {
+function canonicalLogk(
+  logk: LogKCsr,
+  position: Int32Array,
+  float32: boolean,
+): { pairs: Int32Array; values: Float64Array | Float32Array } {
+  const stored = (v: number): number => (float32 ? Math.fround(v) : v);
   let count = 0;
   for (let r = 0; r < logk.nrows; r++) {
     if (position[r] < 0) continue;
-    for (let k = logk.rowPtr[r]; k < logk.rowPtr[r + 1]; k++) if (logk.values[k] !== 0) count++;
+    for (let k = logk.rowPtr[r]; k < logk.rowPtr[r + 1]; k++) if (stored(logk.values[k]) !== 0) count++;
   }
   const pairs = new Int32Array(2 * count);
-  const values = new Float64Array(count);
+  const values = float32 ? new Float32Array(count) : new Float64Array(count);
   let out = 0;
   for (let r = 0; r < logk.nrows; r++) {
     const pos = position[r];
@@ -389,7 +405,7 @@ function canonicalLogk(logk: LogKCsr, position: Int32Array): { pairs: Int32Array
     }
     for (let i = 0; i < end - begin; i++) {
       const k = order === null ? begin + i : order[i];
-      const v = logk.values[k];
+      const v = stored(logk.values[k]);
       if (v === 0) continue;
       pairs[2 * out] = pos;
       pairs[2 * out + 1] = logk.cols[k];

@@ -1,6 +1,7 @@
 /**
  * The fit tensor in memory: what TensorReader yields and TensorWriter takes.
- * Layout follows ../shared/spec/tensor-format.md; every number is float64.
+ * Layout follows ../shared/spec/tensor-format.md; every number is float64 except log κ, which keeps
+ * the file's float32 and narrow column indices (see LogKCsr).
  */
 
 export type SystematicType = "log_normal" | "normal";
@@ -43,10 +44,18 @@ export interface LogKCsr {
   nrows: number;
   /** nsyst (symmetric) or 2 * nsyst (asymmetric: logkavg columns, then logkhalfdiff columns) */
   ncols: number;
-  /** length nrows + 1 */
-  rowPtr: Int32Array;
-  cols: Int32Array;
-  values: Float64Array;
+  /**
+   * length nrows + 1; Float64Array (exact integers) only when nnz exceeds 2³¹ − 1, which Int32Array
+   * cannot address
+   */
+  rowPtr: Int32Array | Float64Array;
+  /** Uint16Array when every column index fits in 16 bits (ncols ≤ 65536; the reader narrows), else Int32Array */
+  cols: Int32Array | Uint16Array;
+  /**
+   * Float32Array when the file stores log κ as float32 (kept so in memory: half the bytes; every
+   * engine converts each value to float64 exactly before any arithmetic), else Float64Array
+   */
+  values: Float64Array | Float32Array;
 }
 
 export interface SystGroup {

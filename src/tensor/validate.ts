@@ -90,31 +90,32 @@ export interface SparsePairs {
 }
 
 /**
- * Collects [nnz, 2] (row, col) index pairs, fed in flat order in pieces of any size (a piece may end
- * between a row and its column), narrowing them to Int32Arrays. Checks that every index lies inside
- * dense_shape and that the pairs are in canonical order (row-major, strictly increasing).
+ * Scans [nnz, 2] (row, col) index pairs, fed in flat order in pieces of any size (a piece may end
+ * between a row and its column), and hands each checked pair to `store`. Checks that every index lies
+ * inside dense_shape and that the pairs are in canonical order (row-major, strictly increasing).
  * int64 values are read as their two 32-bit halves: a valid index has a zero high word and a
  * non-negative low word, which avoids a BigInt per element.
  */
-export class SparsePairCollector {
-  readonly rows: Int32Array;
-  readonly cols: Int32Array;
+export abstract class CanonicalPairScanner {
   private count = 0;
   private pendingRow = -2;
   private prevKey = -1;
-  private readonly nrows: number;
-  private readonly ncols: number;
+  private prevRow = -1;
+  private prevCol = -1;
+  protected readonly nrows: number;
+  protected readonly ncols: number;
 
   constructor(
-    private readonly file: string,
-    private readonly dataset: string,
-    private readonly nnz: number,
+    protected readonly file: string,
+    protected readonly dataset: string,
+    protected readonly nnz: number,
     denseShape: readonly [number, number],
   ) {
     [this.nrows, this.ncols] = denseShape;
-    this.rows = new Int32Array(nnz);
-    this.cols = new Int32Array(nnz);
   }
+
+  /** Keeps pair k (already checked). */
+  protected abstract store(k: number, row: number, col: number): void;
 
   /** The next values of the flat index list. */
   add(piece: ArrayLike<number | bigint>): void {
@@ -145,8 +146,6 @@ export class SparsePairCollector {
     if (r < 0 || v < 0 || r >= this.nrows || v >= this.ncols) {
       throw datasetError(this.file, this.dataset, `entry ${k} lies outside dense_shape [${this.nrows}, ${this.ncols}]`);
     }
-    this.rows[k] = r;
-    this.cols[k] = v;
     // key = row * ncols + col is exact in float64 for any realistic size (< 2^53): one comparison
     // per entry checks both sorting and duplicates.
     const key = r * this.ncols + v;
@@ -154,17 +153,42 @@ export class SparsePairCollector {
       throw datasetError(
         this.file,
         this.dataset,
-        `indices are not in canonical order (sorted, no duplicates): entry ${k} (${r}, ${v}) follows (${this.rows[k - 1]}, ${this.cols[k - 1]})`,
+        `indices are not in canonical order (sorted, no duplicates): entry ${k} (${r}, ${v}) follows (${this.prevRow}, ${this.prevCol})`,
       );
     }
+    this.store(k, r, v);
     this.prevKey = key;
+    this.prevRow = r;
+    this.prevCol = v;
     this.count = k + 1;
   }
 
-  finish(): SparsePairs {
+  /** Throws unless exactly nnz complete pairs were seen. */
+  protected checkComplete(): void {
     if (this.count !== this.nnz || this.pendingRow !== -2) {
       throw datasetError(this.file, this.dataset, `holds ${this.count} complete (row, col) pairs, expected ${this.nnz}`);
     }
+  }
+}
+
+/** CanonicalPairScanner that keeps the pairs as two Int32Arrays. */
+export class SparsePairCollector extends CanonicalPairScanner {
+  readonly rows: Int32Array;
+  readonly cols: Int32Array;
+
+  constructor(file: string, dataset: string, nnz: number, denseShape: readonly [number, number]) {
+    super(file, dataset, nnz, denseShape);
+    this.rows = new Int32Array(nnz);
+    this.cols = new Int32Array(nnz);
+  }
+
+  protected store(k: number, row: number, col: number): void {
+    this.rows[k] = row;
+    this.cols[k] = col;
+  }
+
+  finish(): SparsePairs {
+    this.checkComplete();
     return { rows: this.rows, cols: this.cols };
   }
 }

@@ -33,6 +33,35 @@ T* typedData(const Napi::Value& v, size_t minLength, const char* name) {
 
 int intField(const Napi::Object& o, const char* k) { return o.Get(k).As<Napi::Number>().Int32Value(); }
 
+// Row pointers as int64: from an Int32Array, or from a Float64Array of exact non-negative integers
+// (what the reader gives when nnz exceeds 2^31 - 1).
+std::vector<int64_t> rowPointers(const Napi::Value& v) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), "rowPtr must be a typed array");
+  auto ta = v.As<Napi::TypedArray>();
+  size_t n = ta.ElementLength();
+  std::vector<int64_t> out(n);
+  if (ta.TypedArrayType() == napi_int32_array) {
+    const int32_t* p = v.As<Napi::Int32Array>().Data();
+    std::copy(p, p + n, out.begin());
+  } else if (ta.TypedArrayType() == napi_float64_array) {
+    const double* p = v.As<Napi::Float64Array>().Data();
+    for (size_t i = 0; i < n; i++) {
+      if (!(p[i] >= 0 && p[i] <= 9007199254740992.0 && p[i] == static_cast<double>(static_cast<int64_t>(p[i]))))
+        throw Napi::RangeError::New(v.Env(), "rowPtr holds a value that is not a non-negative integer");
+      out[i] = static_cast<int64_t>(p[i]);
+    }
+  } else {
+    throw Napi::TypeError::New(v.Env(), "rowPtr must be an Int32Array or a Float64Array");
+  }
+  return out;
+}
+
+// Stand-in data pointer for empty arrays (an empty typed array may report a null pointer).
+const int32_t kEmptyI32 = 0;
+const uint16_t kEmptyU16 = 0;
+const double kEmptyF64 = 0;
+const float kEmptyF32 = 0;
+
 class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -64,9 +93,26 @@ class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
     m.logNormal = s.Get("systematicType").As<Napi::String>().Utf8Value() == "log_normal";
     m.poiSquare = s.Get("poiMode").As<Napi::String>().Utf8Value() == "square";
     m.norm = copyTyped<double>(s.Get("norm"), "norm");
-    m.rowPtr = copyTyped<int32_t>(s.Get("rowPtr"), "rowPtr");
-    m.cols = copyTyped<int32_t>(s.Get("cols"), "cols");
-    m.vals = copyTyped<double>(s.Get("values"), "values");
+    m.rowPtr = rowPointers(s.Get("rowPtr"));
+    // log κ columns and values are borrowed, not copied: the references below keep the JS arrays
+    // (and so their backing stores, which V8 never moves) alive as long as this object.
+    Napi::Value cols = s.Get("cols"), vals = s.Get("values");
+    if (!cols.IsTypedArray()) throw Napi::TypeError::New(env, "cols must be a typed array");
+    if (!vals.IsTypedArray()) throw Napi::TypeError::New(env, "values must be a typed array");
+    auto colsTa = cols.As<Napi::TypedArray>();
+    auto valsTa = vals.As<Napi::TypedArray>();
+    if (colsTa.ElementLength() != valsTa.ElementLength())
+      throw Napi::RangeError::New(env, "cols and values have different lengths");
+    m.nnz = static_cast<int64_t>(colsTa.ElementLength());
+    const bool empty = m.nnz == 0;
+    if (colsTa.TypedArrayType() == napi_int32_array) m.cols32 = empty ? &kEmptyI32 : cols.As<Napi::Int32Array>().Data();
+    else if (colsTa.TypedArrayType() == napi_uint16_array) m.cols16 = empty ? &kEmptyU16 : cols.As<Napi::Uint16Array>().Data();
+    else throw Napi::TypeError::New(env, "cols must be an Int32Array or a Uint16Array");
+    if (valsTa.TypedArrayType() == napi_float64_array) m.vals64 = empty ? &kEmptyF64 : vals.As<Napi::Float64Array>().Data();
+    else if (valsTa.TypedArrayType() == napi_float32_array) m.vals32 = empty ? &kEmptyF32 : vals.As<Napi::Float32Array>().Data();
+    else throw Napi::TypeError::New(env, "values must be a Float64Array or a Float32Array");
+    colsRef_ = Napi::Persistent(cols.As<Napi::Object>());
+    valsRef_ = Napi::Persistent(vals.As<Napi::Object>());
     m.data = copyTyped<double>(s.Get("data"), "data");
     Napi::Value bb = s.Get("bbK");
     if (!bb.IsNull() && !bb.IsUndefined()) m.bbK = copyTyped<double>(bb, "bbK");
@@ -143,9 +189,13 @@ class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     ev_.reset();
+    colsRef_.Reset();
+    valsRef_.Reset();
     return info.Env().Undefined();
   }
 
+  // Declared before ev_ so that they are released after it.
+  Napi::ObjectReference colsRef_, valsRef_;
   std::unique_ptr<Evaluator> ev_;
 };
 

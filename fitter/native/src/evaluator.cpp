@@ -33,17 +33,19 @@ inline void smoothStep(double th, double& a, double& da, double& d2a) {
 }
 
 // Σ_k val[k] x[col[k]] with four partial sums: one sum would serialise on the FMA latency.
-template <class Index>
-inline double sparseDot(const double* __restrict val, const Index* __restrict col, const double* __restrict x, long n) {
+// Values are widened to double before the product (exact for float), so float32 storage gives the
+// same sums as the same values stored as double.
+template <class Index, class Value>
+inline double sparseDot(const Value* __restrict val, const Index* __restrict col, const double* __restrict x, long n) {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   long k = 0;
   for (; k + 4 <= n; k += 4) {
-    s0 += val[k] * x[col[k]];
-    s1 += val[k + 1] * x[col[k + 1]];
-    s2 += val[k + 2] * x[col[k + 2]];
-    s3 += val[k + 3] * x[col[k + 3]];
+    s0 += static_cast<double>(val[k]) * x[col[k]];
+    s1 += static_cast<double>(val[k + 1]) * x[col[k + 1]];
+    s2 += static_cast<double>(val[k + 2]) * x[col[k + 2]];
+    s3 += static_cast<double>(val[k + 3]) * x[col[k + 3]];
   }
-  for (; k < n; k++) s0 += val[k] * x[col[k]];
+  for (; k < n; k++) s0 += static_cast<double>(val[k]) * x[col[k]];
   return (s0 + s1) + (s2 + s3);
 }
 
@@ -57,7 +59,9 @@ Evaluator::Evaluator(ModelData model, int threads) : model_(std::move(model)), t
   // A bad index would read or write out of bounds: check the CSR once (strictly increasing columns
   // within a row are also what the half-difference merge in rowD relies on).
   const long nrowsFull = static_cast<long>(M.nbinsFull) * M.nproc;
-  if (M.rowPtr[0] != 0 || static_cast<size_t>(M.rowPtr[nrowsFull]) > M.cols.size() || M.cols.size() != M.vals.size())
+  if ((M.cols32 == nullptr) == (M.cols16 == nullptr) || (M.vals64 == nullptr) == (M.vals32 == nullptr))
+    throw std::invalid_argument("log k: exactly one column and one value array must be given");
+  if (M.rowPtr[0] != 0 || M.rowPtr[nrowsFull] > M.nnz)
     throw std::invalid_argument("log k: row pointers do not match the column/value arrays");
   if (M.norm.size() < static_cast<size_t>(nrowsFull) || M.data.size() < static_cast<size_t>(M.nbins) ||
       M.cw.size() < static_cast<size_t>(M.nsyst) || M.theta0.size() < static_cast<size_t>(M.nsyst) ||
@@ -75,7 +79,7 @@ Evaluator::Evaluator(ModelData model, int threads) : model_(std::move(model)), t
   for (long r = 0; r < nrowsFull; r++) {
     if (M.rowPtr[r + 1] < M.rowPtr[r]) throw std::invalid_argument("log k: row pointers decrease at row " + std::to_string(r));
     for (long k = M.rowPtr[r]; k < M.rowPtr[r + 1]; k++) {
-      if (M.cols[k] < 0 || M.cols[k] >= M.ncols || (k > M.rowPtr[r] && M.cols[k] <= M.cols[k - 1]))
+      if (col(k) < 0 || col(k) >= M.ncols || (k > M.rowPtr[r] && col(k) <= col(k - 1)))
         throw std::invalid_argument("log k: column indices out of range or unsorted in row " + std::to_string(r));
     }
   }
@@ -92,7 +96,8 @@ Evaluator::Evaluator(ModelData model, int threads) : model_(std::move(model)), t
   }
   while (t < threads_) binSplit_[t++] = M.nbins;
   // 16-bit column indices when they fit: the HVP streams log κ from memory, 10 instead of 12 bytes per entry.
-  if (M.ncols <= 65536) cols16_.assign(M.cols.begin(), M.cols.end());
+  // (A Uint16Array from the reader is used in place; an int32 one gets a 16-bit copy.)
+  if (M.ncols <= 65536 && M.cols32) cols16_.assign(M.cols32, M.cols32 + M.rowPtr[nrowsFull]);
   scratchCols_.assign(threads_, std::vector<double>(M.ncols));
   scratchPoi_.assign(threads_, std::vector<double>(std::max(1, M.nsig)));
 }
@@ -145,15 +150,13 @@ void Evaluator::setParams(const double* x, Point& pt) const {
 }
 
 void Evaluator::forwardRows(const Point& pt, long r0, long r1, double* nu, double* m) const {
-  if (!cols16_.empty()) forwardRowsT(pt, r0, r1, nu, m, cols16_.data());
-  else forwardRowsT(pt, r0, r1, nu, m, model_.cols.data());
+  withLogk([&](const auto* ci, const auto* cv) { forwardRowsT(pt, r0, r1, nu, m, ci, cv); });
 }
 
-template <class Index>
-void Evaluator::forwardRowsT(const Point& pt, long r0, long r1, double* nu, double* m, const Index* ci) const {
+template <class Index, class Value>
+void Evaluator::forwardRowsT(const Point& pt, long r0, long r1, double* nu, double* m, const Index* ci, const Value* cv) const {
   const ModelData& M = model_;
-  const int32_t* rp = M.rowPtr.data();
-  const double* cv = M.vals.data();
+  const int64_t* rp = M.rowPtr.data();
   const double* a = pt.a.data();
   for (long r = r0; r < r1; r++) {
     double e = sparseDot(cv + rp[r], ci + rp[r], a, rp[r + 1] - rp[r]);
@@ -284,15 +287,12 @@ void Evaluator::evalPoint(const double* x, bool wantGrad) {
       std::fill(scratchCols_[t].begin(), scratchCols_[t].end(), 0.0);
       std::fill(scratchPoi_[t].begin(), scratchPoi_[t].end(), 0.0);
     }
-    const int32_t* rp = M.rowPtr.data();
-    const double* cv = M.vals.data();
+    const int64_t* rp = M.rowPtr.data();
     double sum = 0;
-    auto scatter = [&](const auto* ci, long r, double coef) {
-      for (long k = rp[r]; k < rp[r + 1]; k++) gc[ci[k]] += coef * cv[k];
-    };
+    withLogk([&](const auto* ci, const auto* cv) {
     for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
       long r0 = b * M.nproc;
-      forwardRows(pt, r0, r0 + M.nproc, &pt.nu[r0], &pt.m[r0]);
+      forwardRowsT(pt, r0, r0 + M.nproc, &pt.nu[r0], &pt.m[r0], ci, cv);
       double nub = 0, z = 0;
       for (int p = 0; p < M.nproc; p++) nub += pt.nu[r0 + p];
       if (split_[b])
@@ -311,11 +311,11 @@ void Evaluator::evalPoint(const double* x, bool wantGrad) {
         long r = r0 + p;
         double w = rowActive(b, p) ? bd.w : bd.wz;
         double coef = w * (M.logNormal ? pt.nu[r] : 1.0);
-        if (!cols16_.empty()) scatter(cols16_.data(), r, coef);
-        else scatter(M.cols.data(), r, coef);
+        for (long k = rp[r]; k < rp[r + 1]; k++) gc[ci[k]] += coef * static_cast<double>(cv[k]);
         if (p < M.nsig) gp[p] += w * pt.m[r];
       }
     }
+    });
     partial[t] = sum;
   });
   double value = 0;
@@ -364,11 +364,10 @@ void Evaluator::hvp(const double* x, const double* v, double* out) {
     double* op = scratchPoi_[t].data();
     std::fill(scratchCols_[t].begin(), scratchCols_[t].end(), 0.0);
     std::fill(scratchPoi_[t].begin(), scratchPoi_[t].end(), 0.0);
-    const int32_t* rp = M.rowPtr.data();
-    const double* cv = M.vals.data();
+    const int64_t* rp = M.rowPtr.data();
     const double* dc = dcol.data();
     std::vector<double> d(M.nproc), jvr(M.nproc);
-    auto pass = [&](const auto* ci) {
+    auto pass = [&](const auto* ci, const auto* cv) {
     for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
       long r0 = b * M.nproc;
       double jva = 0, jvz = 0;  // J v over the β-scaled rows and over the others (split bins)
@@ -388,13 +387,12 @@ void Evaluator::hvp(const double* x, const double* v, double* out) {
         const bool act = rowActive(b, p);
         double cj = act ? ua : uz, wb = act ? pt.w[b] : pt.wz[b];
         double u = M.logNormal ? pt.nu[r] * cj + wb * jvr[p] : cj;
-        for (long k = rp[r]; k < rp[r + 1]; k++) oc[ci[k]] += u * cv[k];
+        for (long k = rp[r]; k < rp[r + 1]; k++) oc[ci[k]] += u * static_cast<double>(cv[k]);
         if (p < M.nsig) op[p] += pt.m[r] * (cj + (M.logNormal ? wb * d[p] : 0.0));
       }
     }
     };
-    if (!cols16_.empty()) pass(cols16_.data());
-    else pass(M.cols.data());
+    withLogk(pass);
   });
   for (int q = 0; q < M.nsig; q++) {
     double s = 0;
@@ -420,22 +418,22 @@ void Evaluator::rowD(const Point& pt, long r, SparseVec& out) const {
   long k0 = M.rowPtr[r], k1 = M.rowPtr[r + 1];
   if (M.symmetric) {
     for (long k = k0; k < k1; k++) {
-      out.idx.push_back(M.nsig + M.cols[k]);
-      out.val.push_back(M.vals[k]);
+      out.idx.push_back(M.nsig + col(k));
+      out.val.push_back(val(k));
     }
     return;
   }
   // Columns are sorted: the average part (< nsyst) comes first, then the half differences. Merge.
   long avgEnd = k0;
-  while (avgEnd < k1 && M.cols[avgEnd] < M.nsyst) avgEnd++;
+  while (avgEnd < k1 && col(avgEnd) < M.nsyst) avgEnd++;
   long ka = k0, kd = avgEnd;
   while (ka < avgEnd || kd < k1) {
-    int sa = ka < avgEnd ? M.cols[ka] : M.nsyst;
-    int sd = kd < k1 ? M.cols[kd] - M.nsyst : M.nsyst;
+    int sa = ka < avgEnd ? col(ka) : M.nsyst;
+    int sd = kd < k1 ? col(kd) - M.nsyst : M.nsyst;
     int s = std::min(sa, sd);
     double v = 0;
-    if (sa == s) v += M.vals[ka++];
-    if (sd == s) v += pt.kappa[s] * M.vals[kd++];
+    if (sa == s) v += val(ka++);
+    if (sd == s) v += pt.kappa[s] * val(kd++);
     out.idx.push_back(M.nsig + s);
     out.val.push_back(v);
   }

@@ -22,8 +22,16 @@ struct ModelData {
   int nbins = 0, nbinsFull = 0, nproc = 0, nsig = 0, nsyst = 0, ncols = 0;
   bool symmetric = true, logNormal = true, poiSquare = false;
   std::vector<double> norm;  // [nbinsFull * nproc]
-  std::vector<int32_t> rowPtr, cols;
-  std::vector<double> vals;
+  std::vector<int64_t> rowPtr;  // [nbinsFull * nproc + 1]; 64-bit so nnz may exceed 2^31
+  // log κ entries, borrowed: whoever fills ModelData keeps these arrays alive (and unchanged) for the
+  // Evaluator's lifetime (the addon holds references to the JS typed arrays), so a large tensor is
+  // not copied. Exactly one of cols32/cols16 and one of vals64/vals32 is set; float32 values are
+  // widened to double as they are loaded, so all arithmetic stays float64.
+  int64_t nnz = 0;
+  const int32_t* cols32 = nullptr;
+  const uint16_t* cols16 = nullptr;
+  const double* vals64 = nullptr;
+  const float* vals32 = nullptr;
   std::vector<double> data;     // [nbins]
   std::vector<double> bbK;      // [nbins], +inf = no β; empty = BB off
   std::vector<uint8_t> bbActive;  // [nbins * nproc]: 1 = scaled by β; empty = every process scaled
@@ -70,8 +78,22 @@ class Evaluator {
   void setParams(const double* x, Point& pt) const;
   void evalPoint(const double* x, bool wantGrad);
   void forwardRows(const Point& pt, long r0, long r1, double* nu, double* m) const;
-  template <class Index>
-  void forwardRowsT(const Point& pt, long r0, long r1, double* nu, double* m, const Index* ci) const;
+  template <class Index, class Value>
+  void forwardRowsT(const Point& pt, long r0, long r1, double* nu, double* m, const Index* ci, const Value* cv) const;
+  /// Calls f(cols, vals) with the log κ arrays at their stored types (uint16/int32, float/double).
+  template <class F>
+  void withLogk(F&& f) const {
+    const uint16_t* c16 = cols16_.empty() ? model_.cols16 : cols16_.data();
+    if (c16) {
+      if (model_.vals32) f(c16, model_.vals32);
+      else f(c16, model_.vals64);
+    } else {
+      if (model_.vals32) f(model_.cols32, model_.vals32);
+      else f(model_.cols32, model_.vals64);
+    }
+  }
+  int col(long k) const { return model_.cols16 ? model_.cols16[k] : model_.cols32[k]; }
+  double val(long k) const { return model_.vals32 ? static_cast<double>(model_.vals32[k]) : model_.vals64[k]; }
   struct BinDerivs {
     double w, wz, c, caz, czz;
   };
@@ -87,7 +109,7 @@ class Evaluator {
   ModelData model_;
   int threads_;
   Point pt_;
-  std::vector<uint16_t> cols16_;  // copy of model_.cols when every column index fits in 16 bits
+  std::vector<uint16_t> cols16_;  // 16-bit copy of int32 cols32 when every column index fits in 16 bits
   std::vector<uint8_t> split_;  // [nbins] bins with both β-scaled and unscaled rows (BB only)
   std::vector<long> binSplit_;  // balanced bin ranges per thread (by non-zeros)
   std::vector<std::vector<double>> scratchCols_, scratchPoi_;
