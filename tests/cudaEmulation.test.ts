@@ -135,6 +135,26 @@ describe("CUDA kernels on the CPU emulation device vs the native engine", () => 
     }
   });
 
+  it("16-bit columns and float64 row pointers (the reader's compact storage) give the same numbers as int32 indices", () => {
+    const spec = synthSpec({ symmetric: true, systematicType: "log_normal", bb: "plain", poiMode: "linear", density: 0.5, seed: 101 });
+    const compact = {
+      ...spec,
+      logk: { ...spec.logk, cols: Uint16Array.from(spec.logk.cols), rowPtr: Float64Array.from(spec.logk.rowPtr) },
+    };
+    const ev = emulated(compact);
+    try {
+      compareWithNative(spec, ev, TOL, 101);
+    } finally {
+      ev.dispose();
+    }
+  });
+
+  it("refuses index arrays of another type in one clear error", () => {
+    const spec = synthSpec({ symmetric: true, systematicType: "log_normal", bb: "off", poiMode: "linear", density: 0.5, seed: 102 });
+    const bad = { ...spec, logk: { ...spec.logk, cols: Uint8Array.from(spec.logk.cols) as unknown as Int32Array } };
+    expect(() => emulated(bad)).toThrow(/cols must be an Int32Array, Uint16Array or Float64Array/);
+  });
+
   const fixtureFiles = [
     ...readdirSync(join(here, "fixtures")).filter((f) => f.endsWith(".hdf5")).map((f) => join(here, "fixtures", f)),
   ];

@@ -39,6 +39,33 @@ std::vector<double> copyReal(const Napi::Value& v, const char* name) {
   throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a Float64Array or Float32Array");
 }
 
+// log κ indices as the reader stores them (columns Uint16Array or Int32Array, row pointers Int32Array or,
+// beyond 2^31 entries, Float64Array) → int32, the device's index width; larger models are refused
+std::vector<int32_t> copyIndex(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a typed array");
+  auto ta = v.As<Napi::TypedArray>();
+  switch (ta.TypedArrayType()) {
+    case napi_int32_array:
+      return copyTyped<int32_t>(v, name);
+    case napi_uint16_array: {
+      auto u = v.As<Napi::TypedArrayOf<uint16_t>>();
+      return std::vector<int32_t>(u.Data(), u.Data() + u.ElementLength());
+    }
+    case napi_float64_array: {
+      auto d = v.As<Napi::TypedArrayOf<double>>();
+      std::vector<int32_t> out(d.ElementLength());
+      for (size_t i = 0; i < out.size(); i++) {
+        if (!(d.Data()[i] >= 0 && d.Data()[i] <= 2147483647.0))
+          throw Napi::RangeError::New(v.Env(), std::string(name) + ": more than 2^31 log κ entries are not supported by the CUDA engine");
+        out[i] = static_cast<int32_t>(d.Data()[i]);
+      }
+      return out;
+    }
+    default:
+      throw Napi::TypeError::New(v.Env(), std::string(name) + " must be an Int32Array, Uint16Array or Float64Array");
+  }
+}
+
 template <class T>
 T* typedData(const Napi::Value& v, size_t minLength, const char* name) {
   if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a typed array");
@@ -133,8 +160,8 @@ class CudaEngine : public Napi::ObjectWrap<CudaEngine> {
     m.logNormal = s.Get("systematicType").As<Napi::String>().Utf8Value() == "log_normal";
     m.poiSquare = s.Get("poiMode").As<Napi::String>().Utf8Value() == "square";
     m.norm = copyReal(s.Get("norm"), "norm");
-    m.rowPtr = copyTyped<int32_t>(s.Get("rowPtr"), "rowPtr");
-    m.cols = copyTyped<int32_t>(s.Get("cols"), "cols");
+    m.rowPtr = copyIndex(s.Get("rowPtr"), "rowPtr");
+    m.cols = copyIndex(s.Get("cols"), "cols");
     m.vals = copyReal(s.Get("values"), "values");
     m.data = copyReal(s.Get("data"), "data");
     Napi::Value bb = s.Get("bbK");
