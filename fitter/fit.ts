@@ -18,6 +18,9 @@ import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { computeImpacts, type ImpactTable } from "./impacts.js";
 import type { Float64Evaluator } from "./Float64Evaluator.js";
+import type { FitErrorsOptions } from "./krylovErrors/fitErrors.js";
+import { krylovFitResult } from "./krylovErrors/krylovFitResult.js";
+import { planErrorMethod } from "./krylovErrors/memoryPlan.js";
 import type { LikelihoodSpec, PoiMode } from "./likelihoodSpec.js";
 import { prefitYieldVariances } from "./prefitVariances.js";
 import { goodnessOfFit, ndfParameters, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
@@ -61,6 +64,18 @@ export interface FitOptions {
   impacts?: boolean;
   /** scans, 2D scans, contours, MINOS, asymptotic limits and significance on the fit's session */
   postfit?: PostfitOptions;
+  /**
+   * "dense": exact Hessian and C = H⁻¹; "krylov": no n × n matrix, errors from CG solves
+   * (fitter/krylovErrors/, fit --no-hessian); "auto" (default): dense unless its matrices would
+   * not fit in `memoryLimitBytes`
+   */
+  errorMethod?: "auto" | "dense" | "krylov";
+  /** bytes the dense error path may use (default: a share of the free memory; memoryPlan.ts) */
+  memoryLimitBytes?: number;
+  /** Krylov mode: exact subset, probes, seed (fitErrors.ts) */
+  krylov?: Omit<FitErrorsOptions, "impacts" | "yields" | "log">;
+  /** one-line notices that are always shown (the automatic switch to Krylov errors) */
+  notice?: (line: string) => void;
 }
 
 function seconds(t0: number): number {
@@ -68,6 +83,9 @@ function seconds(t0: number): number {
 }
 
 function validateOptions(opts: FitOptions): void {
+  if (opts.errorMethod !== undefined && !["auto", "dense", "krylov"].includes(opts.errorMethod)) {
+    throw new UserError(`error method: must be auto, dense or krylov, got "${opts.errorMethod}"`);
+  }
   if (opts.backend !== undefined && !FIT_BACKENDS.includes(opts.backend)) {
     throw new UserError(`--backend: unknown backend "${opts.backend}" (choose one of ${FIT_BACKENDS.join(", ")})`);
   }
@@ -147,13 +165,31 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
     };
   }
 
+  let errorMethod = opts.errorMethod ?? "auto";
+  if (errorMethod === "auto") {
+    const plan = planErrorMethod({ nparams: n - frozenSet.size, impacts: opts.impacts === true, limitBytes: opts.memoryLimitBytes });
+    errorMethod = plan.method;
+    if (plan.notice) (opts.notice ?? opts.log)?.(plan.notice);
+  }
   const best = await session.minimize({
     start: x0,
-    errors: "covariance",
-    keepHessian: opts.impacts === true,
+    errors: errorMethod === "dense" ? "covariance" : "none",
+    keepHessian: errorMethod === "dense" && opts.impacts === true,
     float32Backend: backend !== "native" ? backend : undefined,
   });
   session.setBest(best);
+  if (errorMethod === "krylov") {
+    return krylovFitResult({
+      session,
+      best,
+      engine: { backend, precision: "float64", device: best.device },
+      prefitYields,
+      skipYields,
+      loadSeconds: opts.loadSeconds ?? 0,
+      tStart,
+      errors: { ...opts.krylov, impacts: opts.impacts === true, log: opts.verbose && opts.log ? opts.log : null },
+    });
+  }
   const converged = best.status === "converged";
 
   // values and errors in reported units
@@ -219,6 +255,7 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
     hessians: best.hessians,
     parameters,
     covariance,
+    errorMethod: "dense",
     x,
     gradient: best.gradient,
     poiMode,
