@@ -111,7 +111,11 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
   try {
     // post-fit options are checked before the fit: a misspelt name costs no minimisation
     const plan = opts.postfit ? planPostfit(session, opts.postfit) : null;
-    const result = await fitInSession(session, opts, backend, tStart);
+    const errorMethod = resolveErrorMethod(session, opts);
+    if (errorMethod === "krylov" && plan && !planIsEmpty(plan)) {
+      throw new UserError("scans, contours, MINOS, limits and significance need the dense covariance: not available with Krylov errors (--no-hessian, or a fit too large for the dense path)");
+    }
+    const result = await fitInSession(session, { ...opts, errorMethod }, backend, tStart);
     if (plan && !planIsEmpty(plan)) {
       const postfit = await runPostfit(session, plan, opts.verbose && opts.log ? opts.log : undefined);
       result.postfit = postfit;
@@ -126,6 +130,18 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
   } finally {
     session.dispose();
   }
+}
+
+/**
+ * "dense" or "krylov" for a fit's options: "auto" (the default) picks Krylov when the dense path's
+ * n × n arrays would not fit in memory (memoryPlan.ts) and says so by opts.notice.
+ */
+export function resolveErrorMethod(session: FitSession, opts: FitOptions): "dense" | "krylov" {
+  const method = opts.errorMethod ?? "auto";
+  if (method !== "auto") return method;
+  const plan = planErrorMethod({ nparams: session.n - session.frozen.length, impacts: opts.impacts === true, limitBytes: opts.memoryLimitBytes });
+  if (plan.notice) (opts.notice ?? opts.log)?.(plan.notice);
+  return plan.method;
 }
 
 /** The session settings of a fit's options. */
@@ -165,12 +181,7 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
     };
   }
 
-  let errorMethod = opts.errorMethod ?? "auto";
-  if (errorMethod === "auto") {
-    const plan = planErrorMethod({ nparams: n - frozenSet.size, impacts: opts.impacts === true, limitBytes: opts.memoryLimitBytes });
-    errorMethod = plan.method;
-    if (plan.notice) (opts.notice ?? opts.log)?.(plan.notice);
-  }
+  const errorMethod = resolveErrorMethod(session, opts);
   const best = await session.minimize({
     start: x0,
     errors: errorMethod === "dense" ? "covariance" : "none",

@@ -23,7 +23,7 @@ import { identityPreconditioner, type HessianProduct, type Preconditioner } from
 import { YieldJacobian } from "./yieldJacobian.js";
 
 /** every free parameter's variance exactly (one solve each) up to this many free parameters */
-export const EXACT_ALL_MAX = 1000;
+export const EXACT_ALL_MAX = 500;
 export const DEFAULT_PROBES = 32;
 export const DEFAULT_TOLERANCE = 1e-11;
 
