@@ -18,7 +18,7 @@ import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { computeImpacts, type ImpactTable } from "./impacts.js";
 import type { Float64Evaluator } from "./Float64Evaluator.js";
-import type { FitErrorsOptions } from "./krylovErrors/fitErrors.js";
+import { selectExact, type FitErrorsOptions } from "./krylovErrors/fitErrors.js";
 import { krylovFitResult } from "./krylovErrors/krylovFitResult.js";
 import { planErrorMethod } from "./krylovErrors/memoryPlan.js";
 import type { LikelihoodSpec, PoiMode } from "./likelihoodSpec.js";
@@ -115,6 +115,8 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
     if (errorMethod === "krylov" && plan && !planIsEmpty(plan)) {
       throw new UserError("scans, contours, MINOS, limits and significance need the dense covariance: not available with Krylov errors (--no-hessian, or a fit too large for the dense path)");
     }
+    // a misspelt --errors-for costs no minimisation either
+    if (errorMethod === "krylov") selectExact(session.names, opts.krylov?.exactFor);
     const result = await fitInSession(session, { ...opts, errorMethod }, backend, tStart);
     if (plan && !planIsEmpty(plan)) {
       const postfit = await runPostfit(session, plan, opts.verbose && opts.log ? opts.log : undefined);
