@@ -37,6 +37,8 @@ export interface FitErrorsOptions {
   seed?: number;
   /** relative residual of the exact solves (default DEFAULT_TOLERANCE) */
   tolerance?: number;
+  /** CG iteration limit per solve (default max(2m, 100)) */
+  maxIterations?: number;
   impacts?: boolean;
   yields?: boolean;
   /** replaces the Jacobi preconditioner; gets the reduced-space Fisher diagonal it would have used */
@@ -139,6 +141,7 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     tolerance,
     gradient: reduced.reduce(best.gradient),
     keepExactColumns: exactAll && opts.yields === true,
+    maxIterations: opts.maxIterations,
     log,
   });
   let solves = ke.solves;
@@ -148,6 +151,9 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     notes.push(`the Hessian is not positive definite along ${ke.notPositiveDefinite.map((r) => session.names[free[r]]).join(", ")} (no error)`);
   }
 
+  if (ke.maxRelativeResidual > 10 * tolerance) {
+    notes.push(`some solves stopped at the CG iteration limit: relative residual up to ${ke.maxRelativeResidual.toExponential(2)} (asked ${tolerance.toExponential(0)})`);
+  }
   const variance = new Float64Array(n);
   const varianceStdErr = new Float64Array(n);
   const exact = new Uint8Array(n);

@@ -78,13 +78,20 @@ export async function krylovErrors(hvp: HessianProduct, m: number, opts: KrylovE
     return await hvp(v);
   };
   const solve = async (b: Float64Array, tolerance: number, what: number | null): Promise<Float64Array | null> => {
-    const r = await pcg(counted, b, { tolerance, preconditioner: pre, maxIterations: opts.maxIterations });
+    const r = await pcg(counted, b, {
+      tolerance,
+      preconditioner: pre,
+      maxIterations: opts.maxIterations,
+      // long solves (large fits) report their progress every 100 iterations
+      onIteration: log ? (it, res) => it % 100 === 0 && log(`krylov errors: CG iteration ${it}, relative residual ${res.toExponential(2)}`) : undefined,
+    });
     solves++;
     if (r.negativeCurvature) {
       if (what !== null) notPd.push(what);
       return null;
     }
     if (tolerance === tol) maxRes = Math.max(maxRes, r.relativeResidual);
+    if (what !== null && opts.targets.includes(what)) log?.(`krylov errors: column ${what}: ${r.iterations} CG iterations, relative residual ${r.relativeResidual.toExponential(2)}`);
     return r.x;
   };
   const unit = (j: number): Float64Array => {

@@ -36,6 +36,8 @@ export interface PcgOptions {
   /** default max(2n, 100) */
   maxIterations?: number;
   preconditioner?: Preconditioner;
+  /** called after each iteration with the relative residual (progress of long solves) */
+  onIteration?: (iteration: number, relativeResidual: number) => void;
 }
 
 export interface PcgResult {
@@ -79,6 +81,7 @@ export async function pcg(hvp: HessianProduct, b: Float64Array, opts: PcgOptions
       r[i] -= alpha * hp[i];
     }
     rNorm = Math.sqrt(dot(r, r));
+    opts.onIteration?.(it + 1, rNorm / bNorm);
     z = M.apply(r);
     const rzNew = dot(r, z);
     const beta = rzNew / rz;
