@@ -5,7 +5,7 @@
  * of a converged fit. Prints load time, one HVP, then the Krylov error stages (POI solves, EDM,
  * impacts, probes, yields) with their solves, HVPs and seconds, and the peak RSS.
  *
- *   node scripts/measure-krylov-errors.mjs MODEL.hdf5 [--probes K] [--impacts] [--yields] [--threads N]
+ *   node scripts/measure-krylov-errors.mjs MODEL.hdf5 [--probes K] [--impacts] [--yields] [--threads N] [--solver schur|cg] [--max-iter N]
  *
  * Heavy: run under `flock /work/wt/heavy.lock` on the shared machine. Needs dist/ (npx tsc).
  */
@@ -21,10 +21,11 @@ const { values, positionals } = parseArgs({
     threads: { type: "string", default: "2" },
     "errors-for": { type: "string" },
     "max-iter": { type: "string" },
+    solver: { type: "string", default: "schur" },
   },
 });
 if (positionals.length !== 1) {
-  process.stderr.write("usage: measure-krylov-errors.mjs MODEL.hdf5 [--probes K] [--impacts] [--yields] [--threads N] [--errors-for REGEX]\n");
+  process.stderr.write("usage: measure-krylov-errors.mjs MODEL.hdf5 [--probes K] [--impacts] [--yields] [--threads N] [--errors-for REGEX] [--solver schur|cg] [--max-iter N]\n");
   process.exit(2);
 }
 const root = new URL("..", import.meta.url);
@@ -57,6 +58,7 @@ const fe = await computeFitErrors(session, best, {
   probes: Number(values.probes),
   exactAllMax: 0,
   exactFor: values["errors-for"],
+  solver: values.solver,
   maxIterations: values["max-iter"] !== undefined ? Number(values["max-iter"]) : undefined,
   impacts: values.impacts,
   yields: values.yields,

@@ -26,6 +26,8 @@ import { YieldJacobian } from "./yieldJacobian.js";
 export const EXACT_ALL_MAX = 500;
 export const DEFAULT_PROBES = 32;
 export const DEFAULT_TOLERANCE = 1e-11;
+/** at most this many parameters are eliminated by the Schur solver (k D-solves at set-up) */
+export const MAX_STIFF = 64;
 
 export interface FitErrorsOptions {
   /** regex or comma-separated names of parameters whose error is computed exactly */
@@ -37,6 +39,11 @@ export interface FitErrorsOptions {
   seed?: number;
   /** relative residual of the exact solves (default DEFAULT_TOLERANCE) */
   tolerance?: number;
+  /**
+   * "schur" (default): block elimination of the POIs and unconstrained parameters, CG on the
+   * constrained rest (schurSolver.ts); "cg": preconditioned CG on the whole Hessian
+   */
+  solver?: "schur" | "cg";
   /** CG iteration limit per solve (default max(2m, 100)) */
   maxIterations?: number;
   impacts?: boolean;
@@ -132,8 +139,14 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
   const probes = exactAll ? 0 : (opts.probes ?? DEFAULT_PROBES);
   const seed = opts.seed ?? 12345;
   log?.(`krylov errors: ${targetsRed.length} POI/NOI solves, ${exactAll ? m : exactFull.length} exact variances, ${probes} probes (${pre.name})`);
+  // stiff: POIs and every unconstrained free parameter (a handful in practice; capped)
+  const cwFull = new Float64Array(n);
+  cwFull.set(model.constraintWeights, spec.nsig);
+  const stiffFull = infos.flatMap((p, i) => (red[i] >= 0 && (i < spec.nsig || !(cwFull[i] > 0)) ? [i] : []));
+  const useSchur = (opts.solver ?? (opts.preconditioner ? "cg" : "schur")) === "schur" && stiffFull.length <= MAX_STIFF;
   const ke = await krylovErrors(hvp, m, {
     targets: targetsRed,
+    stiff: useSchur ? stiffFull.map((i) => red[i]) : undefined,
     exact: exactFull.map((i) => red[i]),
     probes,
     seed,
@@ -231,7 +244,7 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     edm: ke.edm ?? Number.NaN,
     summary: {
       method: "krylov",
-      preconditioner: pre.name,
+      preconditioner: ke.preconditioner,
       tolerance,
       probes: ke.probes.length,
       seed,

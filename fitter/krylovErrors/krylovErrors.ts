@@ -16,7 +16,8 @@
  * All indices here are of the reduced (free-parameter) space of length m.
  */
 import { SeededRandom } from "../../src/tensor/seededRandom.js";
-import { identityPreconditioner, pcg, type HessianProduct, type Preconditioner } from "./pcg.js";
+import { identityPreconditioner, type HessianProduct, type Preconditioner } from "./pcg.js";
+import { cgSolver, schurSolver } from "./schurSolver.js";
 
 export interface KrylovErrorOptions {
   /** reduced indices of the POIs/NOIs: their columns C e_t are solved for */
@@ -35,6 +36,11 @@ export interface KrylovErrorOptions {
   /** solve H s = gradient too, for the exact EDM ½ gᵀ H⁻¹ g */
   gradient?: Float64Array;
   log?: ((line: string) => void) | null;
+  /**
+   * reduced indices eliminated by block elimination (schurSolver.ts): the POIs and unconstrained
+   * parameters; empty or absent: plain CG with `preconditioner` on the whole H
+   */
+  stiff?: number[];
   /** return the exactly solved columns C e_j (memory: one m-vector each) */
   keepExactColumns?: boolean;
 }
@@ -77,14 +83,15 @@ export async function krylovErrors(hvp: HessianProduct, m: number, opts: KrylovE
     hvps++;
     return await hvp(v);
   };
+  const progress = log ? (it: number, res: number): void => void (it % 100 === 0 && log(`krylov errors: CG iteration ${it}, relative residual ${res.toExponential(2)}`)) : undefined;
+  const solver =
+    opts.stiff && opts.stiff.length > 0
+      ? await schurSolver(counted, m, opts.stiff, { tolerance: tol, maxIterations: opts.maxIterations, onIteration: progress })
+      : cgSolver(counted, { preconditioner: pre, maxIterations: opts.maxIterations, onIteration: progress });
+  const setupHvps = hvps;
+  if (setupHvps > 0) log?.(`krylov errors: ${solver.name}: set-up ${setupHvps} HVPs`);
   const solve = async (b: Float64Array, tolerance: number, what: number | null): Promise<Float64Array | null> => {
-    const r = await pcg(counted, b, {
-      tolerance,
-      preconditioner: pre,
-      maxIterations: opts.maxIterations,
-      // long solves (large fits) report their progress every 100 iterations
-      onIteration: log ? (it, res) => it % 100 === 0 && log(`krylov errors: CG iteration ${it}, relative residual ${res.toExponential(2)}`) : undefined,
-    });
+    const r = await solver.solve(b, tolerance);
     solves++;
     if (r.negativeCurvature) {
       if (what !== null) notPd.push(what);
@@ -188,6 +195,6 @@ export async function krylovErrors(hvp: HessianProduct, m: number, opts: KrylovE
     hvps,
     maxRelativeResidual: maxRes,
     notPositiveDefinite: notPd,
-    preconditioner: pre.name,
+    preconditioner: solver.name,
   };
 }
