@@ -196,6 +196,7 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
       columnTargets: targetsRed,
       tolerance,
       preconditioner: pre,
+      stiff: useSchur ? stiffFull.map((i) => red[i]) : undefined,
     });
     solves += ki.solves;
     hvps += ki.hvps;

@@ -19,6 +19,7 @@
 import type { ImpactGroup, ImpactTable } from "../impacts.js";
 import type { KrylovErrors } from "./krylovErrors.js";
 import { pcg, type HessianProduct, type Preconditioner } from "./pcg.js";
+import { schurSolver } from "./schurSolver.js";
 
 export interface KrylovImpactOptions {
   /** full indices of the targets (POIs/NOIs); those not free or without a column are dropped */
@@ -38,6 +39,8 @@ export interface KrylovImpactOptions {
   tolerance?: number;
   preconditioner?: Preconditioner;
   maxIterations?: number;
+  /** reduced indices to eliminate by block elimination in the grouped impacts' solves (POIs, unconstrained) */
+  stiff?: number[];
 }
 
 export interface KrylovImpacts {
@@ -56,7 +59,7 @@ async function restrictedInverseEntry(
   m: number,
   kept: Uint8Array,
   t: number,
-  opts: { tolerance: number; preconditioner?: Preconditioner; maxIterations?: number },
+  opts: { tolerance: number; preconditioner?: Preconditioner; maxIterations?: number; stiff?: number[] },
 ): Promise<number> {
   const project = (v: Float64Array): Float64Array => {
     const out = Float64Array.from(v);
@@ -79,6 +82,14 @@ async function restrictedInverseEntry(
   };
   const e = new Float64Array(m);
   e[t] = 1;
+  // with stiff parameters (all kept, t among them), block elimination: e_t is zero on the rest, so
+  // the answer costs only the set-up solves (schurSolver.ts)
+  const stiff = opts.stiff?.filter((i) => kept[i]) ?? [];
+  if (stiff.length > 0 && stiff.includes(t)) {
+    const solver = await schurSolver(op, m, stiff, { tolerance: opts.tolerance, maxIterations: opts.maxIterations });
+    const rs = await solver.solve(e, opts.tolerance);
+    return rs.negativeCurvature ? Number.NaN : rs.x[t];
+  }
   const r = await pcg(op, e, { tolerance: opts.tolerance, preconditioner: restrictedPre, maxIterations: opts.maxIterations });
   return r.negativeCurvature ? Number.NaN : r.x[t];
 }
@@ -149,7 +160,7 @@ export async function krylovImpacts(hvp: HessianProduct, errors: KrylovErrors, o
       if (members.length === 0) value = 0;
       else if (!kept[red[t]]) value = Math.abs(s) * Math.sqrt(ctt);
       else {
-        const fixedVariance = await restrictedInverseEntry(counted, m, kept, red[t], solveOpts);
+        const fixedVariance = await restrictedInverseEntry(counted, m, kept, red[t], { ...solveOpts, stiff: opts.stiff });
         solves++;
         value = Math.abs(s) * Math.sqrt(Math.max(0, ctt - fixedVariance));
       }
