@@ -188,6 +188,20 @@ describe("Krylov errors against the dense path (every variance exact: small fit)
   }, 120000);
 });
 
+describe("Krylov errors with frozen parameters", () => {
+  it("held parameters have error 0 and take no part; the rest agree with the dense path", async () => {
+    const model = modelWithNoi({ bins: 120, procs: 3, systs: 30, sparse: true, bbb: true, seed: 8 });
+    const dense = await fit(model, { errorMethod: "dense", impacts: true, threads: 2, freeze: "syst000[0-2]", skipYields: true });
+    const kry = await fit(model, { errorMethod: "krylov", impacts: true, threads: 2, freeze: "syst000[0-2]", skipYields: true });
+    expect(kry.status).toBe("converged");
+    for (const i of [1, 2, 3]) expect(kry.parameters[i].error).toBe(0);
+    expect(maxRel(kry.parameters.map((p) => p.error), dense.parameters.map((p) => p.error))).toBeLessThan(1e-6);
+    expect(kry.impacts!.nuisances).toEqual(dense.impacts!.nuisances);
+    expect(maxRel(kry.impacts!.grouped, dense.impacts!.grouped)).toBeLessThan(1e-6);
+    expect(maxRel(kry.impacts!.stat, dense.impacts!.stat)).toBeLessThan(1e-6);
+  }, 60000);
+});
+
 describe("Krylov errors with the stochastic diagonal (fit-gen --bins 500 --systs 300 --sparse --bbb)", () => {
   let dense: FitResult;
   let kry: FitResult;
