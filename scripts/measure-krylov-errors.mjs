@@ -71,8 +71,9 @@ if (fe.impacts) {
   const t = fe.impacts.table;
   const nn = t.nuisances.length;
   let top = 0;
-  for (let c = 1; c < nn; c++) if (Math.abs(t.traditional[c]) > Math.abs(t.traditional[top])) top = c;
-  console.log(`impacts: grouped ${t.groups.map((g, i) => `${g} ${t.grouped[i].toPrecision(6)}`).join(", ")}; stat ${t.stat[0].toPrecision(6)}; largest traditional ${t.nuisances[top]} ${t.traditional[top].toPrecision(6)}`);
+  for (let c = 1; c < nn; c++) if (Math.abs(t.global[c]) > Math.abs(t.global[top])) top = c;
+  const p = (v) => (v === undefined ? "n/a" : v.toPrecision(6));
+  console.log(`impacts: grouped ${t.groups.map((g, i) => `${g} ${p(t.grouped[i])}`).join(", ")}; stat ${p(t.stat[0])}; largest global ${t.nuisances[top]} ${p(t.global[top])} (traditional ${p(t.traditional[top])})`);
 }
 console.log(`summary ${JSON.stringify(fe.summary)}`);
 console.log(`peak-ish rss ${rss()}`);

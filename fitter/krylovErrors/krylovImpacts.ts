@@ -108,13 +108,10 @@ export async function krylovImpacts(hvp: HessianProduct, errors: KrylovErrors, o
   const solveOpts = { tolerance, preconditioner: opts.preconditioner, maxIterations: opts.maxIterations };
   const columnOf = new Map<number, Float64Array>();
   opts.columnTargets.forEach((t, k) => columnOf.set(t, errors.columns[k]));
-  const active = (i: number): boolean => {
-    const r = red[i];
-    if (r < 0) return false;
-    const v = errors.variance[r];
-    return Number.isFinite(v) && v > 0;
-  };
-  const targets = opts.targets.filter((t) => active(t) && columnOf.has(red[t]));
+  // free parameters take part (held ones, red < 0, do not), whether or not their variance is known:
+  // a nuisance without one still has global and grouped impacts; its traditional impact is NaN
+  const active = (i: number): boolean => red[i] >= 0;
+  const targets = opts.targets.filter((t) => active(t) && columnOf.has(red[t]) && errors.variance[red[t]] > 0);
   const nuisances = opts.sources.filter(active);
   const nt = targets.length;
   const nn = nuisances.length;
