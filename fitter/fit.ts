@@ -19,6 +19,9 @@ import type { TensorModel } from "../src/tensor/types.js";
 import { computeImpacts, type ImpactTable } from "./impacts.js";
 import { CudaEvaluator } from "./cuda/CudaEvaluator.js";
 import type { LikelihoodEvaluator } from "./evaluator.js";
+import { selectExact, type FitErrorsOptions } from "./krylovErrors/fitErrors.js";
+import { krylovFitResult } from "./krylovErrors/krylovFitResult.js";
+import { planErrorMethod } from "./krylovErrors/memoryPlan.js";
 import type { LikelihoodSpec, PoiMode } from "./likelihoodSpec.js";
 import { prefitYieldVariances } from "./prefitVariances.js";
 import { goodnessOfFit, ndfParameters, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
@@ -67,6 +70,18 @@ export interface FitOptions {
   impacts?: boolean;
   /** scans, 2D scans, contours, MINOS, asymptotic limits and significance on the fit's session */
   postfit?: PostfitOptions;
+  /**
+   * "dense": exact Hessian and C = H⁻¹; "krylov": no n × n matrix, errors from CG solves
+   * (fitter/krylovErrors/, fit --no-hessian); "auto" (default): dense unless its matrices would
+   * not fit in `memoryLimitBytes`
+   */
+  errorMethod?: "auto" | "dense" | "krylov";
+  /** bytes the dense error path may use (default: a share of the free memory; memoryPlan.ts) */
+  memoryLimitBytes?: number;
+  /** Krylov mode: exact subset, probes, seed (fitErrors.ts) */
+  krylov?: Omit<FitErrorsOptions, "impacts" | "yields" | "log">;
+  /** one-line notices that are always shown (the automatic switch to Krylov errors) */
+  notice?: (line: string) => void;
 }
 
 function seconds(t0: number): number {
@@ -76,6 +91,9 @@ function seconds(t0: number): number {
 function validateOptions(opts: FitOptions): void {
   if (opts.engine !== undefined && !["native", "cuda", "cuda-emulate"].includes(opts.engine)) {
     throw new UserError(`--engine: unknown float64 engine "${String(opts.engine)}" (native or cuda)`);
+  }
+  if (opts.errorMethod !== undefined && !["auto", "dense", "krylov"].includes(opts.errorMethod)) {
+    throw new UserError(`error method: must be auto, dense or krylov, got "${opts.errorMethod}"`);
   }
   if (opts.backend !== undefined && !FIT_BACKENDS.includes(opts.backend)) {
     throw new UserError(`--backend: unknown backend "${opts.backend}" (choose one of ${FIT_BACKENDS.join(", ")})`);
@@ -108,7 +126,13 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
   try {
     // post-fit options are checked before the fit: a misspelt name costs no minimisation
     const plan = opts.postfit ? planPostfit(session, opts.postfit) : null;
-    const result = await fitInSession(session, opts, backend, tStart);
+    const errorMethod = resolveErrorMethod(session, opts);
+    if (errorMethod === "krylov" && plan && !planIsEmpty(plan)) {
+      throw new UserError("scans, contours, MINOS, limits and significance need the dense covariance: not available with Krylov errors (--no-hessian, or a fit too large for the dense path)");
+    }
+    // a misspelt --errors-for costs no minimisation either
+    if (errorMethod === "krylov") selectExact(session.names, opts.krylov?.exactFor);
+    const result = await fitInSession(session, { ...opts, errorMethod }, backend, tStart);
     if (plan && !planIsEmpty(plan)) {
       const postfit = await runPostfit(session, plan, opts.verbose && opts.log ? opts.log : undefined);
       result.postfit = postfit;
@@ -123,6 +147,18 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
   } finally {
     session.dispose();
   }
+}
+
+/**
+ * "dense" or "krylov" for a fit's options: "auto" (the default) picks Krylov when the dense path's
+ * n × n arrays would not fit in memory (memoryPlan.ts) and says so by opts.notice.
+ */
+export function resolveErrorMethod(session: FitSession, opts: FitOptions): "dense" | "krylov" {
+  const method = opts.errorMethod ?? "auto";
+  if (method !== "auto") return method;
+  const plan = planErrorMethod({ nparams: session.n - session.frozen.length, impacts: opts.impacts === true, limitBytes: opts.memoryLimitBytes });
+  if (plan.notice) (opts.notice ?? opts.log)?.(plan.notice);
+  return plan.method;
 }
 
 /** The session settings of a fit's options. */
@@ -165,13 +201,26 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
     };
   }
 
+  const errorMethod = resolveErrorMethod(session, opts);
   const best = await session.minimize({
     start: x0,
-    errors: "covariance",
-    keepHessian: opts.impacts === true,
+    errors: errorMethod === "dense" ? "covariance" : "none",
+    keepHessian: errorMethod === "dense" && opts.impacts === true,
     float32Backend: backend !== "native" ? backend : undefined,
   });
   session.setBest(best);
+  if (errorMethod === "krylov") {
+    return krylovFitResult({
+      session,
+      best,
+      engine: { backend, precision: "float64", device: best.device },
+      prefitYields,
+      skipYields,
+      loadSeconds: opts.loadSeconds ?? 0,
+      tStart,
+      errors: { ...opts.krylov, impacts: opts.impacts === true, log: opts.verbose && opts.log ? opts.log : null },
+    });
+  }
   const converged = best.status === "converged";
 
   // values and errors in reported units
@@ -237,6 +286,7 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
     hessians: best.hessians,
     parameters,
     covariance,
+    errorMethod: "dense",
     x,
     gradient: best.gradient,
     poiMode,

@@ -4,6 +4,8 @@
  * regularised upper incomplete gamma.
  */
 import type { ImpactTable } from "./impacts.js";
+import type { ChannelSumVariance } from "./krylovErrors/krylovYields.js";
+import type { ErrorSummary } from "./krylovErrors/fitErrors.js";
 import type { RefitImpactTable } from "./refitImpacts.js";
 import type { ToysSummary } from "./toys/toys.js";
 import type { ParameterKind } from "./parameters.js";
@@ -62,6 +64,30 @@ export interface YieldTable {
   perProcessVariance: Float64Array;
   total: Float64Array;
   totalVariance: Float64Array;
+  /** Krylov mode: standard errors of the stochastic variance estimates (0 where exact) */
+  perProcessVarianceStdErr?: Float64Array;
+  totalVarianceStdErr?: Float64Array;
+  /** Krylov mode: per channel sums of the yields and their exact variances */
+  channelSums?: ChannelSumVariance[];
+}
+
+/**
+ * How the errors of a Krylov-mode fit (fit --no-hessian) were made and how accurate they are
+ * (fitter/krylovErrors/fitErrors.ts). Reported units (POIs as μ).
+ */
+export interface KrylovErrorInfo {
+  summary: ErrorSummary;
+  /** per parameter: the standard error of `error` (0 where exact up to the solve tolerance) */
+  errorStdErr: Float64Array;
+  /** per parameter: 1 when its error is exact */
+  exact: Uint8Array;
+  /** POIs and NOIs (parameter indices) and their covariance, k × k row-major */
+  targetIndices: number[];
+  targetCovariance: Float64Array;
+  /** with impacts: per nuisance of the impact table, whether its traditional impacts are exact */
+  impactsNuisanceExact?: boolean[];
+  /** with impacts: [ntargets, nnuisances] standard errors of the traditional impacts */
+  impactsTraditionalStdErr?: Float64Array;
 }
 
 export interface FitResult {
@@ -80,8 +106,15 @@ export interface FitResult {
   /** exact dense Hessians computed (1 unless the minimiser stopped short of EDM 1e-14) */
   hessians: number;
   parameters: ParameterResult[];
-  /** row-major n × n covariance in reported units (POIs as μ); zero rows/columns for frozen parameters */
+  /**
+   * row-major n × n covariance in reported units (POIs as μ); zero rows/columns for frozen
+   * parameters. Empty (length 0) when errorMethod is "krylov": see `krylov` instead.
+   */
   covariance: Float64Array;
+  /** "dense" (exact Hessian, Cholesky, C = H⁻¹; default when absent) or "krylov" (fit --no-hessian) */
+  errorMethod?: "dense" | "krylov";
+  /** errorMethod "krylov": accuracy and the POI/NOI covariance block */
+  krylov?: KrylovErrorInfo;
   /** the minimiser's coordinates at the minimum (square mode: x with μ = x²) */
   x: Float64Array;
   /** gradient of the NLL in the minimiser's coordinates at x (zero entries for frozen parameters) */
@@ -237,6 +270,11 @@ export function formatFitSummary(result: FitResult): string {
   lines.push(`nll        ${fmt(result.nll, 10)}`);
   lines.push(`chi2/ndf   ${fmt(result.chi2)} / ${result.ndf}  p-value ${fmt(result.pvalue, 4)}`);
   lines.push(`edm        ${Number.isFinite(result.edm) ? result.edm.toExponential(3) : String(result.edm)}  iterations ${result.iterations}  HVPs ${result.hvps}`);
+  if (result.krylov) {
+    const k = result.krylov.summary;
+    const acc = k.estimated > 0 ? `, ${k.estimated} estimated (median relative σ² error ${k.median_relative_stderr?.toExponential(1) ?? "n/a"})` : "";
+    lines.push(`errors     krylov: ${k.exact} exact${acc}; ${k.solves} solves, ${k.hvps} HVPs, ${k.seconds.toFixed(2)} s`);
+  }
   const f64 = result.engine.float64_engine ? `, float64 by ${result.engine.float64_engine} on ${result.engine.float64_device}` : "";
   lines.push(`engine     ${result.engine.backend} (${result.engine.device}), results in ${result.engine.precision}${f64}`);
   const t = result.timing;

@@ -11,6 +11,7 @@ import h5wasm from "h5wasm/node";
 import type { ChannelInfo } from "../src/tensor/types.js";
 import { impactsJson, type ImpactTable } from "./impacts.js";
 import { postfitJson } from "./postfit/index.js";
+import { krylovErrorsJson, writeKrylovHdf5 } from "./krylovErrors/krylovResultsOutput.js";
 import type { FitResult, YieldTable } from "./results.js";
 import { refitImpactsHessianJson, refitImpactsJson } from "./refitImpacts.js";
 
@@ -58,7 +59,7 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
     poi_mode: result.poiMode,
     bbb: result.bbb,
     data: result.dataSource,
-    parameters: result.parameters.map((p) => ({
+    parameters: result.parameters.map((p, i) => ({
       name: p.name,
       kind: p.kind,
       value: finiteOrNull(p.value),
@@ -67,7 +68,12 @@ export function fitResultsJson(result: FitResult, meta: RunMeta): Record<string,
       prefitError: p.prefitError,
       ...(p.frozen ? { frozen: true } : {}),
       ...(p.minos ? { minos: p.minos } : {}),
+      // Krylov mode: a stochastic error carries its standard error
+      ...(result.krylov && !result.krylov.exact[i] ? { error_estimated: true, error_stderr: finiteOrNull(result.krylov.errorStdErr[i]) } : {}),
     })),
+    // how the errors were made: "dense" (C = H⁻¹) or "krylov" (fit --no-hessian; accuracy in "errors")
+    error_method: result.errorMethod ?? "dense",
+    ...(result.krylov ? krylovErrorsJson(result) : {}),
     engine: result.engine,
     timing: result.timing,
     // results.md: "impacts" {poi: {nuisance or group: value}}; global impacts are an extra key
@@ -132,6 +138,29 @@ function writeYields(group: H5Group, table: YieldTable, ch: ChannelInfo, nproc: 
   group.create_dataset({ name: "total_err", data: sqrtArray(Float64Array.from(table.totalVariance.subarray(lo, hi))) });
 }
 
+/** Krylov mode: standard errors of yields_err / total_err (0 where exact) and the exact channel sums. */
+function writeYieldAccuracy(group: H5Group, table: YieldTable, ch: ChannelInfo, nproc: number): void {
+  const lo = ch.start;
+  const hi = ch.start + ch.size;
+  // σ = √V: δσ = δV / (2σ)
+  const errStd = (v: Float64Array, dv: Float64Array): Float64Array => v.map((x, i) => (x > 0 ? dv[i] / (2 * Math.sqrt(x)) : Number.NaN));
+  if (table.perProcessVarianceStdErr) {
+    const v = Float64Array.from(table.perProcessVariance.subarray(lo * nproc, hi * nproc));
+    group.create_dataset({ name: "yields_err_stderr", data: errStd(v, Float64Array.from(table.perProcessVarianceStdErr.subarray(lo * nproc, hi * nproc))), shape: [ch.size, nproc] });
+  }
+  if (table.totalVarianceStdErr) {
+    const v = Float64Array.from(table.totalVariance.subarray(lo, hi));
+    group.create_dataset({ name: "total_err_stderr", data: errStd(v, Float64Array.from(table.totalVarianceStdErr.subarray(lo, hi))) });
+  }
+  const sum = table.channelSums?.find((c) => c.channel === ch.name);
+  if (sum) {
+    group.create_dataset({ name: "sum_yields", data: Float64Array.from(sum.perProcess) });
+    group.create_dataset({ name: "sum_yields_err", data: sqrtArray(Float64Array.from(sum.perProcessVariance)) });
+    group.create_dataset({ name: "sum_total", data: Float64Array.from([sum.total]) });
+    group.create_dataset({ name: "sum_total_err", data: Float64Array.from([Math.sqrt(Math.max(0, sum.totalVariance))]) });
+  }
+}
+
 /**
  * The `impacts` group: targets, nuisances, groups (names); traditional and global [ntargets,
  * nnuisances]; grouped and global_grouped [ntargets, ngroups]; stat and data_stat [ntargets];
@@ -180,7 +209,9 @@ function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: Yield
       data: Float64Array.from(result.parameters, (p) => p.prefitError ?? Number.NaN),
     });
     params.create_dataset({ name: "frozen", data: Int8Array.from(result.parameters, (p) => (p.frozen ? 1 : 0)), dtype: "<b" });
-    if (n > 0) {
+    if (n > 0 && result.krylov) {
+      writeKrylovHdf5(f, result);
+    } else if (n > 0 && result.covariance.length === n * n) {
       // float64, contiguous and uncompressed: gzip saved 3% of a W-mass covariance at 14× the write
       // time (docs/measurements/fitresults-size.md). The correlation is derived by readers
       // (correlationFromCovariance) unless asked for: at 4860 parameters each matrix is 189 MB.
@@ -201,11 +232,15 @@ function writeHdf5(path: string, result: FitResult, meta: RunMeta, layout: Yield
         g.create_dataset({ name: "data", data: Float64Array.from(result.data.subarray(ch.start, ch.start + ch.size)) });
       }
       if (result.prefitYields) writeYields(g.create_group("prefit"), result.prefitYields, ch, nproc);
-      if (result.postfitYields) writeYields(g.create_group("postfit"), result.postfitYields, ch, nproc);
+      if (result.postfitYields) {
+        const post = g.create_group("postfit");
+        writeYields(post, result.postfitYields, ch, nproc);
+        writeYieldAccuracy(post, result.postfitYields, ch, nproc);
+      }
     }
     if (result.impacts) writeImpacts(f.create_group("impacts"), result.impacts);
     const summary = fitResultsJson(result, meta);
-    f.create_dataset({ name: "meta_json", data: [JSON.stringify({ ...meta, status: result.status, message: result.message, nll: result.nll, edm: result.edm, engine: result.engine, timing: summary.timing })] });
+    f.create_dataset({ name: "meta_json", data: [JSON.stringify({ ...meta, status: result.status, message: result.message, nll: result.nll, edm: result.edm, engine: result.engine, timing: summary.timing, error_method: summary.error_method, ...(summary.errors ? { errors: summary.errors } : {}) })] });
   } finally {
     f.close();
   }

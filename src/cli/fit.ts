@@ -13,6 +13,7 @@ import { checkOutputs } from "../outputPath.js";
 import { gitHash, packageRoot, packageVersion } from "../packageInfo.js";
 import { readTensor } from "../tensor/TensorReader.js";
 import { FIT_BACKENDS, fit, type FitBackend } from "../../fitter/fit.js";
+import { planErrorMethod } from "../../fitter/krylovErrors/memoryPlan.js";
 import { formatFitSummary } from "../../fitter/results.js";
 import { formatPostfitSummary } from "../../fitter/postfit/index.js";
 import { initBackend } from "../../fitter/tfBackends.js";
@@ -51,6 +52,11 @@ interface FitCliOptions extends ToyCliOptions {
   limits?: boolean;
   cl?: string;
   significance?: boolean;
+  // no-dense-matrix errors (fitter/krylovErrors)
+  hessian: boolean;
+  errorsFor?: string;
+  probes?: string;
+  memoryLimit?: string;
 }
 
 /** commander collector: a repeatable option's values in order */
@@ -81,6 +87,27 @@ function positiveInt(name: string, text: string | undefined): number | undefined
     throw new UserError(`${name}: must be a positive integer, got "${text}"`);
   }
   return v;
+}
+
+function nonNegativeInt(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v)) throw new UserError(`${name}: must be a non-negative integer, got "${text}"`);
+  return v;
+}
+
+/** Options that need the dense covariance, refused in the Krylov mode (one line, exit 2). */
+function checkKrylovConflicts(o: FitCliOptions, toys: boolean, why: string): void {
+  const dense: string[] = [];
+  if (o.correlation) dense.push("--correlation");
+  if (toys) dense.push(o.refitImpacts !== undefined && o.refitImpacts !== false ? "--refit-impacts" : "--toys");
+  if (o.scan.length > 0) dense.push("--scan");
+  if (o.scan2d.length > 0) dense.push("--scan2d");
+  if (o.contour.length > 0) dense.push("--contour");
+  if (o.minos.length > 0) dense.push("--minos");
+  if (o.limits) dense.push("--limits");
+  if (o.significance) dense.push("--significance");
+  if (dense.length > 0) throw new UserError(`${dense.join(", ")}: needs the dense covariance, not available with ${why}`);
 }
 
 function finiteNumber(name: string, text: string | undefined): number | undefined {
@@ -149,8 +176,28 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
   const backend: FitBackend =
     o.gpu && engineChoice.backend === undefined ? await pickGpuBackend(threads) : (engineChoice.backend ?? "native");
 
+  const probes = nonNegativeInt("--probes", o.probes);
+  const memoryLimitGb = finiteNumber("--memory-limit", o.memoryLimit);
+  if (memoryLimitGb !== undefined && !(memoryLimitGb > 0)) throw new UserError(`--memory-limit: must be a positive number of GiB, got "${o.memoryLimit}"`);
+  if (o.errorsFor !== undefined && o.errorsFor.trim() === "") throw new UserError("--errors-for: empty; give parameter names (comma-separated) or a regular expression");
+  if (o.hessian === false) checkKrylovConflicts(o, toyPlan !== null, "--no-hessian");
+
   const model = await readTensor(input);
   const loadSeconds = (performance.now() - tStart) / 1000;
+  // dense or Krylov errors, decided here so that conflicting options fail before the fit
+  let errorMethod: "dense" | "krylov" = "krylov";
+  if (o.hessian !== false) {
+    const plan = planErrorMethod({
+      nparams: model.signals.length + model.systs.length,
+      impacts: o.impacts === true,
+      limitBytes: memoryLimitGb !== undefined ? memoryLimitGb * 2 ** 30 : undefined,
+    });
+    errorMethod = plan.method;
+    if (plan.method === "krylov") {
+      checkKrylovConflicts(o, toyPlan !== null, "the automatic switch to Krylov errors (the dense covariance would not fit in memory)");
+      process.stderr.write(`${plan.notice}\n`);
+    }
+  }
   const showProgress = o.verbose === true || process.stderr.isTTY === true;
   const result = await fit(model, {
     poiMode: o.poiMode,
@@ -167,6 +214,8 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     log: (line) => process.stderr.write(`${line}\n`),
     loadSeconds,
     impacts: o.impacts === true,
+    errorMethod,
+    krylov: { exactFor: o.errorsFor, probes },
     postfit: {
       scan: o.scan,
       scanPoints: positiveInt("--scan-points", o.scanPoints),
@@ -267,6 +316,10 @@ export async function main(argv: string[]): Promise<void> {
       .option("--verbose", "one progress line per iteration (default when stderr is a terminal)")
       .option("--impacts", "impacts on the POIs and NOIs: traditional, grouped, stat and global (fitresults.json \"impacts\", \"global_impacts\")")
       .option("--correlation", "also store the correlation matrix in fitresults.hdf5 (float64 n×n; by default readers derive it from the covariance)")
+      .option("--no-hessian", "no dense Hessian or covariance: POI/NOI errors, their correlations and impacts from CG solves, other errors exact (--errors-for) or estimated (automatic when the dense matrices would not fit in memory)")
+      .option("--errors-for <list|regex>", "with Krylov errors: parameters whose error is computed exactly (one CG solve each; all when the fit has ≤ 500 free parameters)")
+      .option("--probes <n>", "with Krylov errors: random probes of the stochastic variance estimate (default 32; 0: none)")
+      .option("--memory-limit <GiB>", "memory the dense covariance path may use before switching to Krylov errors (default 70% of the free memory)")
       .option("--no-html", "do not write the HTML report")
       .option("--scan <names>", "profile-likelihood scan of these parameters (comma-separated; repeatable): fitresults.json \"scans\"", collect, [])
       .option("--scan-points <n>", "grid points of --scan and --scan2d per parameter (default 21)")

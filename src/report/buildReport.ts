@@ -63,6 +63,14 @@ function git(root: string): { hash: string; state: string } {
 }
 
 
+/** Krylov-mode fits store only the POI/NOI covariance: their correlation block is that of the POIs/NOIs. */
+function poiCorrelation(pc: { names: string[]; matrix: Float64Array } | null): ReturnType<typeof correlationBlock> {
+  if (!pc || pc.names.length === 0) return null;
+  const k = pc.names.length;
+  const block = correlationBlock({ names: pc.names, kinds: pc.names.map(() => "poi"), rows: (a, b) => pc.matrix.subarray(a * k, b * k), top: 0 });
+  return block && { ...block, note: "POIs/NOIs only (Krylov errors: no dense covariance)" };
+}
+
 /** Everything the page shows, read from the fit folder (and the reference folder). */
 export async function buildPayload(fitDir: string, opts: BuildReportOptions = {}): Promise<ReportPayload> {
   const json = readResultsJson(fitDir);
@@ -88,7 +96,7 @@ export async function buildPayload(fitDir: string, opts: BuildReportOptions = {}
     const kinds = json.parameters.map((p) => p.kind);
     const correlation = h5.covarianceRows
       ? correlationBlock({ names: h5.names, kinds, rows: h5.covarianceRows, top: opts.correlationTop ?? 30 })
-      : null;
+      : poiCorrelation(h5.poiCovariance);
     return {
       title: `hepfit report: ${basename(resolve(fitDir))}`,
       generated: new Date().toISOString(),

@@ -55,6 +55,8 @@ export interface FitResultsHdf5 {
   impacts: Hdf5Impacts | null;
   /** rows [start, stop) of the covariance, row-major */
   covarianceRows: ((start: number, stop: number) => Float64Array) | null;
+  /** Krylov-mode fits (no dense covariance): the POI/NOI covariance block */
+  poiCovariance: { names: string[]; matrix: Float64Array } | null;
   close(): void;
 }
 
@@ -225,7 +227,16 @@ export async function readResultsHdf5(dir: string): Promise<FitResultsHdf5> {
         return rows instanceof Float64Array ? rows : Float64Array.from(rows as ArrayLike<number>);
       };
     }
-    return { names, procs, channels, impacts, covarianceRows, close: () => f.close() };
+    let poiCovariance: FitResultsHdf5["poiCovariance"] = null;
+    const pc = get(f, "poi_covariance");
+    const pcNames = get(f, "poi_covariance_names");
+    if (pc !== null && pcNames !== null) {
+      const pn = strings(pcNames);
+      const shape = pc.shape ?? [];
+      if (shape.length !== 2 || shape[0] !== pn.length || shape[1] !== pn.length) throw userErr(path, `poi_covariance: shape [${shape.join(", ")}], expected [${pn.length}, ${pn.length}]`);
+      poiCovariance = { names: pn, matrix: Float64Array.from(pc.value as ArrayLike<number>) };
+    }
+    return { names, procs, channels, impacts, covarianceRows, poiCovariance, close: () => f.close() };
   } catch (err) {
     f.close();
     if (err instanceof UserError) throw err;
