@@ -37,6 +37,8 @@ export interface TrustKrylovIteration {
   krylovSteps: number;
   /** HVPs so far */
   hvps: number;
+  /** the current point (read-only view; for checkpoints and diagnostics) */
+  x: Float64Array;
 }
 
 export interface TrustKrylovOptions {
@@ -65,6 +67,28 @@ export interface TrustKrylovOptions {
    */
   valueNoise?: number;
   onIteration?: (info: TrustKrylovIteration) => void;
+  /** after each trial step (diagnostics): the ratio test's numbers */
+  onStep?: (info: TrustKrylovStep) => void;
+}
+
+export interface TrustKrylovStep {
+  iteration: number;
+  /** model reduction −m(s) */
+  predicted: number;
+  /** f(x) − f(x + s) */
+  actual: number;
+  /** −½(g(x) + g(x + s))·s: the reduction from the gradients (exact for a quadratic, no cancellation) */
+  actualFromGradients: number;
+  rho: number;
+  /** step length in the trust-region norm */
+  stepNorm: number;
+  radius: number;
+  accepted: boolean;
+  /** the Lanczos recursion stopped at maxKrylov */
+  krylovCapped: boolean;
+  /** the step s (parameter space) and the point it was taken from (read-only views) */
+  step: Float64Array;
+  x: Float64Array;
 }
 
 export type TrustKrylovStatus = "converged" | "max-iterations" | "failed";
@@ -440,7 +464,7 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
         krylovSteps = hvps - before;
       }
       edm = state.edm;
-      opts.onIteration?.({ iteration, nll: f, value: f, edm, radius, krylovSteps, hvps });
+      opts.onIteration?.({ iteration, nll: f, value: f, edm, radius, krylovSteps, hvps, x });
       if (edm < edmTolerance) return result("converged", `edm ${edm.toExponential(3)} < ${edmTolerance}`, iteration - 1, edm);
 
       // step s = D Q h
@@ -458,6 +482,23 @@ export async function trustKrylov(obj: Objective, x0: Float64Array, opts: TrustK
       const actual = f - trial.value;
       const finite = Number.isFinite(trial.value) && allFinite(trial.gradient);
       const rho = finite && predicted > 0 ? actual / predicted : Number.NEGATIVE_INFINITY;
+      if (opts.onStep) {
+        let gs = 0;
+        for (let i = 0; i < n; i++) gs += (g[i] + trial.gradient[i]) * s[i];
+        opts.onStep({
+          iteration,
+          predicted,
+          actual,
+          actualFromGradients: -0.5 * gs,
+          rho,
+          stepNorm,
+          radius,
+          accepted: finite && rho > 1e-4 && actual > 0,
+          krylovCapped: state.steps >= maxKrylov,
+          step: s,
+          x,
+        });
+      }
 
       if (rho < 0.25) radius = 0.25 * Math.min(radius, stepNorm);
       else if (rho > 0.75 && stepNorm >= 0.99 * radius) radius = Math.min(2 * radius, maxRadius);
