@@ -165,7 +165,8 @@ describe("trustKrylov", () => {
     const rand = rng(11);
     const q = new Quadratic(spd(n, rand), Float64Array.from({ length: n }, () => 10 * (rand() - 0.5)));
     const radii: number[] = [];
-    const res = await trustKrylov(q, new Float64Array(n), { initialRadius: 0.01, onIteration: (it) => radii.push(it.radius) });
+    // (an EDM below the default 1e-8 only bounds |x − c| by √(2·1e-8/λmin): ask for 1e-14 to check 5 digits)
+    const res = await trustKrylov(q, new Float64Array(n), { initialRadius: 0.01, edmTolerance: 1e-14, onIteration: (it) => radii.push(it.radius) });
     expect(res.status).toBe("converged");
     expect(Math.max(...radii)).toBeGreaterThan(0.5);
     for (let i = 0; i < n; i++) expect(res.x[i]).toBeCloseTo(q.c[i], 5);
@@ -322,6 +323,129 @@ describe("trustKrylov", () => {
     expect(r3.status).toBe("failed");
     expect(r3.message).toMatch(/radius collapsed/);
     expect(r3.x).toEqual(Float64Array.from([1, 1]));
+  });
+
+  it("NLL rounding far above 1e-13·|f|: the gradient-based ratio test still reaches the EDM tolerance", async () => {
+    // 1e3 + Σ w_i (e^{x_i − a_i} − x_i) + 50 Σ (x_i − x_{i+1})², its value rounded like a sum over
+    // many bins (±1e-9, as the W-mass NLL at 527) while gradients and HVPs stay exact; short Krylov
+    // spaces make the last iterations predict gains of 1e-10..1e-14
+    const n = 30;
+    const noisy = (noise: number): Objective => ({
+      nparams: n,
+      valueAndGradient: (x) => {
+        let value = 1e3;
+        let hash = 0;
+        const gradient = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          const e = Math.exp(x[i] - 0.3 * (i % 3));
+          value += (1 + i) * (e - x[i]);
+          gradient[i] += (1 + i) * (e - 1);
+          hash = (hash * 31 + Math.floor(Math.abs(x[i]) * 1e12)) % 1000003;
+        }
+        for (let i = 0; i + 1 < n; i++) {
+          const d = x[i] - x[i + 1];
+          value += 50 * d * d;
+          gradient[i] += 100 * d;
+          gradient[i + 1] -= 100 * d;
+        }
+        return { value: value + noise * (hash / 1000003 - 0.5), gradient };
+      },
+      hessianVectorProduct: (x, v) => {
+        const hv = new Float64Array(n);
+        for (let i = 0; i < n; i++) hv[i] += (1 + i) * Math.exp(x[i] - 0.3 * (i % 3)) * v[i];
+        for (let i = 0; i + 1 < n; i++) {
+          const d = v[i] - v[i + 1];
+          hv[i] += 100 * d;
+          hv[i + 1] -= 100 * d;
+        }
+        return hv;
+      },
+    });
+    const opts = { edmTolerance: 1e-14, valueNoise: 1e-13, maxKrylov: 4 };
+    const withTest = await trustKrylov(noisy(2e-9), new Float64Array(n).fill(2), opts);
+    expect(withTest.status).toBe("converged");
+    expect(withTest.edm).toBeLessThan(1e-14);
+    // judged by the noisy NLL differences the same fit stops short at the "noise level"
+    const byValues = await trustKrylov(noisy(2e-9), new Float64Array(n).fill(2), { ...opts, gradientRatioTest: false });
+    expect(byValues.message).toMatch(/noise level/);
+    expect(byValues.edm).toBeGreaterThan(1e-12);
+    // and without noise both agree on the minimum
+    const exact = await trustKrylov(noisy(0), new Float64Array(n).fill(2), opts);
+    for (let i = 0; i < n; i++) expect(withTest.x[i]).toBeCloseTo(exact.x[i], 6);
+  });
+
+  it("expandOnBasis: a small radius regrows on the same Krylov space (fewer iterations)", async () => {
+    const n = 6;
+    const rand = rng(11);
+    const q = new Quadratic(spd(n, rand), Float64Array.from({ length: n }, () => 10 * (rand() - 0.5)));
+    const on = await trustKrylov(q, new Float64Array(n), { initialRadius: 0.01, edmTolerance: 1e-14 });
+    const off = await trustKrylov(q, new Float64Array(n), { initialRadius: 0.01, edmTolerance: 1e-14, expandOnBasis: false });
+    expect(on.status).toBe("converged");
+    expect(off.status).toBe("converged");
+    expect(on.expansions).toBeGreaterThan(0);
+    expect(off.expansions).toBe(0);
+    expect(on.iterations).toBeLessThan(off.iterations);
+    for (let i = 0; i < n; i++) expect(on.x[i]).toBeCloseTo(q.c[i], 5);
+  });
+
+  it("onStep reports the ratio test: on a quadratic actual = predicted = gradient-based reduction", async () => {
+    const n = 8;
+    const rand = rng(5);
+    const q = new Quadratic(spd(n, rand), Float64Array.from({ length: n }, () => rand() - 0.5), 3);
+    const steps: { predicted: number; actual: number; fromGradients: number; rho: number; len: number }[] = [];
+    const res = await trustKrylov(q, new Float64Array(n), {
+      initialRadius: 0.05,
+      edmTolerance: 1e-14,
+      onStep: (st) => steps.push({ predicted: st.predicted, actual: st.actual, fromGradients: st.actualFromGradients, rho: st.rho, len: st.step.length + st.x.length }),
+    });
+    expect(res.status).toBe("converged");
+    expect(steps.length).toBeGreaterThan(1);
+    for (const st of steps) {
+      expect(st.len).toBe(2 * n);
+      expect(st.actual).toBeCloseTo(st.predicted, 10);
+      expect(st.fromGradients).toBeCloseTo(st.predicted, 10);
+      expect(st.rho).toBeCloseTo(1, 6);
+    }
+  });
+
+  it("secondOrderCorrection (off by default) keeps a curved valley converging", async () => {
+    // pairs K/2 (y − x²)² + ½(x − 3)²: steps along the valley's tangent overshoot like t⁴
+    const n = 8;
+    const banana: Objective = {
+      nparams: n,
+      valueAndGradient: (v) => {
+        let value = 0;
+        const gradient = new Float64Array(n);
+        for (let i = 0; i < n; i += 2) {
+          const u = v[i + 1] - v[i] * v[i];
+          value += 50 * u * u + 0.5 * (v[i] - 3) ** 2;
+          gradient[i] += -200 * u * v[i] + (v[i] - 3);
+          gradient[i + 1] += 100 * u;
+        }
+        return { value, gradient };
+      },
+      hessianVectorProduct: (v, d) => {
+        const hv = new Float64Array(n);
+        for (let i = 0; i < n; i += 2) {
+          const hxx = 100 * (6 * v[i] * v[i] - 2 * v[i + 1]) + 1;
+          const hxy = -200 * v[i];
+          hv[i] += hxx * d[i] + hxy * d[i + 1];
+          hv[i + 1] += hxy * d[i] + 100 * d[i + 1];
+        }
+        return hv;
+      },
+    };
+    const x0 = Float64Array.from({ length: n }, (_, i) => (i % 2 ? 0.25 : 0.5));
+    const byDefault = await trustKrylov(banana, x0, { edmTolerance: 1e-14 });
+    expect(byDefault.corrections).toBe(0);
+    const corrected = await trustKrylov(banana, x0, { edmTolerance: 1e-14, secondOrderCorrection: true });
+    for (const r of [byDefault, corrected]) {
+      expect(r.status).toBe("converged");
+      for (let i = 0; i < n; i += 2) {
+        expect(r.x[i]).toBeCloseTo(3, 5);
+        expect(r.x[i + 1]).toBeCloseTo(9, 4);
+      }
+    }
   });
 
   it("rejects a starting point of the wrong length", async () => {
