@@ -32,7 +32,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { allOf, collection, concat, deltaRClean, perChunk, transverseMass, vec4 } from "hepfit/histmaker";
+import { collection, concat, deltaRClean, perChunk, transverseMass, vec4 } from "hepfit/histmaker";
 
 function defaultFiles() {
   const name = "shared/data/root/nanoAOD_2015_CMS_Open_Data_ttbar.root";
@@ -68,6 +68,9 @@ const muons = perChunk((c) => {
 /** loose electrons ++ loose muons (the fields both have, and `tight`), leading lepton first */
 export const leptons = perChunk((c) => concat([electrons(c), muons(c)]).sortBy("pt"));
 
+/** the tight (analysis) leptons, leading first */
+const tightLeptons = perChunk((c) => leptons(c).mask(leptons(c).tight));
+
 export const jets = perChunk((c) => {
   const j = collection(c, "Jet", ["pt", "eta", "phi", "mass", "jetId", "btagCSVV2"]);
   const good = j.mask(j.pt.gt(30).and(j.eta.abs().lt(4.7)).and(j.jetId.ge(2)));
@@ -85,8 +88,7 @@ const dijet = perChunk((c) => vec4(jets(c).leading(0)).add(vec4(jets(c).leading(
 
 /** Π over the tight leptons of the scale factor for `syst` (1 without leptons) */
 const leptonSF = (c, ctx, syst) => {
-  const l = leptons(c);
-  const t = l.mask(l.tight);
+  const t = tightLeptons(c);
   return t.pt.withValues(ctx.corrections.lepton.lepton_id_iso.evaluate(t.pdgId.abs().values, t.eta.abs().values, t.pt.values, syst)).prod();
 };
 
@@ -134,11 +136,11 @@ export default {
     nMu: (c) => muons(c).counts(),
     chargeProduct: (c) => leptons(c).charge.prod(), // of the two leptons once there are exactly two
     flavour: (c) => Array.from(leptons(c).pdgId.abs().sum(), (s) => FLAVOUR[s] ?? "other"),
-    leadTightPt: (c) => leptons(c).pt.mask(leptons(c).tight).leading(0),
+    leadTightPt: (c) => tightLeptons(c).pt.leading(0),
     leadPt: (c) => leptons(c).pt.leading(0),
     lepPt: (c) => leptons(c).pt, // per-object fill: every loose lepton
     jetPt: (c) => jets(c).pt,
-    mtl1: (c) => dilepton(c).l1.mt(vec4(c.MET_pt, new Float64Array(c.MET_pt.length), c.MET_phi)),
+    mtl1: (c) => vec4(tightLeptons(c).leading(0)).mt(vec4(c.MET_pt, new Float64Array(c.MET_pt.length), c.MET_phi)),
     mll: (c) => dilepton(c).ll.mass,
     ptll: (c) => dilepton(c).ll.pt,
     dphill: (c) => dilepton(c).l1.deltaPhi(dilepton(c).l2).map(Math.abs),
