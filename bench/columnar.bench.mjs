@@ -99,7 +99,7 @@ function runAll() {
     }
     results.push({ name: c.name, c: bc, h: bh });
     console.log(
-      `${c.name.padEnd(48)} columnar ${bc.toFixed(2).padStart(8)} ms   hand ${bh.toFixed(2).padStart(8)} ms   ratio ${(bc / bh).toFixed(2)}`,
+      `${c.name.padEnd(50)} columnar ${bc.toFixed(2).padStart(8)} ms   hand ${bh.toFixed(2).padStart(8)} ms   ratio ${(bc / bh).toFixed(2)}`,
     );
   }
   return results;
@@ -210,8 +210,27 @@ bench(
   (c, h) => FIELDS.forEach((f) => sameArrays(c.get(f).values, h[f], f)),
 );
 
+const handLeadingTwo = () => {
+  const o = raw.mu.offsets;
+  const a = new Float64Array(N);
+  const b = new Float64Array(N);
+  for (let e = 0; e < N; e++) {
+    const n = o[e + 1] - o[e];
+    a[e] = n > 0 ? raw.mu.pt[o[e]] : NaN;
+    b[e] = n > 1 ? raw.mu.pt[o[e] + 1] : NaN;
+  }
+  return [a, b];
+};
+
 bench(
-  "leading + subleading muon pt",
+  "leading + subleading muon pt: leadingN(2)",
+  () => mu.pt.leadingN(2),
+  handLeadingTwo,
+  (c, h) => c.forEach((x, i) => sameArrays(x, h[i], "leading")),
+);
+
+bench(
+  "leading + subleading muon pt: leading(0), (1)",
   () => [mu.pt.leading(0), mu.pt.leading(1)],
   () => {
     const o = raw.mu.offsets;

@@ -3,8 +3,11 @@
 // muon, electron, jet and MET branches: a preselection, SR/CR regions, per-object fills of the
 // jagged muon and jet columns, a tensor axis of 10 weights, count storage. Each setting runs once
 // (the CPU is shared): wall time from start to result and the process' CPU time (all threads), output
-// compared between settings.
-// Needs the compiled code: `npx tsc -p tsconfig.json`. Usage: node bench/histmakerJobs.bench.mjs [FILES=100] [JOBS=1,2]
+// compared between settings. A first pair of runs on 2 files shows the fixed cost of the worker path:
+// each worker is a fresh thread that loads the runner and the analysis module (through its own
+// module-resolution hooks thread, for `import "hepfit/histmaker"`) and warms up its JIT, about
+// 0.3–0.9 s per worker; with few events per run that cost decides, hence the default of 300 files.
+// Needs the compiled code: `npx tsc -p tsconfig.json`. Usage: node bench/histmakerJobs.bench.mjs [FILES=300] [JOBS=1,2]
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -15,7 +18,7 @@ import { runAnalysis } from "../dist/src/histmaker/runner.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const nano = resolve(here, "../../shared/data/root/nanoAOD_2015_CMS_Open_Data_ttbar.root");
-const FILES = Number(process.argv[2] ?? 100);
+const FILES = Number(process.argv[2] ?? 300);
 const JOBS = (process.argv[3] ?? "1,2").split(",").map(Number);
 if (!existsSync(nano)) {
   console.log(`skipped: ${nano} not found`);
@@ -25,9 +28,7 @@ if (!existsSync(nano)) {
 const dir = mkdtempSync(join(tmpdir(), "hmjobs-bench-"));
 const files = Array.from({ length: FILES }, (_, i) => `nano_${i}.root`);
 for (const f of files) symlinkSync(nano, join(dir, f));
-writeFileSync(
-  join(dir, "analysis.mjs"),
-  `
+const moduleText = (files) => `
 const lead = (j, k = 0) => Float64Array.from({ length: j.offsets.length - 1 }, (_, i) => (j.offsets[i + 1] - j.offsets[i] > k ? j.values[j.offsets[i] + k] : NaN));
 const mask = (a, f) => Uint8Array.from(a, (v) => (f(v) ? 1 : 0));
 export default {
@@ -55,11 +56,21 @@ export default {
     { name: "nRaw", axes: [{ type: "integer", name: "npv", lo: 0, hi: 60 }], columns: ["PV_npvs"], storage: "count", regions: ["SR"] },
   ],
 };
-`,
-);
+`;
+writeFileSync(join(dir, "analysis.mjs"), moduleText(files));
+writeFileSync(join(dir, "startup.mjs"), moduleText(files.slice(0, 2)));
 
 const modulePath = join(dir, "analysis.mjs");
 const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+const startupPath = join(dir, "startup.mjs");
+const startupDef = validateAnalysis(await loadUserModule(startupPath), startupPath);
+for (const jobs of [1, 2]) {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  await runAnalysis(startupDef, { baseDir: dir, jobs, modulePath: startupPath, log: () => undefined });
+  const c = process.cpuUsage(c0);
+  console.log(`fixed cost, 2 files (400 events), jobs=${jobs}: ${((performance.now() - t0) / 1000).toFixed(2)} s wall, CPU ${((c.user + c.system) / 1e6).toFixed(2)} s`);
+}
 console.log(`histmaker run on ${FILES} × NanoAOD ttbar (200 events each), ${process.env.NODE_ENV ?? ""}node ${process.version}`);
 let reference = null;
 for (const jobs of JOBS) {

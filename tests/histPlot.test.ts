@@ -63,7 +63,7 @@ beforeAll(async () => {
   histograms: [
     { name: "mass", axes: [{ type: "regular", name: "m", label: "m_{#mu#mu} [GeV]", bins: 20, lo: 0, hi: 1, flow: true }], columns: ["x"] },
     { name: "mass_cat", axes: [
-        { type: "variable", name: "m", label: "m [GeV]", edges: [0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0] },
+        { type: "variable", name: "m", label: "m_T [GeV]", edges: [0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0] },
         { type: "categoryInt", name: "cat", categories: [0, 1, 2] } ],
       columns: ["x", "y"] },
     { name: "mass_syst", datasets: "mc", axes: [{ type: "regular", name: "m", label: "m [GeV]", bins: 10, lo: 0, hi: 1, flow: false }], columns: ["x"],
@@ -251,7 +251,8 @@ describe("the page in Chromium", async () => {
             const legend = gd.data.filter((t) => t.showlegend !== false).sort((a, b) => (a.legendrank ?? 0) - (b.legendrank ?? 0)).map((t) => t.name);
             const data = gd.data.find((t) => t.name === "Data" && (t.yaxis ?? "y") === "y");
             const ratio = gd.data.some((t) => t.yaxis === "y2");
-            return { sums, widths: bars[0].width ?? [], bars: bars.map((b) => b.name), legend, data: data ? data.y : null, ratio, ytype: gd.layout.yaxis.type, ytitle: gd.layout.yaxis.title.text };
+            const xtitle = (gd.layout as unknown as { xaxis: { title: { text: string } } }).xaxis.title.text;
+            return { sums, widths: bars[0].width ?? [], bars: bars.map((b) => b.name), legend, data: data ? data.y : null, ratio, ytype: gd.layout.yaxis.type, ytitle: gd.layout.yaxis.title.text, xtitle };
           }),
         );
       let view = await drawn();
@@ -272,6 +273,8 @@ describe("the page in Chromium", async () => {
       const legendText = await page.$$eval("#plot-0 .legendtext", (els) => els.map((e) => e.textContent));
       expect(legendText).toEqual(["Data", PNAME, "Signal", "MC stat. unc."]);
       expect(view[0].ytype).toBe("linear");
+      // TLatex labels: braces (m_{#mu#mu}) and a lone character without them (m_T) become subscripts
+      expect(view[0].xtitle).toBe("m<sub>μμ</sub> [GeV]");
 
       // projection of the 2-D histogram and a tensor variation
       await page.selectOption('#plot-1 >> xpath=.. >> select[data-role="view"]', "0");
@@ -317,6 +320,7 @@ describe("the page in Chromium", async () => {
 
       // per unit of x: the variable-width projection divided by its bin widths, the label says per GeV
       expect(view[1].ytitle).toBe("Events / bin");
+      expect(view[1].xtitle).toBe("m<sub>T</sub> [GeV]");
       await page.click("#width-toggle");
       await page.waitForTimeout(300);
       const perWidth = (await drawn())[1];

@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../src/cli/histmaker.js";
 import { categoryStr, integer, regular, variable, type Axis } from "../src/histmaker/axes.js";
 import { compressRecord } from "../src/histmaker/export/rootFileWriter.js";
+import { exportRunToRoot, rootDirectoryName } from "../src/histmaker/export/exportRoot.js";
 import { Hist } from "../src/histmaker/Hist.js";
 import { listHistograms, readHistogram, type THRead } from "../src/histmaker/root/histograms.js";
 import { RootFile } from "../src/histmaker/root/RootFile.js";
@@ -300,6 +301,23 @@ describe("histmaker export --root", () => {
     const r = await runCommand(main, "histmaker", ["export", f, "--root", path.join(dir, "empty.root")]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/histogram "byEra" of A: axis "era" has no bins/);
+  });
+
+  it("writes per-region histograms (name::region) to ROOT-friendly directories name__region, read back exactly", async () => {
+    const h = made.Wmunu.pt;
+    const run = { info: { scales: { Wmunu: 1 } }, hists: { Wmunu: { "pt::SR": h, "pt::CR_1": made.Wmunu.etaPt } } } as unknown as Parameters<typeof exportRunToRoot>[0];
+    const out = path.join(dir, "regions.root");
+    const written = exportRunToRoot(run, "regions.hdf5", out);
+    expect(written.map((w) => w.path).sort()).toEqual(["pt__CR_1/Wmunu", "pt__SR/Wmunu"]);
+    expect(rootDirectoryName("mll::SR")).toBe("mll__SR");
+    const got = await readAll(out);
+    expect(Array.from(got.get("pt__SR/Wmunu")!.contents)).toEqual(Array.from(expectedCells(h, 0, "values", 1)));
+    expect(Array.from(got.get("pt__SR/Wmunu")!.sumw2)).toEqual(Array.from(expectedCells(h, 0, "variances", 1)));
+    // a histogram already called pt__SR would share the directory: refused before anything is written
+    const clash = { info: { scales: {} }, hists: { Wmunu: { "pt::SR": h, pt__SR: h } } } as unknown as Parameters<typeof exportRunToRoot>[0];
+    const out2 = path.join(dir, "clash.root");
+    expect(() => exportRunToRoot(clash, "clash.hdf5", out2)).toThrow(/"pt::SR" and "pt__SR" would both be written to the ROOT directory "pt__SR"/);
+    expect(existsSync(out2)).toBe(false);
   });
 
   it("names a single up/down pair after the tensor axis: <dataset>_<tensor>Up/Down", async () => {

@@ -195,7 +195,7 @@ export function cutflowTable(flows: Record<string, Cutflow>, scales: Record<stri
       String(c.raw[i]),
       fmt(c.weighted[i]),
       fmt(c.weighted[i] * scale),
-      i === 0 ? "" : c.raw[i - 1] > 0 ? `${((100 * c.raw[i]) / c.raw[i - 1]).toFixed(2)}%` : "-",
+      i === 0 ? "" : c.raw[i - 1] > 0 ? `${((100 * c.raw[i]) / c.raw[i - 1]).toFixed(2)}%` : "n/a",
     ]);
     const header = ["step", "raw", "weighted", "scaled", "eff"];
     const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));

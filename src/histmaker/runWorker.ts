@@ -8,7 +8,7 @@ import { UserError } from "../errors.js";
 import { loadAnalysisCorrections } from "./correctionlib/analysisCorrections.js";
 import { loadUserModule } from "./loadModule.js";
 import { loadCertifications, processWithRetries, type FileProcessor } from "./runner.js";
-import { partToData, type FromWorker, type ToWorker, type WorkerInit } from "./runWorkers.js";
+import { partToData, partTransferList, type FromWorker, type ToWorker, type WorkerInit } from "./runWorkers.js";
 
 const port = parentPort;
 if (port === null) throw new Error("runWorker.js runs only as a worker thread");
@@ -25,9 +25,16 @@ async function main(): Promise<void> {
     corrections: loadAnalysisCorrections(def.corrections, init.baseDir),
   };
   const byName = new Map(def.datasets.map((d) => [d.name, d]));
-  port!.on("message", (m: ToWorker) => {
-    if (m.type === "stop") {
-      port!.close();
+  // the main thread keeps up to two files queued here (the next one is waiting when a file ends, not
+  // a message round trip away); they are processed one after the other
+  const queue: Extract<ToWorker, { type: "file" }>[] = [];
+  let busy = false;
+  let stopping = false;
+  const next = (): void => {
+    if (busy) return;
+    const m = queue.shift();
+    if (m === undefined) {
+      if (stopping) port!.close();
       return;
     }
     const dataset = byName.get(m.dataset);
@@ -35,14 +42,26 @@ async function main(): Promise<void> {
       post({ type: "fatal", message: `worker: dataset "${m.dataset}" is not in ${init.modulePath}`, user: false });
       return;
     }
+    busy = true;
     processWithRetries(fp, { dataset, file: m.file }, {
       onChunk: (events, fraction) => post({ type: "chunk", events, fraction }),
       discard: (events) => post({ type: "discard", events }),
       say: (message) => post({ type: "log", message }),
     }).then(
-      (o) => post({ type: "done", index: m.index, part: o.part ? partToData(o.part) : null, failure: o.failure }),
+      (o) => {
+        const part = o.part ? partToData(o.part) : null;
+        // the histogram arrays are fresh copies: moved to the main thread, not cloned
+        port!.postMessage({ type: "done", index: m.index, part, failure: o.failure } satisfies FromWorker, part ? partTransferList(part) : []);
+        busy = false;
+        next();
+      },
       (err: unknown) => fatal(err),
     );
+  };
+  port!.on("message", (m: ToWorker) => {
+    if (m.type === "stop") stopping = true;
+    else queue.push(m);
+    next();
   });
   post({ type: "ready" });
 }

@@ -58,6 +58,15 @@ export function partToData(p: FilePart): FilePartData {
   };
 }
 
+/** The buffers of a part's histogram arrays, to move them with postMessage instead of copying. */
+export function partTransferList(d: FilePartData): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const h of Object.values(d.hists))
+    for (const a of [h.values, h.variances])
+      if (a !== null && a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) out.add(a.buffer);
+  return [...out];
+}
+
 export function partFromData(d: FilePartData): FilePart {
   return {
     hists: Object.fromEntries(Object.entries(d.hists).map(([k, h]) => [k, histFromData(h)])),
@@ -127,6 +136,9 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
       const i = nextToHand++;
       w.postMessage({ type: "file", index: i, dataset: work[i].dataset.name, file: work[i].file } satisfies ToWorker);
     };
+    // two files per worker in flight: when one ends the next is already queued in the worker, so it
+    // never waits for this thread (which a busy machine may not schedule at once) to hand one out
+    const QUEUED = 2;
     for (let j = 0; j < jobs; j++) {
       const slot = j;
       const w = new Worker(script, { workerData: init });
@@ -136,7 +148,7 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
         try {
           switch (m.type) {
             case "ready":
-              handOut(w);
+              for (let q = 0; q < QUEUED; q++) handOut(w);
               break;
             case "chunk":
               opts.progress.addEvents(m.events, m.fraction, slot);

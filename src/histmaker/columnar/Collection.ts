@@ -7,7 +7,10 @@ import { AnalysisError } from "../analysis.js";
 import type { ColumnSet } from "../analysis.js";
 import type { Column, JaggedColumn, NumericArray } from "../events.js";
 import { isJagged } from "../events.js";
-import { argcartesian, argcombinations, concatJagged, Jagged } from "./Jagged.js";
+import { argcartesian, argcombinations, concatJagged, Jagged, type Selection } from "./Jagged.js";
+
+/** Marks what `leading` returns, so that `vec4(mu.leading(0))` can read the collection directly. */
+export const PICKED: unique symbol = Symbol("picked from a collection");
 
 /** A collection whose fields can also be read as properties: `mu.pt` is `mu.get("pt")`. */
 export type CollectionOf<F extends string> = Collection<F> & { readonly [K in F]: Jagged };
@@ -83,7 +86,11 @@ export class Collection<F extends string = string> {
 
   /** Keeps the objects where m is non-zero (a jagged mask, or a per-event array for whole events). */
   mask(m: JaggedColumn | NumericArray): CollectionOf<F> {
-    const sel = this.fields[this.names[0]].maskSelection(m);
+    return this.gather(this.fields[this.names[0]].maskSelection(m));
+  }
+
+  /** Every field's objects at a selection's positions (see Jagged.maskSelection). */
+  gather(sel: Selection): CollectionOf<F> {
     return this.apply((j) => j.gather(sel));
   }
 
@@ -109,7 +116,9 @@ export class Collection<F extends string = string> {
    * computed when first read, so `vec4(mu.leading(0))` touches only pt, eta, phi and mass.
    */
   leading(i = 0, fill = Number.NaN): Record<F, Float64Array> {
+    if (!Number.isInteger(i) || i < 0) throw new AnalysisError(`collection leading: position must be a non-negative integer, got ${i}`);
     const out = {} as Record<F, Float64Array>;
+    Object.defineProperty(out, PICKED, { value: { from: this, i, fill }, enumerable: false });
     for (const n of this.names) {
       let v: Float64Array | undefined;
       Object.defineProperty(out, n, { enumerable: true, get: () => (v ??= this.fields[n].leading(i, fill)) });

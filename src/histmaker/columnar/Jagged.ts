@@ -7,7 +7,20 @@
  */
 import { AnalysisError } from "../analysis.js";
 import type { Column, JaggedColumn, NumericArray } from "../events.js";
-import { binaryKernels, eventKernels, unaryKernels, type BinaryOp, type UnaryOp } from "./kernels.js";
+import {
+  binaryKernels,
+  COMPARE_OPS,
+  eventKernels,
+  pickKernel,
+  termCount,
+  termSelect,
+  termValues,
+  unaryKernels,
+  type BinaryOp,
+  type CompareOp,
+  type CompareTerm,
+  type UnaryOp,
+} from "./kernels.js";
 
 /** The typed arrays a Jagged holds (64-bit integer branches are converted to Float64Array). */
 export type Values = Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
@@ -52,19 +65,46 @@ export interface Selection {
 
 export class Jagged<V extends Values = Values> implements JaggedColumn {
   readonly offsets: Int32Array;
-  readonly values: V;
+  private store: V | undefined;
+  /**
+   * A mask not yet evaluated: `pt.gt(30)` is the conjunction of comparisons with numbers, which
+   * `count()`, `mask()`, `and()` … evaluate inside their own loop instead of through a 0/1 array.
+   */
+  private readonly terms: readonly CompareTerm[] | undefined;
   private parentsCache: Int32Array | undefined;
 
   /** offsets: Int32Array of length (events + 1) starting at 0 and ending at values.length. */
-  constructor(offsets: Int32Array, values: V) {
+  constructor(offsets: Int32Array, values: V);
+  /** @internal a deferred mask (see `terms`) over objects with these offsets */
+  constructor(offsets: Int32Array, values: undefined, terms: readonly CompareTerm[]);
+  constructor(offsets: Int32Array, values: V | undefined, terms?: readonly CompareTerm[]) {
     const n = offsets.length - 1;
     if (n < 0) throw new AnalysisError("jagged array: offsets need at least one entry (events + 1)");
-    if (offsets[0] !== 0 || offsets[n] !== values.length)
-      throw new AnalysisError(
-        `jagged array: offsets run from ${offsets[0]} to ${offsets[n]} but there are ${values.length} values`,
-      );
+    const size = values === undefined ? (terms as readonly CompareTerm[])[0].x.length : values.length;
+    if (offsets[0] !== 0 || offsets[n] !== size)
+      throw new AnalysisError(`jagged array: offsets run from ${offsets[0]} to ${offsets[n]} but there are ${size} values`);
     this.offsets = offsets;
-    this.values = values;
+    this.store = values;
+    this.terms = terms;
+  }
+
+  /** The flat values (a deferred mask is evaluated on first use). */
+  get values(): V {
+    const v = this.store;
+    return v !== undefined ? v : this.evaluate();
+  }
+
+  private evaluate(): V {
+    const out = new Uint8Array(this.size);
+    termValues(this.terms as readonly CompareTerm[], out);
+    this.store = out as unknown as V;
+    return this.store;
+  }
+
+  /** The deferred comparisons of a mask operand (of the same structure), if it is one. */
+  private static termsOf(m: unknown, offsets: Int32Array): readonly CompareTerm[] | undefined {
+    if (!(m instanceof Jagged) || m.terms === undefined || m.store !== undefined) return undefined;
+    return sameCounts(offsets, m.offsets) ? m.terms : undefined;
   }
 
   /**
@@ -115,7 +155,7 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
 
   /** Total number of objects over all events. */
   get size(): number {
-    return this.values.length;
+    return this.offsets[this.offsets.length - 1];
   }
 
   /** Objects per event. */
@@ -131,7 +171,7 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   parents(): Int32Array {
     if (this.parentsCache === undefined) {
       const o = this.offsets;
-      const out = new Int32Array(this.values.length);
+      const out = new Int32Array(this.size);
       for (let e = 0, n = o.length - 1; e < n; e++) out.fill(e, o[e], o[e + 1]);
       this.parentsCache = out;
     }
@@ -141,7 +181,7 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   /** Position of every object within its event (0, 1, … per event). */
   localIndex(): Jagged<Int32Array> {
     const o = this.offsets;
-    const out = new Int32Array(this.values.length);
+    const out = new Int32Array(this.size);
     for (let e = 0, n = o.length - 1; e < n; e++) for (let j = o[e]; j < o[e + 1]; j++) out[j] = j - o[e];
     return new Jagged(o, out);
   }
@@ -156,8 +196,8 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
 
   /** The same structure with other values (one per object). */
   withValues<W extends Values>(values: W): Jagged<W> {
-    if (values.length !== this.values.length)
-      throw new AnalysisError(`jagged array: ${values.length} values for ${this.values.length} objects`);
+    if (values.length !== this.size)
+      throw new AnalysisError(`jagged array: ${values.length} values for ${this.size} objects`);
     return new Jagged(this.offsets, values);
   }
 
@@ -205,11 +245,14 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   }
 
   private arith(op: BinaryOp, o: Operand): Jagged<Float64Array> {
-    return this.binary(op, o, new Float64Array(this.values.length));
+    return this.binary(op, o, new Float64Array(this.size));
   }
 
   private compare(op: BinaryOp, o: Operand): Jagged<Uint8Array> {
-    return this.binary(op, o, new Uint8Array(this.values.length));
+    // against a number: deferred, so that `jets.pt.gt(30).count()` runs as one loop
+    if (typeof o === "number" && op in COMPARE_OPS)
+      return new Jagged<Uint8Array>(this.offsets, undefined, [{ op: op as CompareOp, x: this.values, s: o }]);
+    return this.binary(op, o, new Uint8Array(this.size));
   }
 
   add(o: Operand): Jagged<Float64Array> {
@@ -220,7 +263,7 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   }
   /** o − this (for scalar or per-event left operands) */
   rsub(o: Operand): Jagged<Float64Array> {
-    return this.binary("sub", o, new Float64Array(this.values.length), true);
+    return this.binary("sub", o, new Float64Array(this.size), true);
   }
   mul(o: Operand): Jagged<Float64Array> {
     return this.arith("mul", o);
@@ -230,7 +273,7 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   }
   /** o / this */
   rdiv(o: Operand): Jagged<Float64Array> {
-    return this.binary("div", o, new Float64Array(this.values.length), true);
+    return this.binary("div", o, new Float64Array(this.size), true);
   }
   pow(o: Operand): Jagged<Float64Array> {
     return this.arith("pow", o);
@@ -262,6 +305,10 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   }
   /** logical and / or of non-zero values (masks) */
   and(o: Operand): Jagged<Uint8Array> {
+    const mine = Jagged.termsOf(this, this.offsets);
+    const theirs = mine === undefined ? undefined : Jagged.termsOf(o, this.offsets);
+    // two deferred masks stay one deferred conjunction: `pt.gt(20).and(eta.abs().lt(2.4))`
+    if (mine !== undefined && theirs !== undefined) return new Jagged<Uint8Array>(this.offsets, undefined, [...mine, ...theirs]);
     return this.compare("and", o);
   }
   or(o: Operand): Jagged<Uint8Array> {
@@ -269,7 +316,7 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   }
   /** bitwise and on integers (ID bitmaps: `Electron_vidNestedWPBitmap.bitand(mask).ne(0)`) */
   bitand(o: Operand): Jagged<Int32Array> {
-    return this.binary("bitand", o, new Int32Array(this.values.length));
+    return this.binary("bitand", o, new Int32Array(this.size));
   }
   /** lo < v < hi — shorthand for the usual acceptance windows, e.g. `eta.abs().lt(2.4)` */
   between(lo: number, hi: number): Jagged<Uint8Array> {
@@ -281,32 +328,32 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
     return new Jagged(this.offsets, out);
   }
   neg(): Jagged<Float64Array> {
-    return this.unary("neg", new Float64Array(this.values.length));
+    return this.unary("neg", new Float64Array(this.size));
   }
   abs(): Jagged<Float64Array> {
-    return this.unary("abs", new Float64Array(this.values.length));
+    return this.unary("abs", new Float64Array(this.size));
   }
   sqrt(): Jagged<Float64Array> {
-    return this.unary("sqrt", new Float64Array(this.values.length));
+    return this.unary("sqrt", new Float64Array(this.size));
   }
   exp(): Jagged<Float64Array> {
-    return this.unary("exp", new Float64Array(this.values.length));
+    return this.unary("exp", new Float64Array(this.size));
   }
   log(): Jagged<Float64Array> {
-    return this.unary("log", new Float64Array(this.values.length));
+    return this.unary("log", new Float64Array(this.size));
   }
   cos(): Jagged<Float64Array> {
-    return this.unary("cos", new Float64Array(this.values.length));
+    return this.unary("cos", new Float64Array(this.size));
   }
   sin(): Jagged<Float64Array> {
-    return this.unary("sin", new Float64Array(this.values.length));
+    return this.unary("sin", new Float64Array(this.size));
   }
   /** logical not of a mask */
   not(): Jagged<Uint8Array> {
-    return this.unary("not", new Uint8Array(this.values.length));
+    return this.unary("not", new Uint8Array(this.size));
   }
   isnan(): Jagged<Uint8Array> {
-    return this.unary("isnan", new Uint8Array(this.values.length));
+    return this.unary("isnan", new Uint8Array(this.size));
   }
 
   // ---- selecting and reordering objects ---------------------------------------------------------
@@ -316,6 +363,7 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
    * structure, or a per-event flat array that keeps or drops whole events' objects.
    */
   mask(m: JaggedColumn | NumericArray): Jagged<V> {
+    if (Jagged.termsOf(m, this.offsets) !== undefined) return this.gather(this.maskSelection(m));
     const o = this.offsets;
     const n = this.length;
     const x = this.values;
@@ -360,6 +408,13 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
     const o = this.offsets;
     const n = this.length;
     const outOff = new Int32Array(n + 1);
+    const terms = Jagged.termsOf(m, o);
+    if (terms !== undefined) {
+      // one pass over the comparisons, into an index sized for every object (a view of it is kept)
+      const index = new Int32Array(this.size);
+      const kept = termSelect(o, terms, outOff, index);
+      return { offsets: outOff, index: index.subarray(0, kept) };
+    }
     if ((m as JaggedColumn).offsets !== undefined) {
       const mj = m as JaggedColumn;
       if (!sameCounts(o, mj.offsets))
@@ -367,7 +422,7 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
       const mv = toValues(mj.values);
       const base = mj.offsets[0];
       let kept = 0;
-      for (let j = 0; j < this.values.length; j++) if (mv[j + base] !== 0) kept++;
+      for (let j = 0, size = this.size; j < size; j++) if (mv[j + base] !== 0) kept++;
       const index = new Int32Array(kept);
       let k = 0;
       for (let e = 0; e < n; e++) {
@@ -491,9 +546,19 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
 
   /** The object at position i of each event (0 = leading), or `fill` where the event has fewer. */
   leading(i = 0, fill = Number.NaN): Float64Array {
-    const out = new Float64Array(this.length);
-    eventKernels.leading(this.offsets, this.values, i, fill, out);
-    return out;
+    return this.leadingN(1, fill, i)[0];
+  }
+
+  /**
+   * The first n objects' values as n per-event arrays, in one pass: `const [pt1, pt2] = mu.pt.leadingN(2)`
+   * (NaN or `fill` where an event has fewer); `from` skips the first objects.
+   */
+  leadingN(n: number, fill = Number.NaN, from = 0): Float64Array[] {
+    if (!Number.isInteger(n) || n < 0 || !Number.isInteger(from) || from < 0)
+      throw new AnalysisError(`jagged leading: positions must be non-negative integers, got ${from} and count ${n}`);
+    const outs = Array.from({ length: n }, () => new Float64Array(this.length));
+    if (n > 0) pickKernel(from, n, this.values, Number.isNaN(fill))(this.offsets, this.values, fill, outs);
+    return outs;
   }
 
   /**
@@ -649,7 +714,9 @@ export class Jagged<V extends Values = Values> implements JaggedColumn {
   /** Number of non-zero values per event (e.g. `jets.btag.gt(0.8).count()` = number of b tags). */
   count(): Int32Array {
     const out = new Int32Array(this.length);
-    eventKernels.count(this.offsets, this.values, out);
+    const terms = Jagged.termsOf(this, this.offsets);
+    if (terms !== undefined) termCount(this.offsets, terms, out);
+    else eventKernels.count(this.offsets, this.values, out);
     return out;
   }
 }

@@ -6,8 +6,9 @@
  */
 import { AnalysisError } from "../analysis.js";
 import type { JaggedColumn, NumericArray } from "../events.js";
-import { Collection } from "./Collection.js";
+import { Collection, PICKED } from "./Collection.js";
 import { Jagged, sameCounts, toValues, type Selection } from "./Jagged.js";
+import { evaluateVec4, leafCount, type Components, type Vec4Output, type Vec4Source } from "./vec4Kernels.js";
 
 const TWO_PI = 2 * Math.PI;
 
@@ -19,13 +20,6 @@ export function wrapPhi(d: number): number {
 /** Mass from m² with ROOT's TLorentzVector::M convention: −√(−m²) for space-like vectors. */
 function massOf(m2: number): number {
   return m2 < 0 ? -Math.sqrt(-m2) : Math.sqrt(m2);
-}
-
-interface Components {
-  px: Float64Array;
-  py: Float64Array;
-  pz: Float64Array;
-  e: Float64Array;
 }
 
 function fromPtEtaPhiM(pt: NumericArray, eta: NumericArray, phi: NumericArray, mass: NumericArray | number): Components {
@@ -63,22 +57,28 @@ function float64(a: NumericArray): Float64Array {
   return v instanceof Float64Array ? v : Float64Array.from(v);
 }
 
+function checkComponents(c: Components): void {
+  const n = c.px.length;
+  if (c.py.length !== n || c.pz.length !== n || c.e.length !== n) throw new AnalysisError("vec4: components have different lengths");
+}
+
 /** Derived quantities of the vectors stored in c, into Float64Arrays. */
 abstract class FourVectorArrays {
-  readonly px: Float64Array;
-  readonly py: Float64Array;
-  readonly pz: Float64Array;
-  /** energy */
-  readonly e: Float64Array;
+  /** The stored components (computed on first use where they are deferred). */
+  protected abstract components(): Components;
 
-  protected constructor(c: Components) {
-    const n = c.px.length;
-    if (c.py.length !== n || c.pz.length !== n || c.e.length !== n)
-      throw new AnalysisError("vec4: components have different lengths");
-    this.px = c.px;
-    this.py = c.py;
-    this.pz = c.pz;
-    this.e = c.e;
+  get px(): Float64Array {
+    return this.components().px;
+  }
+  get py(): Float64Array {
+    return this.components().py;
+  }
+  get pz(): Float64Array {
+    return this.components().pz;
+  }
+  /** energy */
+  get e(): Float64Array {
+    return this.components().e;
   }
 
   protected compute(f: (x: number, y: number, z: number, t: number) => number): Float64Array {
@@ -141,10 +141,57 @@ abstract class FourVectorArrays {
   }
 }
 
-/** One four-vector per event (NaN components where an event has none, e.g. a missing 2nd lepton). */
+/**
+ * One four-vector per event (NaN components where an event has none, e.g. a missing 2nd lepton).
+ * Vectors picked from collections (`vec4(mu.leading(0))`) and their sums are kept as an expression
+ * until a quantity is read, which is then computed in one loop (see vec4Kernels.ts).
+ */
 export class Vec4 extends FourVectorArrays {
-  constructor(c: Components) {
-    super(c);
+  private c: Components | undefined;
+  private readonly source: Vec4Source;
+  private readonly events: number;
+
+  constructor(c: Components);
+  /** @internal a deferred expression over `events` events */
+  constructor(c: undefined, source: Vec4Source, events: number);
+  constructor(c: Components | undefined, source?: Vec4Source, events?: number) {
+    super();
+    if (c !== undefined) {
+      checkComponents(c);
+      this.c = c;
+      this.source = { kind: "components", c };
+      this.events = c.px.length;
+    } else {
+      this.source = source as Vec4Source;
+      this.events = events as number;
+    }
+  }
+
+  protected components(): Components {
+    if (this.c === undefined) {
+      const [px, py, pz, e] = evaluateVec4(this.source, "components", this.events);
+      this.c = { px, py, pz, e };
+    }
+    return this.c;
+  }
+
+  /** A derived quantity: from the stored components, or in one loop over the deferred expression. */
+  private derived(q: Exclude<Vec4Output, "components">, stored: () => Float64Array): Float64Array {
+    return this.c !== undefined ? stored() : evaluateVec4(this.source, q, this.events)[0];
+  }
+
+  /** This vector as a leaf of a larger expression (its components once they exist). */
+  private asSource(): Vec4Source {
+    return this.c !== undefined ? { kind: "components", c: this.c } : this.source;
+  }
+
+  private combine(o: Vec4, sign: 1 | -1): Vec4 {
+    if (o.length !== this.length) throw new AnalysisError(`vec4: adding ${this.length} and ${o.length} vectors`);
+    const a = this.asSource();
+    const b = o.asSource();
+    // a generated loop per expression shape: beyond a few terms, evaluate the parts first
+    if (leafCount(a) + leafCount(b) > 8) return new Vec4(this.sumComponents(o, sign));
+    return new Vec4(undefined, { kind: "sum", a, b, sign }, this.events);
   }
 
   static fromPtEtaPhiM(pt: NumericArray, eta: NumericArray, phi: NumericArray, mass: NumericArray | number = 0): Vec4 {
@@ -157,23 +204,23 @@ export class Vec4 extends FourVectorArrays {
 
   /** Number of events. */
   get length(): number {
-    return this.px.length;
+    return this.events;
   }
   get pt(): Float64Array {
-    return this.ptArray();
+    return this.derived("pt", () => this.ptArray());
   }
   get eta(): Float64Array {
-    return this.etaArray();
+    return this.derived("eta", () => this.etaArray());
   }
   get phi(): Float64Array {
-    return this.phiArray();
+    return this.derived("phi", () => this.phiArray());
   }
   /** invariant mass (−√(−m²) when space-like, as ROOT) */
   get mass(): Float64Array {
-    return this.massArray();
+    return this.derived("mass", () => this.massArray());
   }
   get mass2(): Float64Array {
-    return this.compute((x, y, z, t) => t * t - x * x - y * y - z * z);
+    return this.derived("mass2", () => this.compute((x, y, z, t) => t * t - x * x - y * y - z * z));
   }
   get rapidity(): Float64Array {
     return this.compute((_x, _y, z, t) => 0.5 * Math.log((t + z) / (t - z)));
@@ -188,10 +235,10 @@ export class Vec4 extends FourVectorArrays {
   }
 
   add(o: Vec4): Vec4 {
-    return new Vec4(this.sumComponents(o, 1));
+    return this.combine(o, 1);
   }
   sub(o: Vec4): Vec4 {
-    return new Vec4(this.sumComponents(o, -1));
+    return this.combine(o, -1);
   }
   /** φ(this) − φ(o) wrapped to [−π, π) */
   deltaPhi(o: Vec4): Float64Array {
@@ -209,12 +256,19 @@ export class Vec4 extends FourVectorArrays {
 /** Four-vectors per object: flat components plus the collection's offsets. */
 export class JaggedVec4 extends FourVectorArrays {
   readonly offsets: Int32Array;
+  private readonly c: Components;
 
   constructor(offsets: Int32Array, c: Components) {
-    super(c);
+    super();
+    checkComponents(c);
     if (offsets[0] !== 0 || offsets[offsets.length - 1] !== c.px.length)
       throw new AnalysisError(`vec4: offsets end at ${offsets[offsets.length - 1]} for ${c.px.length} vectors`);
     this.offsets = offsets;
+    this.c = c;
+  }
+
+  protected components(): Components {
+    return this.c;
   }
 
   static fromPtEtaPhiM(pt: JaggedColumn, eta: JaggedColumn, phi: JaggedColumn, mass?: JaggedColumn | number): JaggedVec4 {
@@ -339,6 +393,26 @@ export function vec4(
     return JaggedVec4.fromPtEtaPhiM(pt.get("pt"), pt.get("eta"), pt.get("phi"), names.includes("mass") ? pt.get("mass") : 0);
   }
   if (!ArrayBuffer.isView(pt) && (pt as JaggedColumn).offsets === undefined) {
+    const picked = (pt as { [PICKED]?: { from: Collection; i: number; fill: number } })[PICKED];
+    if (picked !== undefined && Number.isNaN(picked.fill)) {
+      // `vec4(mu.leading(0))`: deferred, so that the pick, the conversion and what is read of the
+      // vector (or of a sum of such vectors) run as one loop
+      const c = picked.from;
+      const names = c.names;
+      if (["pt", "eta", "phi"].every((f) => names.includes(f))) {
+        const v = (f: string) => c.get(f).values;
+        const src: Vec4Source = {
+          kind: "pick",
+          offsets: c.offsets,
+          pt: v("pt"),
+          eta: v("eta"),
+          phi: v("phi"),
+          mass: names.includes("mass") ? v("mass") : 0,
+          i: picked.i,
+        };
+        return new Vec4(undefined, src, c.length);
+      }
+    }
     const r = pt as PtEtaPhiMArrays;
     for (const f of ["pt", "eta", "phi"] as const)
       if (!ArrayBuffer.isView(r[f])) throw new AnalysisError(`vec4: the record has no per-event "${f}" array`);

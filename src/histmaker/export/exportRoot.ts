@@ -3,6 +3,8 @@
  * shape datacards (`shapes * <channel> file.root <histogram>/$PROCESS <histogram>/$PROCESS_$SYSTEMATIC`):
  *
  *   <histogram>/<dataset>                        a histogram without a tensor axis
+ *   <histogram>__<region>/<dataset>              a per-region histogram (`name::region` in the run
+ *                                                output: ':' separates file and path in ROOT paths)
  *   <histogram>/<dataset>_<tensor><i>            tensor entry i (default, "each")
  *   <histogram>/<dataset>_<tensor><i>Up / Down   entries 2i / 2i+1 (histograms named in `pairs`);
  *                                                a tensor of size 2 gives <dataset>_<tensor>Up / Down
@@ -20,6 +22,7 @@ import { UserError } from "../../errors.js";
 import { type Axis, axisBins, axisEdges, axisExtent, regular } from "../axes.js";
 import { Hist } from "../Hist.js";
 import type { RunOutput } from "../runOutput.js";
+import { REGION_SEPARATOR } from "../runner.js";
 import { type RootAxis, type THObject, streamStreamerInfoList, streamTH, streamerClasses, thClassName } from "./th.js";
 import { type RootObjectEntry, writeRootFile } from "./rootFileWriter.js";
 
@@ -190,6 +193,11 @@ function pick(all: string[], wanted: string[] | undefined, what: string, file: s
   return all.filter((a) => wanted.includes(a));
 }
 
+/** The ROOT directory of a histogram: `mll::SR` (one histogram per region) → `mll__SR`. */
+export function rootDirectoryName(histogram: string): string {
+  return histogram.split(REGION_SEPARATOR).join("__");
+}
+
 /** Converts and writes; returns what was written. Checks everything before writing anything. */
 export function exportRunToRoot(run: RunOutput, input: string, output: string, opts: ExportOptions = {}): ExportedHistogram[] {
   const scaled = opts.scaled ?? true;
@@ -200,10 +208,19 @@ export function exportRunToRoot(run: RunOutput, input: string, output: string, o
   for (const p of opts.pairs ?? []) if (p !== "*" && !allHistNames.includes(p)) throw new UserError(`${input}: --pairs names no histogram "${p}" (histograms: ${allHistNames.join(", ")})`);
   for (const p of Object.keys(opts.project ?? {})) if (!allHistNames.includes(p)) throw new UserError(`${input}: --project names no histogram "${p}" (histograms: ${allHistNames.join(", ")})`);
 
+  const dirs = new Map<string, string>();
+  for (const hn of histograms) {
+    const d = rootDirectoryName(hn);
+    const other = dirs.get(d);
+    if (other !== undefined) throw new UserError(`${input}: histograms "${other}" and "${hn}" would both be written to the ROOT directory "${d}"; export one of them (--histograms)`);
+    dirs.set(d, hn);
+  }
+
   const objects: RootObjectEntry[] = [];
   const written: ExportedHistogram[] = [];
   const dims = new Set<1 | 2 | 3>();
   for (const hn of histograms) {
+    const dir = rootDirectoryName(hn);
     for (const ds of datasets) {
       let h = run.hists[ds]?.[hn];
       if (!h) continue;
@@ -226,8 +243,8 @@ export function exportRunToRoot(run: RunOutput, input: string, output: string, o
         const th = toTH(h, k, scale, name, `${hn} ${name}`);
         dims.add(th.dim);
         const className = thClassName(th.dim);
-        objects.push({ dir: hn, name, title: th.title, className, payload: streamTH(th) });
-        written.push({ path: `${hn}/${name}`, className, dataset: ds, histogram: hn, scale });
+        objects.push({ dir, name, title: th.title, className, payload: streamTH(th) });
+        written.push({ path: `${dir}/${name}`, className, dataset: ds, histogram: hn, scale });
       }
     }
   }

@@ -36,6 +36,10 @@
     return ptext(s)
       .replace(/_\{([^{}]*)\}/g, "<sub>$1</sub>")
       .replace(/\^\{([^{}]*)\}/g, "<sup>$1</sup>")
+      // without braces, TLatex takes one character (p_T, E^2); only a lone one here, so that
+      // branch-like names (Muon_pt) stay as they are
+      .replace(/_([A-Za-z0-9])(?![A-Za-z0-9])/g, "<sub>$1</sub>")
+      .replace(/\^([A-Za-z0-9])(?![A-Za-z0-9])/g, "<sup>$1</sup>")
       .replace(/#([A-Za-z]+)/g, function (m, g) { return GREEK[g] || m; });
   }
   /** the unit in a label: "p_{T} [GeV]" or "m (GeV)" → "GeV" */
@@ -369,8 +373,10 @@
     var grid = el("div", { cls: "grid" });
     D.cutflows.forEach(function (c) {
       var rows = c.steps.map(function (s, i) {
-        var eff = i === 0 ? 1 : c.raw[i - 1] > 0 ? c.raw[i] / c.raw[i - 1] : 0;
-        return [s, String(c.raw[i]), fmt(c.weighted[i], 6), fmt(c.weighted[i] * c.scale, 6), (100 * eff).toFixed(2) + " %"];
+        // the fraction of the previous step's events (of itself for the first step): n/a without events
+        var denom = i === 0 ? c.raw[0] : c.raw[i - 1];
+        var eff = denom > 0 ? (100 * c.raw[i] / denom).toFixed(2) + " %" : "n/a";
+        return [s, String(c.raw[i]), fmt(c.weighted[i], 6), fmt(c.weighted[i] * c.scale, 6), eff];
       });
       grid.appendChild(el("div", { cls: "card" }, dataTable(c.dataset + (c.region !== null ? " · region " + c.region : "") + " (" + c.kind + (c.process && c.process !== c.dataset ? ", " + c.process : "") + ")", ["step", "raw", "weighted", "scaled", "eff."], rows, [0])));
     });
