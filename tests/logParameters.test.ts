@@ -103,3 +103,29 @@ describe("LogParameterObjective", () => {
     expect(inY.value).toBeCloseTo(inX.value, 8);
   });
 });
+
+describe("LogParameterObjective gradient reuse", () => {
+  it("HVPs at one point cost one inner gradient, and a new point gives the new curvature", async () => {
+    const inner = new ValleyNll();
+    let gradients = 0;
+    const counting: Objective = {
+      nparams: inner.nparams,
+      valueAndGradient: (x) => {
+        gradients++;
+        return inner.valueAndGradient(x);
+      },
+      hessianVectorProduct: (x, v) => inner.hessianVectorProduct(x, v),
+    };
+    const lp = new LogParameterObjective(counting, [0]);
+    const fresh = new LogParameterObjective(inner, [0]);
+    const y = lp.toLog(Float64Array.from([1.1, 0.3]));
+    const v = Float64Array.from([0.4, -0.7]);
+    const first = await lp.hessianVectorProduct(y, v);
+    for (let k = 0; k < 4; k++) expect(await lp.hessianVectorProduct(Float64Array.from(y), v)).toEqual(first);
+    expect(gradients).toBe(1);
+    const y2 = Float64Array.from([y[0] + 0.2, y[1] - 0.1]);
+    const h2 = await lp.hessianVectorProduct(y2, v);
+    expect(gradients).toBe(2);
+    expect(h2).toEqual(await fresh.hessianVectorProduct(y2, v));
+  });
+});

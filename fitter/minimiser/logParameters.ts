@@ -46,9 +46,24 @@ export class LogParameterObjective implements Objective {
     return y.map((v, i) => (this.isLog[i] ? Math.exp(v) : v));
   }
 
+  /** ∂f/∂x at the last point seen: a trust-region iteration asks for many HVPs at one point */
+  private cachedY: Float64Array | null = null;
+  private cachedGradient: Float64Array | null = null;
+
+  private async innerGradient(y: Float64Array, x: Float64Array): Promise<Float64Array> {
+    const c = this.cachedY;
+    if (c && this.cachedGradient && c.length === y.length && c.every((v, i) => v === y[i])) return this.cachedGradient;
+    const g = Float64Array.from((await this.inner.valueAndGradient(x)).gradient);
+    this.cachedY = Float64Array.from(y);
+    this.cachedGradient = g;
+    return g;
+  }
+
   async valueAndGradient(y: Float64Array): Promise<ValueAndGradient> {
     const x = this.fromLog(y);
     const r = await this.inner.valueAndGradient(x);
+    this.cachedY = Float64Array.from(y);
+    this.cachedGradient = Float64Array.from(r.gradient);
     const gradient = Float64Array.from(r.gradient, (gi, i) => (this.isLog[i] ? gi * x[i] : gi));
     return { value: r.value, gradient };
   }
@@ -61,7 +76,7 @@ export class LogParameterObjective implements Objective {
     let g: Float64Array | null = null;
     for (let i = 0; i < this.nparams; i++) {
       if (!this.isLog[i]) continue;
-      if (!g) g = (await this.inner.valueAndGradient(x)).gradient;
+      if (!g) g = await this.innerGradient(y, x);
       hv[i] = x[i] * hv[i] + x[i] * g[i] * v[i];
     }
     return hv;
