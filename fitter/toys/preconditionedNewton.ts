@@ -371,6 +371,8 @@ export async function newtonPcg(obj: Objective, m: ApproxInverse, start: Float64
       if (edm < NEWTON_PCG_NEAR) return fail("Newton-PCG: non-positive curvature near the minimum");
       if (!cg.s.some((v) => v !== 0)) direction = m.apply(g);
     }
+    // M must be positive definite for the EDM estimate (and PCG) to mean anything
+    if (!(cg.residualEnergy >= 0)) return fail("Newton-PCG: the inverse Hessian is not positive definite here");
     const gs = dot(g, direction);
     const edmHere = cg.negativeCurvature ? Number.POSITIVE_INFINITY : 0.5 * (gs + cg.residualEnergy);
     if (!(gs > 0 && Number.isFinite(gs))) return fail("Newton-PCG: no descent direction");
