@@ -48,6 +48,10 @@ try {
 
   // BENCH_TOYS_N=0: refit impacts only
   if (ntoys > 0) {
+    // steady state: from the first finished toy to the last (without the one-off inverse Hessian
+    // at the generation point and the workers' start-up)
+    let tFirstToy = 0;
+    let tLastToy = 0;
     t0 = performance.now();
     const toys = await runToys({
       input: file,
@@ -67,6 +71,10 @@ try {
       outDir: join(work, "toys"),
       resume: false,
       log: (line) => console.log(`  ${line}`),
+      onProgress: (done) => {
+        if (done === 1) tFirstToy = performance.now();
+        tLastToy = performance.now();
+      },
     });
     const toysWall = s(t0);
     const perToyCpu = (toysWall * workers) / ntoys;
@@ -76,6 +84,10 @@ try {
         `per toy ${toys.summary.work.iterations?.toFixed(1)} iterations (Newton steps + trust region), ${toys.summary.work.hvps?.toFixed(0)} HVPs`,
     );
     console.log(`toy / cold fit (both 1 evaluator thread): ${(perToyCpu / cold).toFixed(2)} (target <= 0.33)`);
+    if (ntoys > workers) {
+      const steady = (((tLastToy - tFirstToy) / 1000) * workers) / (ntoys - 1);
+      console.log(`steady state (first to last finished toy): ${steady.toFixed(2)} s per toy per worker = ${(steady / cold).toFixed(2)} of the cold fit`);
+    }
   }
 
   // the K nuisances with the largest Hessian impact on the POI

@@ -123,6 +123,8 @@ const FLOAT64_VALUE_NOISE = 1e-13;
 const MAX_KRYLOV = 500;
 /** relative residual of the CG solves for POI errors */
 const POI_CG_TOLERANCE = 1e-10;
+/** EDM measurements (each followed by Newton-CG steps while too high) after a trust region that stopped short */
+const FINISH_ROUNDS = 2;
 
 function seconds(t0: number): number {
   return (performance.now() - t0) / 1000;
@@ -404,6 +406,24 @@ export class FitSession {
         value = polished.value;
         gradient = Float64Array.from(polished.gradient);
         log?.(`newton-cg: ${polished.steps} steps, ${polished.hvps} HVPs, nll ${value.toPrecision(12)}`);
+        // the trust region's EDM belongs to the point before the polish: where it would make the
+        // fit "failed" (no dense Hessian follows to measure it), measure it again after the polish
+        // and take more Newton-CG steps while it is above CONVERGED_EDM (a held parameter can
+        // leave a narrow valley that the trust region crawls along on the NLL's rounding noise)
+        if (errorMode !== "covariance" && !(edm < CONVERGED_EDM)) {
+          for (let round = 0; round < FINISH_ROUNDS; round++) {
+            const measured = await this.cgEdm(obj64, xr, gradient);
+            hvps += measured.hvps;
+            if (Number.isFinite(measured.edm)) edm = measured.edm;
+            if (!(measured.edm > CONVERGED_EDM) || round + 1 === FINISH_ROUNDS) break;
+            const more = await newtonPolish(obj64, xr, value, gradient, { maxSteps: 4, tolerance: 1e-8, maxCg: Math.max(2 * m, 50) });
+            hvps += more.hvps;
+            if (more.steps === 0) break;
+            xr = Float64Array.from(more.x);
+            value = more.value;
+            gradient = Float64Array.from(more.gradient);
+          }
+        }
       }
     }
     const minimizeSeconds = seconds(tMin);
@@ -525,6 +545,21 @@ export class FitSession {
       device,
       timing: { minimize_s: minimizeSeconds, covariance_s: covarianceSeconds, hessian_s: hessianSeconds },
     };
+  }
+
+  /** ½ gᵀH⁻¹g at xr by CG (NaN where H is not positive definite along the way) */
+  private async cgEdm(obj: Objective, xr: Float64Array, gradient: Float64Array): Promise<{ edm: number; hvps: number }> {
+    let hvps = 0;
+    const cg = await conjugateGradient(
+      async (v) => {
+        hvps++;
+        return await obj.hessianVectorProduct(xr, v);
+      },
+      gradient,
+      1e-6,
+      Math.max(2 * obj.nparams, 50),
+    );
+    return { edm: cg.negativeCurvature ? Number.NaN : 0.5 * dot(gradient, cg.s), hvps };
   }
 
   /** Frees the native evaluator. */

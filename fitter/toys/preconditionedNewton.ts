@@ -50,6 +50,39 @@ export class ApproxInverse {
     return v;
   }
 
+  /**
+   * M v for several v at once: one pass over the dense C for all of them (the product is bound by
+   * reading C's n² doubles, so k vectors cost little more than one)
+   */
+  applyMany(vs: readonly Float64Array[]): Float64Array[] {
+    const k = vs.length;
+    if (k === 0) return [];
+    if (k === 1 || !this.useNative) return vs.map((v) => this.apply(v));
+    const n = this.n;
+    const b = new Float64Array(n * k);
+    vs.forEach((v, j) => b.set(v, j * n));
+    const out = new Float64Array(n * k);
+    try {
+      denseGemm(false, false, n, k, n, 1, this.c, b, out, 1);
+    } catch {
+      this.useNative = false;
+      return vs.map((v) => this.apply(v));
+    }
+    return vs.map((v, j) => this.finish(v, out.subarray(j * n, (j + 1) * n).slice()));
+  }
+
+  /** the rank-one updates of the held parameters and the mask, on C v already in `out` */
+  private finish(v: Float64Array, out: Float64Array): Float64Array {
+    const n = this.n;
+    for (const u of this.updates) {
+      let d = 0;
+      for (let k = 0; k < n; k++) if (!this.held[k]) d += u.col[k] * v[k];
+      d *= u.inv;
+      for (let i = 0; i < n; i++) out[i] -= u.col[i] * d;
+    }
+    return this.mask(out);
+  }
+
   /** M v with M = (C_ff − Σ c_j c_jᵀ / C_jj) on the free parameters, 0 on the held ones */
   apply(v: Float64Array): Float64Array {
     const n = this.n;
@@ -73,13 +106,7 @@ export class ApproxInverse {
         out[i] = s;
       }
     }
-    for (const u of this.updates) {
-      let d = 0;
-      for (let k = 0; k < n; k++) if (!this.held[k]) d += u.col[k] * v[k];
-      d *= u.inv;
-      for (let i = 0; i < n; i++) out[i] -= u.col[i] * d;
-    }
-    return this.mask(out);
+    return this.finish(v, out);
   }
 }
 
@@ -94,6 +121,13 @@ export interface PcgResult {
   iterations: number;
   /** false when CG met non-positive curvature or did not reach the tolerance */
   ok: boolean;
+  /** CG met non-positive curvature (s is the iterate before it) */
+  negativeCurvature: boolean;
+  /**
+   * rᵀM r of the final residual r = b − H s: with M ≈ H⁻¹, bᵀs + rᵀM r estimates bᵀH⁻¹b (CG's
+   * bᵀs alone is a lower bound)
+   */
+  residualEnergy: number;
 }
 
 /** Preconditioned CG for H s = b on the free parameters; stops at ‖r‖ ≤ tol·‖b‖. */
@@ -103,30 +137,83 @@ export async function preconditionedCg(
   b: Float64Array,
   tol: number,
   maxIterations: number,
+  norm: "2" | "M" = "2",
 ): Promise<PcgResult> {
-  const s = new Float64Array(b.length);
-  const r = m.mask(Float64Array.from(b));
-  let z = m.apply(r);
-  const p = Float64Array.from(z);
-  let rz = dot(r, z);
-  const stop = tol * tol * dot(r, r);
-  for (let it = 0; it < maxIterations; it++) {
-    if (dot(r, r) <= stop) return { s, iterations: it, ok: true };
-    const hp = m.mask(await hvp(p));
-    const curvature = dot(p, hp);
-    if (!(curvature > 0)) return { s, iterations: it + 1, ok: false };
-    const alpha = rz / curvature;
-    for (let i = 0; i < s.length; i++) {
-      s[i] += alpha * p[i];
-      r[i] -= alpha * hp[i];
+  const [out] = await blockPreconditionedCg(hvp, m, [b], tol, maxIterations, norm);
+  return out;
+}
+
+/**
+ * Preconditioned CG for H s_j = b_j, all right-hand sides in lockstep so that each iteration
+ * applies M to all of them in one pass (ApproxInverse.applyMany); each stops at its own
+ * ‖r_j‖ ≤ tol·‖b_j‖. Iterations count per right-hand side (HVPs = Σ iterations).
+ */
+export async function blockPreconditionedCg(
+  hvp: (v: Float64Array) => Promise<Float64Array>,
+  m: ApproxInverse,
+  bs: readonly Float64Array[],
+  tol: number,
+  maxIterations: number,
+  norm: "2" | "M" = "2",
+): Promise<PcgResult[]> {
+  const k = bs.length;
+  const s = bs.map((b) => new Float64Array(b.length));
+  const r = bs.map((b) => m.mask(Float64Array.from(b)));
+  const z = m.applyMany(r);
+  const p = z.map((v) => Float64Array.from(v));
+  const rz = r.map((rj, j) => dot(rj, z[j]));
+  // "M": ‖r‖_M ≤ tol·‖b‖_M (the inexact Newton forcing: every direction weighted by its
+  // curvature, where the 2-norm is blind to the flat ones of an ill-conditioned fit)
+  const size = (j: number): number => (norm === "M" ? rz[j] : dot(r[j], r[j]));
+  const stop = r.map((_, j) => tol * tol * size(j));
+  const iterations = new Array<number>(k).fill(0);
+  const status: Array<"active" | "done" | "curvature" | "limit"> = new Array(k).fill("active");
+  for (;;) {
+    const active: number[] = [];
+    for (let j = 0; j < k; j++) {
+      if (status[j] !== "active") continue;
+      if (size(j) <= stop[j]) status[j] = "done";
+      else if (iterations[j] >= maxIterations) status[j] = "limit";
+      else active.push(j);
     }
-    z = m.apply(r);
-    const rzNew = dot(r, z);
-    const beta = rzNew / rz;
-    rz = rzNew;
-    for (let i = 0; i < p.length; i++) p[i] = z[i] + beta * p[i];
+    if (active.length === 0) break;
+    const stepped: number[] = [];
+    for (const j of active) {
+      const hp = m.mask(await hvp(p[j]));
+      iterations[j]++;
+      const curvature = dot(p[j], hp);
+      if (!(curvature > 0)) {
+        status[j] = "curvature";
+        continue;
+      }
+      const alpha = rz[j] / curvature;
+      const sj = s[j];
+      const rj = r[j];
+      const pj = p[j];
+      for (let i = 0; i < sj.length; i++) {
+        sj[i] += alpha * pj[i];
+        rj[i] -= alpha * hp[i];
+      }
+      stepped.push(j);
+    }
+    const zs = m.applyMany(stepped.map((j) => r[j]));
+    stepped.forEach((j, q) => {
+      z[j] = zs[q];
+      const rzNew = dot(r[j], z[j]);
+      const beta = rzNew / rz[j];
+      rz[j] = rzNew;
+      const pj = p[j];
+      const zj = z[j];
+      for (let i = 0; i < pj.length; i++) pj[i] = zj[i] + beta * pj[i];
+    });
   }
-  return { s, iterations: maxIterations, ok: dot(r, r) <= stop };
+  return s.map((sj, j) => ({
+    s: sj,
+    iterations: iterations[j],
+    ok: status[j] === "done",
+    negativeCurvature: status[j] === "curvature",
+    residualEnergy: rz[j],
+  }));
 }
 
 export interface NewtonResult {
@@ -204,4 +291,113 @@ export async function fixedInverseNewton(
     break;
   }
   return { x, value, gradient: g, approxEdm: edm, steps, gradients };
+}
+
+export interface NewtonPcgOptions {
+  /** converged when the EDM ½gᵀH⁻¹g (estimated by the step's PCG solve) is below this */
+  edmTolerance: number;
+  /** outer (Newton) steps at most */
+  maxSteps?: number;
+  /** PCG iterations per step at most */
+  maxCg?: number;
+}
+
+export interface NewtonPcgResult {
+  converged: boolean;
+  /** why it stopped when not converged */
+  message: string;
+  /** the last accepted point (held entries as in `start`) */
+  x: Float64Array;
+  value: number;
+  gradient: Float64Array;
+  /** ½gᵀH⁻¹g at x (PCG estimate) */
+  edm: number;
+  steps: number;
+  hvps: number;
+  gradients: number;
+}
+
+/** PCG forcing term: loose far from the minimum, tightening as √EDM near it (superlinear) */
+const MAX_FORCING = 0.1;
+/** below this EDM the NLL's rounding noise can hide a step's gain: steps are judged by the EDM */
+const NEWTON_PCG_NEAR = 1e-8;
+/** relative residual of the solve whose EDM decides convergence (the estimate's accuracy) */
+const EDM_FORCING = 1e-3;
+const ARMIJO = 1e-4;
+
+/**
+ * Inexact Newton with M as preconditioner: at each point solve H(x) s = g by PCG (few HVPs where
+ * M ≈ H⁻¹), step x ← x − t s with t halved until the NLL falls (Armijo) far from the minimum, the
+ * full step near it. The solve at each point also gives its EDM, ½(gᵀs + rᵀM r); the iteration
+ * stops there once that is below the tolerance (so the reported EDM is exact to the PCG's
+ * accuracy at the returned point). Where M is a poor inverse (negative curvature, PCG at its
+ * limit, no descent, the EDM growing near the minimum) it gives up and says why: the caller falls
+ * back to the trust region.
+ */
+export async function newtonPcg(obj: Objective, m: ApproxInverse, start: Float64Array, opts: NewtonPcgOptions): Promise<NewtonPcgResult> {
+  const maxSteps = opts.maxSteps ?? 30;
+  const maxCg = opts.maxCg ?? 60;
+  let x = Float64Array.from(start);
+  let vg = await obj.valueAndGradient(x);
+  let value = vg.value;
+  let g = m.mask(Float64Array.from(vg.gradient));
+  let gradients = 1;
+  let hvps = 0;
+  let steps = 0;
+  let edm = Number.POSITIVE_INFINITY;
+  const fail = (message: string): NewtonPcgResult => ({ converged: false, message, x, value, gradient: g, edm, steps, hvps, gradients });
+  if (!(Number.isFinite(value) && g.every((v) => Number.isFinite(v)))) return fail("non-finite NLL or gradient at the start");
+  for (;;) {
+    const at = x;
+    // EDM not yet known (first step): the loose forcing; near the minimum tight enough that the
+    // EDM estimate is good to EDM_FORCING and the convergence superlinear
+    const forcing = Math.min(MAX_FORCING, Number.isFinite(edm) ? Math.max(EDM_FORCING, Math.sqrt(edm)) : MAX_FORCING);
+    const cg = await preconditionedCg(
+      async (v) => {
+        hvps++;
+        return await obj.hessianVectorProduct(at, v);
+      },
+      m,
+      g,
+      forcing,
+      maxCg,
+      "M",
+    );
+    // non-positive curvature (the NLL is not convex away from the minimum: Poisson terms with
+    // n > ν, several processes per bin): step along the CG iterate before it, or M g when there is
+    // none: both descend (truncated Newton); there is no EDM estimate at such a point
+    let direction = cg.s;
+    if (cg.negativeCurvature) {
+      if (edm < NEWTON_PCG_NEAR) return fail("Newton-PCG: non-positive curvature near the minimum");
+      if (!cg.s.some((v) => v !== 0)) direction = m.apply(g);
+    }
+    // M must be positive definite for the EDM estimate (and PCG) to mean anything
+    if (!(cg.residualEnergy >= 0)) return fail("Newton-PCG: the inverse Hessian is not positive definite here");
+    const gs = dot(g, direction);
+    const edmHere = cg.negativeCurvature ? Number.POSITIVE_INFINITY : 0.5 * (gs + cg.residualEnergy);
+    if (!(gs > 0 && Number.isFinite(gs))) return fail("Newton-PCG: no descent direction");
+    if (!cg.ok && cg.iterations >= maxCg && edmHere < NEWTON_PCG_NEAR) return fail("Newton-PCG: PCG at its iteration limit");
+    // near the minimum a step must shrink the EDM (quadratic convergence): else M is too poor here
+    if (edm < NEWTON_PCG_NEAR && !(edmHere < edm)) return fail(`Newton-PCG: EDM ${edmHere.toExponential(3)} not below ${edm.toExponential(3)}`);
+    edm = edmHere;
+    if (edm < opts.edmTolerance) return { converged: true, message: "", x, value, gradient: g, edm, steps, hvps, gradients };
+    if (steps >= maxSteps) return fail(`Newton-PCG: ${steps} steps, EDM ${edm.toExponential(3)}`);
+    const near = edm < NEWTON_PCG_NEAR;
+    let accepted = false;
+    for (let t = 1, tries = 0; tries < MAX_HALVINGS; t *= 0.5, tries++) {
+      const xn = x.map((v, i) => v - t * direction[i]);
+      vg = await obj.valueAndGradient(xn);
+      gradients++;
+      const finite = Number.isFinite(vg.value) && vg.gradient.every((v) => Number.isFinite(v));
+      if (!finite) continue;
+      if (!near && !(vg.value <= value - ARMIJO * t * gs)) continue;
+      x = xn;
+      value = vg.value;
+      g = m.mask(Float64Array.from(vg.gradient));
+      accepted = true;
+      break;
+    }
+    if (!accepted) return fail(`Newton-PCG: no step lowers the NLL (EDM ${edm.toExponential(3)})`);
+    steps++;
+  }
 }

@@ -14,7 +14,7 @@ import { conjugateGradient, newtonPolish } from "../newtonCg.js";
 import type { Objective } from "../objective.js";
 import { FrozenObjective, type ParameterInfo } from "../parameters.js";
 import { FitSession } from "../session.js";
-import { ApproxInverse, fixedInverseNewton, preconditionedCg } from "./preconditionedNewton.js";
+import { ApproxInverse, blockPreconditionedCg, fixedInverseNewton, newtonPcg, preconditionedCg } from "./preconditionedNewton.js";
 
 export interface RefitEngineOptions {
   poiMode: PoiMode;
@@ -88,6 +88,10 @@ export class RefitEngine {
   /** indices held at prefit by --freeze */
   readonly frozen: readonly number[];
   private readonly inverse: Float64Array | null;
+  /** refits where Newton-PCG with the given inverse Hessian gave up (the trust region finished them) */
+  fallbacks = 0;
+  /** why the last of them gave up */
+  lastFallback = "";
 
   constructor(model: TensorModel, opts: RefitEngineOptions) {
     this.session = new FitSession(model, {
@@ -141,8 +145,10 @@ export class RefitEngine {
     let start = req.start;
     let spent = { iterations: 0, hvps: 0 };
     if (this.inverse && !req.covariance) {
-      const quick = await this.minimizeWithInverse(this.inverse, req);
+      const quick = await this.minimizeNewtonPcg(this.inverse, req);
       if (quick.converged) return quick;
+      this.fallbacks++;
+      this.lastFallback = quick.message;
       if (quick.x.every((v) => Number.isFinite(v))) start = quick.x;
       spent = { iterations: quick.iterations, hvps: quick.hvps };
     }
@@ -150,6 +156,19 @@ export class RefitEngine {
     out.iterations += spent.iterations;
     out.hvps += spent.hvps;
     return out;
+  }
+
+  /**
+   * Inexact Newton preconditioned by the given inverse Hessian (newtonPcg): near the point where
+   * that inverse was taken it converges in a few steps of a few HVPs each. `iterations` counts
+   * the Newton steps, `hvps` the PCG's Hessian-vector products.
+   */
+  private async minimizeNewtonPcg(c: Float64Array, req: RefitRequest): Promise<RefitOutcome> {
+    const m = new ApproxInverse(c, this.n, this.frozen, req.fixed?.keys() ?? []);
+    const r = await newtonPcg(this.session.objective, m, this.heldStart(req), { edmTolerance: EDM_TOLERANCE });
+    let nfree = this.n;
+    for (let i = 0; i < this.n; i++) if (m.isHeld(i)) nfree--;
+    return { converged: r.converged, message: r.message, nll: r.value, x: r.x, edm: r.edm, iterations: r.steps, hvps: r.hvps, nfree, covariance: null };
   }
 
   private heldStart(req: RefitRequest): Float64Array {
@@ -312,23 +331,28 @@ export class RefitEngine {
       const approx = new ApproxInverse(this.inverse, this.n, this.frozen, fixed?.keys() ?? []);
       const full = this.session.objective;
       let allOk = true;
-      for (let t = 0; t < targets.length; t++) {
-        if (approx.isHeld(targets[t])) continue;
+      const free = targets.map((t, k) => ({ t, k })).filter(({ t }) => !approx.isHeld(t));
+      const rhs = free.map(({ t }) => {
         const e = new Float64Array(this.n);
-        e[targets[t]] = 1;
-        const cg = await preconditionedCg(
-          async (v) => {
-            hvps++;
-            return await full.hessianVectorProduct(x, v);
-          },
-          approx,
-          e,
-          CG_TOLERANCE,
-          200,
-        );
-        if (cg.ok && cg.s[targets[t]] > 0) variances[t] = cg.s[targets[t]];
+        e[t] = 1;
+        return e;
+      });
+      // all targets in lockstep: one pass over the dense inverse per iteration for all of them
+      const sols = await blockPreconditionedCg(
+        async (v) => {
+          hvps++;
+          return await full.hessianVectorProduct(x, v);
+        },
+        approx,
+        rhs,
+        CG_TOLERANCE,
+        200,
+      );
+      free.forEach(({ t, k }, q) => {
+        const cg = sols[q];
+        if (cg.ok && cg.s[t] > 0) variances[k] = cg.s[t];
         else allOk = false;
-      }
+      });
       if (allOk) return { variances, hvps };
     }
     for (let t = 0; t < targets.length; t++) {
