@@ -34,6 +34,8 @@ export type FitBackend = "native" | BackendName;
 export const FIT_BACKENDS: readonly FitBackend[] = ["native", "cpu", "wasm", "webgpu", "tensorflow"];
 
 export interface FitOptions {
+  /** minimise first with the positive POIs on a log scale (session.ts logPoiStage); default true */
+  logPoiStage?: boolean;
   /** how signal strengths enter: r = x (linear, default) or r = x² (square, rabbit's default) */
   poiMode?: PoiMode;
   /** Barlow–Beeston-lite; default on when the model has non-zero sumw2 */
@@ -207,6 +209,7 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
     errors: errorMethod === "dense" ? "covariance" : "none",
     keepHessian: errorMethod === "dense" && opts.impacts === true,
     float32Backend: backend !== "native" ? backend : undefined,
+    logPoiStage: opts.logPoiStage ?? true,
   });
   session.setBest(best);
   if (errorMethod === "krylov") {

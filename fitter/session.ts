@@ -38,6 +38,7 @@ import { FrozenObjective, describeParameters, prefitPoint, selectFrozen, type Pa
 import { initBackend, type BackendName } from "./tfBackends.js";
 import { TfLikelihood } from "./tfLikelihood.js";
 import { trustKrylov, type TrustKrylovIteration } from "./trustKrylov.js";
+import { LogParameterObjective } from "./minimiser/logParameters.js";
 
 /** How the session is set up (the likelihood-defining subset of FitOptions). */
 export interface SessionOptions {
@@ -83,6 +84,11 @@ export interface MinimizeRequest {
   maxIter?: number;
   /** prefix of the progress lines (default "f64") */
   label?: string;
+  /**
+   * first minimise with the free positive POIs on a log scale (to EDM LOG_POI_EDM), then in x:
+   * straightens the curved μ-vs-normalisation valley that stalls large fits (minimiser/logParameters.ts)
+   */
+  logPoiStage?: boolean;
 }
 
 export interface SessionFit {
@@ -121,6 +127,8 @@ const FLOAT32_EDM_TOLERANCE = 1e-3;
 const DEFAULT_MAX_ITER = 500;
 const FLOAT64_VALUE_NOISE = 1e-13;
 const MAX_KRYLOV = 500;
+/** the log-POI stage stops here; the stage in x takes it to the tolerance */
+const LOG_POI_EDM = 1e-6;
 /** relative residual of the CG solves for POI errors */
 const POI_CG_TOLERANCE = 1e-10;
 /** EDM measurements (each followed by Newton-CG steps while too high) after a trust region that stopped short */
@@ -311,6 +319,31 @@ export class FitSession {
     }
   }
 
+  /**
+   * The log-POI first stage: positive free POIs as y = log x. Its point is kept only when it is
+   * finite and lowered the NLL; the stage in x then finishes (and reaches μ̂ ≤ 0 where linear POIs go there).
+   */
+  private async logPoiStage(obj64: Objective, xr: Float64Array, freeIndices: Int32Array, maxIter: number, label: string): Promise<{ x: Float64Array; iterations: number; hvps: number }> {
+    const logIdx: number[] = [];
+    freeIndices.forEach((full, k) => {
+      if (full < this.npoi && xr[k] > 0) logIdx.push(k);
+    });
+    if (logIdx.length === 0) return { x: xr, iterations: 0, hvps: 0 };
+    const lp = new LogParameterObjective(obj64, logIdx);
+    const log = this.log;
+    const start = await obj64.valueAndGradient(xr);
+    const r = await trustKrylov(lp, lp.toLog(xr), {
+      maxIterations: maxIter,
+      edmTolerance: LOG_POI_EDM,
+      maxKrylov: Math.min(obj64.nparams, MAX_KRYLOV),
+      valueNoise: FLOAT64_VALUE_NOISE,
+      onIteration: log ? (it: TrustKrylovIteration) => log(progressLine(`${label}-logpoi`, it)) : undefined,
+    });
+    const x = lp.fromLog(r.x);
+    const better = Number.isFinite(r.value) && x.every((v) => Number.isFinite(v)) && r.value <= start.value;
+    return { x: better ? x : xr, iterations: r.iterations, hvps: r.hvps };
+  }
+
   private async minimizeNow(req: MinimizeRequest): Promise<SessionFit> {
     const n = this.n;
     const maxIter = req.maxIter ?? this.maxIter;
@@ -376,6 +409,12 @@ export class FitSession {
       gradient = new Float64Array(0);
       edm = 0;
     } else {
+      if (req.logPoiStage) {
+        const stage = await this.logPoiStage(obj64, xr, freeIndices, maxIter, label);
+        iterations += stage.iterations;
+        hvps += stage.hvps;
+        xr = stage.x;
+      }
       const r64 = await trustKrylov(obj64, xr, {
         maxIterations: maxIter,
         edmTolerance,
