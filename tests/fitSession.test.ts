@@ -127,4 +127,31 @@ describe("FitSession", () => {
       session.dispose();
     }
   });
+
+  it("the log-POI first stage reaches the same minimum, in both POI modes, and leaves a held POI alone", async () => {
+    for (const poiMode of ["linear", "square"] as const) {
+      const plain = new FitSession(model, { threads: 1, poiMode });
+      const logged = new FitSession(model, { threads: 1, poiMode });
+      try {
+        const a = await plain.minimize({ errors: "covariance" });
+        const b = await logged.minimize({ errors: "covariance", logPoiStage: true });
+        expect(a.status, a.message).toBe("converged");
+        expect(b.status, b.message).toBe("converged");
+        expect(b.nll).toBeCloseTo(a.nll, 9);
+        for (let i = 0; i < plain.n; i++) {
+          const sigma = Math.sqrt(a.covariance![i * (plain.n + 1)]);
+          expect(Math.abs(b.x[i] - a.x[i]) / sigma).toBeLessThan(1e-6);
+        }
+        // the POI held: nothing to put on a log scale, the fit is the plain one
+        const held = new Map([[0, 1.1]]);
+        const c = await plain.minimize({ fixed: held });
+        const d = await logged.minimize({ fixed: held, logPoiStage: true });
+        expect(d.iterations).toBe(c.iterations);
+        expect(d.nll).toBe(c.nll);
+      } finally {
+        plain.dispose();
+        logged.dispose();
+      }
+    }
+  });
 });
