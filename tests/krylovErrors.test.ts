@@ -65,6 +65,22 @@ describe("pcg", () => {
     const indefinite = await pcg((v) => v.map((x, i) => (i === 0 ? -x : x)), Float64Array.from({ length: 4 }, () => 1));
     expect(indefinite.negativeCurvature).toBe(true);
   });
+
+  it("stops when the residual stops falling (stagnation) instead of running to 2n iterations", async () => {
+    // a floor the residual cannot pass: H has a null direction (entry 0) along which b has a part
+    const n = 400;
+    const mul = (v: Float64Array): Float64Array => v.map((x, i) => (i === 0 ? 0 : (1 + (i % 97)) * x));
+    const b = Float64Array.from({ length: n }, (_, i) => Math.cos(i));
+    const r = await pcg(mul, b, { tolerance: 1e-14, stagnationWindow: 50 });
+    expect(r.stagnated, `iterations ${r.iterations}, residual ${r.relativeResidual}`).toBe(true);
+    expect(r.converged).toBe(false);
+    expect(r.iterations).toBeLessThan(2 * n);
+    // the symmetric part alone converges as before, with no stagnation
+    expect(r.relativeResidual).toBeGreaterThan(0.5 / Math.hypot(...b));
+    const exact = await pcg((v) => v.map((x, i) => (1 + (i % 97)) * x), b, { tolerance: 1e-12, stagnationWindow: 50 });
+    expect(exact.converged).toBe(true);
+    expect(exact.stagnated ?? false).toBe(false);
+  });
 });
 
 describe("schurSolver", () => {

@@ -36,6 +36,12 @@ export interface PcgOptions {
   /** default max(2n, 100) */
   maxIterations?: number;
   preconditioner?: Preconditioner;
+  /**
+   * stop when the residual has not halved over this many iterations (default max(200, n/20)): the
+   * HVP's own rounding (sums over 10⁸ terms) puts a floor under the residual that more iterations
+   * cannot pass; the energy-norm error, which is what a variance eᵢᵀx depends on, is then tiny
+   */
+  stagnationWindow?: number;
   /** called after each iteration with the relative residual (progress of long solves) */
   onIteration?: (iteration: number, relativeResidual: number) => void;
 }
@@ -48,6 +54,8 @@ export interface PcgResult {
   converged: boolean;
   /** CG met pᵀHp ≤ 0: H is not positive definite along p (x is the iterate before) */
   negativeCurvature: boolean;
+  /** stopped because the residual stopped falling (see stagnationWindow) */
+  stagnated?: boolean;
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -71,7 +79,17 @@ export async function pcg(hvp: HessianProduct, b: Float64Array, opts: PcgOptions
   let rz = dot(r, z);
   let rNorm = bNorm;
   let it = 0;
+  const window = opts.stagnationWindow ?? Math.max(200, Math.ceil(n / 20));
+  let windowStart = 0;
+  let windowResidual = rNorm;
   for (; it < maxIt && rNorm > tol * bNorm; it++) {
+    if (it - windowStart >= window) {
+      if (rNorm > 0.5 * windowResidual) {
+        return { x, iterations: it, relativeResidual: rNorm / bNorm, converged: false, negativeCurvature: false, stagnated: true };
+      }
+      windowStart = it;
+      windowResidual = rNorm;
+    }
     const hp = await hvp(p);
     const curvature = dot(p, hp);
     if (!(curvature > 0)) return { x, iterations: it + 1, relativeResidual: rNorm / bNorm, converged: false, negativeCurvature: true };
