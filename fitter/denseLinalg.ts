@@ -86,6 +86,19 @@ export function denseGemm(
   loadFitterNative().gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, m, threads);
 }
 
+/**
+ * out_j = A v_j for k vectors of length n packed in v (v_j = v[j·n, (j+1)·n)), A an n×n symmetric
+ * matrix in float32 storage, with float64 products and sums in a fixed order: the result does not
+ * depend on k or threads. Returns the k·n products packed like v.
+ */
+export function denseSymmF32(a: Float32Array, n: number, v: Float64Array, threads = 1): Float64Array {
+  const k = n === 0 ? 0 : v.length / n;
+  if (!Number.isInteger(k)) throw new Error(`denseSymmF32: vector block length ${v.length} is not a multiple of n = ${n}`);
+  const out = new Float64Array(v.length);
+  loadFitterNative().symmF32(a, n, k, v, out, threads);
+  return out;
+}
+
 /** whether libopenblas could be loaded at run time */
 export function openblasAvailable(): boolean {
   return loadFitterNative().openblasAvailable();

@@ -11,7 +11,7 @@ import type { TensorModel } from "../src/tensor/types.js";
 import type { FitResult } from "./results.js";
 import type { RefitEngineOptions } from "./toys/refitEngine.js";
 import { IMPACT_HEADER_LENGTH, type Job } from "./toys/tasks.js";
-import { sharedInverseHessian } from "./toys/toys.js";
+import { float32Preconditioner, sharedInverseHessian } from "./toys/toys.js";
 import { runTasks } from "./toys/workerPool.js";
 
 export interface RefitImpactsOptions {
@@ -78,7 +78,7 @@ export async function runRefitImpacts(opts: RefitImpactsOptions): Promise<RefitI
   }
   const job: Job = {
     input: opts.input,
-    engine: { ...opts.engine, data: nominal.data, inverseHessian: sharedInverseHessian(nominal) },
+    engine: { ...opts.engine, data: nominal.data, inverseHessian: float32Preconditioner(sharedInverseHessian(nominal)) },
     task: { kind: "impacts", start: Float64Array.from(nominal.x), holds, targets },
   };
   const nt = targets.length;

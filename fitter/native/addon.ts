@@ -74,6 +74,12 @@ export interface FitterNative {
     ldc: number,
     threads: number,
   ): void;
+  /**
+   * out_j = A v_j for k vectors (v_j, out_j at offset j·n) with A an n×n symmetric matrix stored
+   * in float32, accumulated in float64 in a fixed order (reproducible bit for bit whatever k and
+   * threads); row- and column-major alike
+   */
+  symmF32(a: Float32Array, n: number, k: number, v: Float64Array, out: Float64Array, threads: number): void;
   openblasAvailable(): boolean;
 }
 

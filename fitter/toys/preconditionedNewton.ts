@@ -13,19 +13,24 @@
  * All vectors are full length n in the minimiser's coordinates; entries of held parameters are
  * kept at zero in gradients and directions. C has zero rows/columns for the --freeze parameters
  * (the nominal fit held them too).
+ *
+ * C may be stored in float32 (toys.ts converts the float64 inverse once): M only preconditions, so
+ * its rounding changes CG iteration counts, never the minimum (gradients, HVPs, EDM and residual
+ * checks are float64), and one pass reads half the bytes. Products with it are accumulated in
+ * float64 (fitter_native symmF32); the held parameters' rank-one updates are float64.
  */
-import { denseGemm } from "../denseLinalg.js";
+import { denseGemm, denseSymmF32 } from "../denseLinalg.js";
 import type { Objective } from "../objective.js";
 
 export class ApproxInverse {
   private readonly held: Uint8Array;
-  /** columns c_j of C for the extra held parameters, with 1/C_jj */
+  /** columns c_j of C for the extra held parameters (float64 even when C is float32), with 1/C_jj */
   private readonly updates: { col: Float64Array; inv: number }[] = [];
-  /** the native kernel (fitter_native gemm); off after it refused an array (JS loop then) */
+  /** the native kernel (fitter_native gemm / symmF32); off after it refused an array (JS loop then) */
   private useNative = true;
 
   constructor(
-    private readonly c: Float64Array,
+    private readonly c: Float64Array | Float32Array,
     readonly n: number,
     heldIndices: Iterable<number>,
     extraHeld: Iterable<number>,
@@ -36,7 +41,7 @@ export class ApproxInverse {
       this.held[j] = 1;
       const cjj = c[j * n + j];
       if (!(cjj > 0)) continue;
-      this.updates.push({ col: c.slice(j * n, (j + 1) * n), inv: 1 / cjj });
+      this.updates.push({ col: Float64Array.from(c.subarray(j * n, (j + 1) * n)), inv: 1 / cjj });
     }
   }
 
@@ -61,9 +66,11 @@ export class ApproxInverse {
     const n = this.n;
     const b = new Float64Array(n * k);
     vs.forEach((v, j) => b.set(v, j * n));
-    const out = new Float64Array(n * k);
+    let out: Float64Array = new Float64Array(n * k);
     try {
-      denseGemm(false, false, n, k, n, 1, this.c, b, out, 1);
+      // one thread: the toys' parallelism comes from the workers
+      if (this.c instanceof Float32Array) out = denseSymmF32(this.c, n, b, 1);
+      else denseGemm(false, false, n, k, n, 1, this.c, b, out, 1);
     } catch {
       this.useNative = false;
       return vs.map((v) => this.apply(v));
@@ -86,12 +93,13 @@ export class ApproxInverse {
   /** M v with M = (C_ff − Σ c_j c_jᵀ / C_jj) on the free parameters, 0 on the held ones */
   apply(v: Float64Array): Float64Array {
     const n = this.n;
-    const out = new Float64Array(n);
+    let out: Float64Array = new Float64Array(n);
     const c = this.c;
     if (this.useNative) {
       try {
         // C is symmetric: row- and column-major alike; one native matrix-vector product
-        denseGemm(false, false, n, 1, n, 1, c, v, out, 1);
+        if (c instanceof Float32Array) out = denseSymmF32(c, n, v, 1);
+        else denseGemm(false, false, n, 1, n, 1, c, v, out, 1);
       } catch {
         this.useNative = false;
         out.fill(0);

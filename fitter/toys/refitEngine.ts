@@ -31,9 +31,10 @@ export interface RefitEngineOptions {
   /**
    * covariance of the fit to the data in minimiser coordinates (full n × n; may live in a
    * SharedArrayBuffer shared by the workers): refits then take Newton steps and preconditioned CG
-   * with it (preconditionedNewton.ts) before falling back to the trust region
+   * with it (preconditionedNewton.ts) before falling back to the trust region. float32 storage
+   * (what toys.ts shares) halves the bytes each preconditioner pass reads; results stay float64
    */
-  inverseHessian?: Float64Array | null;
+  inverseHessian?: Float64Array | Float32Array | null;
 }
 
 export interface RefitRequest {
@@ -87,7 +88,7 @@ export class RefitEngine {
   readonly x0: Float64Array;
   /** indices held at prefit by --freeze */
   readonly frozen: readonly number[];
-  private readonly inverse: Float64Array | null;
+  private readonly inverse: Float64Array | Float32Array | null;
   /** refits where Newton-PCG with the given inverse Hessian gave up (the trust region finished them) */
   fallbacks = 0;
   /** why the last of them gave up */
@@ -163,7 +164,7 @@ export class RefitEngine {
    * that inverse was taken it converges in a few steps of a few HVPs each. `iterations` counts
    * the Newton steps, `hvps` the PCG's Hessian-vector products.
    */
-  private async minimizeNewtonPcg(c: Float64Array, req: RefitRequest): Promise<RefitOutcome> {
+  private async minimizeNewtonPcg(c: Float64Array | Float32Array, req: RefitRequest): Promise<RefitOutcome> {
     const m = new ApproxInverse(c, this.n, this.frozen, req.fixed?.keys() ?? []);
     const r = await newtonPcg(this.session.objective, m, this.heldStart(req), { edmTolerance: EDM_TOLERANCE });
     let nfree = this.n;
@@ -183,7 +184,7 @@ export class RefitEngine {
    * ½ gᵀH⁻¹g by preconditioned CG; converged when it is below the trust region's tolerance.
    * `iterations` counts the Newton steps, `hvps` the CG's Hessian-vector products.
    */
-  private async minimizeWithInverse(c: Float64Array, req: RefitRequest, maxStartEdm = NEWTON_MAX_START_EDM): Promise<RefitOutcome> {
+  private async minimizeWithInverse(c: Float64Array | Float32Array, req: RefitRequest, maxStartEdm = NEWTON_MAX_START_EDM): Promise<RefitOutcome> {
     const m = new ApproxInverse(c, this.n, this.frozen, req.fixed?.keys() ?? []);
     const obj = this.session.objective;
     const nr = await fixedInverseNewton(obj, m, this.heldStart(req), 1e-16, maxStartEdm);

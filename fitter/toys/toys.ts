@@ -211,8 +211,25 @@ export function generationInverseHessian(
   }
 }
 
+/**
+ * The refits' preconditioner in float32, in a SharedArrayBuffer for the workers: each of a toy's
+ * 150–230 passes over M then reads half the bytes (the passes dominate a toy on a large model).
+ * M only preconditions Newton-PCG, so its rounding changes iteration counts, never the minimum
+ * (gradients, HVPs, EDM and residual checks stay float64). Converted once, after the inverse was
+ * taken in float64; the float64 matrix is returned as it is when a value does not fit float32.
+ */
+export function float32Preconditioner(c: Float64Array | null): Float32Array | Float64Array | null {
+  if (!c) return null;
+  const f = new Float32Array(new SharedArrayBuffer(4 * c.length));
+  for (let i = 0; i < c.length; i++) {
+    f[i] = c[i];
+    if (!Number.isFinite(f[i])) return c;
+  }
+  return f;
+}
+
 /** sha256 of the nominal fit's point and covariance: toys depend on both (start, preconditioner) */
-export function nominalFingerprint(nominal: FitResult, inverse: Float64Array | null): string {
+export function nominalFingerprint(nominal: FitResult, inverse: Float64Array | Float32Array | null): string {
   const h = createHash("sha256");
   h.update(Buffer.from(nominal.x.buffer, nominal.x.byteOffset, nominal.x.byteLength));
   if (inverse) h.update(new Uint8Array(inverse.buffer, inverse.byteOffset, inverse.byteLength));
@@ -256,7 +273,7 @@ export async function runToys(opts: ToysOptions): Promise<ToysRun> {
   }
   // toys and their errors: Newton steps and preconditioned CG with the inverse Hessian at the centre
   const tHess = performance.now();
-  engineOpts.inverseHessian = generationInverseHessian(model, engineOpts, centre, betaCentre, opts.hessianThreads ?? availableParallelism());
+  engineOpts.inverseHessian = float32Preconditioner(generationInverseHessian(model, engineOpts, centre, betaCentre, opts.hessianThreads ?? availableParallelism()));
   opts.log?.(`toys: inverse Hessian at the generation point in ${((performance.now() - tHess) / 1000).toFixed(2)} s${engineOpts.inverseHessian ? "" : " (not positive definite: trust region and plain CG)"}`);
   const identity: ToySetIdentity = makeIdentity({
     input_sha256: opts.inputSha256,

@@ -249,10 +249,29 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SymmF32(const Napi::CallbackInfo& info) {
+  // symmF32(a: Float32Array n×n symmetric, n, k, v: Float64Array k·n, out: Float64Array k·n, threads)
+  long n = info[1].As<Napi::Number>().Int64Value(), k = info[2].As<Napi::Number>().Int64Value();
+  if (n < 0 || k < 0) throw Napi::RangeError::New(info.Env(), "symmF32: negative n or k");
+  // typedData does not check the element type: a Float64Array read as floats would be garbage
+  auto isType = [](const Napi::Value& v, napi_typedarray_type t) {
+    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
+  };
+  if (!isType(info[0], napi_float32_array)) throw Napi::TypeError::New(info.Env(), "symmF32: a must be a Float32Array");
+  if (!isType(info[3], napi_float64_array) || !isType(info[4], napi_float64_array))
+    throw Napi::TypeError::New(info.Env(), "symmF32: v and out must be Float64Arrays");
+  const float* A = typedData<float>(info[0], static_cast<size_t>(n * n), "a");
+  const double* V = typedData<double>(info[3], static_cast<size_t>(n * k), "v");
+  double* out = typedData<double>(info[4], static_cast<size_t>(n * k), "out");
+  fitter::symmF32(n, k, A, V, out, info[5].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEvaluator", NativeEvaluator::Init(env));
   exports.Set("NativeCholesky", NativeCholesky::Init(env));
   exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("symmF32", Napi::Function::New(env, SymmF32));
   exports.Set("openblasAvailable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 return Napi::Boolean::New(info.Env(), !fitter::openblasAvailable().empty());
               }));

@@ -195,6 +195,78 @@ void gemm(bool tA, bool tB, long m, long n, long k, double alpha, const double* 
   }
 }
 
+// No fused multiply-add here: every product is rounded to double before it is added, so a plain
+// float64 loop in the same order (tests/toysFloat32Preconditioner.test.ts) reproduces the result bit
+// for bit. The product is bound by reading A; the extra rounding costs nothing measurable.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+namespace {
+
+// rows [lo, hi) of out_j = A v_j; vectors in groups of up to 4 so that the accumulators stay in
+// registers while the row (n floats) is re-read from L1 for the next group
+void symmF32Rows(long n, long k, const float* A, const double* V, double* out, long lo, long hi) {
+  const long n8 = n - n % 8;
+  for (long i = lo; i < hi; i++) {
+    const float* row = A + i * n;
+    for (long j0 = 0; j0 < k; j0 += 4) {
+      const long g = std::min<long>(4, k - j0);
+      double s[4];
+#ifdef FITTER_AVX2
+      __m256d lo4[4], hi4[4];
+      for (long q = 0; q < 4; q++) lo4[q] = hi4[q] = _mm256_setzero_pd();
+      for (long c = 0; c < n8; c += 8) {
+        __m256 a8 = _mm256_loadu_ps(row + c);
+        __m256d a0 = _mm256_cvtps_pd(_mm256_castps256_ps128(a8));
+        __m256d a1 = _mm256_cvtps_pd(_mm256_extractf128_ps(a8, 1));
+        for (long q = 0; q < g; q++) {
+          const double* v = V + (j0 + q) * n + c;
+          lo4[q] = _mm256_add_pd(lo4[q], _mm256_mul_pd(a0, _mm256_loadu_pd(v)));
+          hi4[q] = _mm256_add_pd(hi4[q], _mm256_mul_pd(a1, _mm256_loadu_pd(v + 4)));
+        }
+      }
+      for (long q = 0; q < g; q++) {
+        alignas(32) double b[4];
+        _mm256_store_pd(b, _mm256_add_pd(lo4[q], hi4[q]));
+        s[q] = (b[0] + b[1]) + (b[2] + b[3]);
+      }
+#else
+      for (long q = 0; q < g; q++) {
+        const double* v = V + (j0 + q) * n;
+        double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (long c = 0; c < n8; c += 8)
+          for (int l = 0; l < 8; l++) a[l] = a[l] + static_cast<double>(row[c + l]) * v[c + l];
+        double b[4];
+        for (int l = 0; l < 4; l++) b[l] = a[l] + a[l + 4];
+        s[q] = (b[0] + b[1]) + (b[2] + b[3]);
+      }
+#endif
+      for (long q = 0; q < g; q++) {
+        const double* v = V + (j0 + q) * n;
+        double t = s[q];
+        for (long c = n8; c < n; c++) t = t + static_cast<double>(row[c]) * v[c];
+        out[(j0 + q) * n + i] = t;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void symmF32(long n, long k, const float* A, const double* V, double* out, int threads) {
+  if (n <= 0 || k <= 0) return;
+  // threads only pay off for a large matrix (~n² / 4 MB per thread, a few hundred µs)
+  long T = std::max(1L, std::min<long>(threads, n * n / (1L << 20)));
+  if (T == 1) {
+    symmF32Rows(n, k, A, V, out, 0, n);
+    return;
+  }
+  std::vector<long> cut = evenSplit(n, static_cast<int>(T));
+  ThreadPool::instance().run(static_cast<int>(T), [&](int t) {
+    if (cut[t + 1] > cut[t]) symmF32Rows(n, k, A, V, out, cut[t], cut[t + 1]);
+  });
+}
+#pragma GCC pop_options
+
 namespace {
 
 constexpr long LEAF = 48;

@@ -11,6 +11,12 @@ namespace fitter {
 void gemm(bool transA, bool transB, long m, long n, long k, double alpha, const double* A, long lda, const double* B,
           long ldb, double* C, long ldc, int threads);
 
+/// out_j = A v_j for k vectors (v_j = V + j n, out_j = out + j n) with A an n×n symmetric matrix stored
+/// in float32 (row- and column-major agree), accumulated in float64. Each output element is one row's
+/// dot product in a fixed order (8 lanes by 8-column chunks, then a fixed lane reduction, then the
+/// tail), independent of k and of the thread count: results are reproducible bit for bit.
+void symmF32(long n, long k, const float* A, const double* V, double* out, int threads);
+
 class Cholesky {
  public:
   /// Factors the symmetric n×n matrix a (either triangle may be used; row- and column-major agree).
