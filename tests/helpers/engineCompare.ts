@@ -212,16 +212,17 @@ export async function compareFits(
  * own 1-vs-N-thread spread where that is larger). Errors within 1e-10 relative — except where the
  * native engine's own errors move by more than 1e-11 between thread counts: there σ is limited by
  * the rounding of an ill-conditioned Hessian's inverse (cond × ε), a different summation order moves
- * it by a few 1e-10, and the bound is 1e-8 (such models are printed).
+ * it by a few 1e-10 (1.4e-8 on ref_highstat_pairs), and the bound is 1e-8 or twice that spread
+ * (such models are printed).
  */
 export function expectFitAgreement(c: FitComparison, label: string): void {
   expect(c.status, label).toBe(c.statusNative);
   if (c.statusNative !== "converged") return;
   const tolValue = Math.max(1e-10, 2 * c.nativeValueSigma);
   const roundingLimited = c.nativeErrorSigma > 1e-11;
-  const tolError = roundingLimited ? 1e-8 : 1e-10;
+  const tolError = roundingLimited ? Math.max(1e-8, 2 * c.nativeErrorSigma) : 1e-10;
   if (roundingLimited) {
-    console.log(`${label}: errors rounding-limited (native 1 vs N threads differ by ${c.nativeErrorSigma.toExponential(2)}); engine vs native ${c.errorSigma.toExponential(2)}, bound 1e-8`);
+    console.log(`${label}: errors rounding-limited (native 1 vs N threads differ by ${c.nativeErrorSigma.toExponential(2)}); engine vs native ${c.errorSigma.toExponential(2)}, bound ${tolError.toExponential(2)}`);
   }
   expect(c.valueSigma, `${label}: values differ by ${c.valueSigma.toExponential(2)} σ`).toBeLessThanOrEqual(tolValue);
   expect(c.errorSigma, `${label}: errors differ by ${c.errorSigma.toExponential(2)} (relative)`).toBeLessThanOrEqual(tolError);
