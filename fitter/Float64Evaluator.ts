@@ -9,7 +9,7 @@
  * results of the same values stored as float64. Do not modify those arrays while the evaluator lives.
  */
 import { availableParallelism } from "node:os";
-import type { LikelihoodEvaluator } from "./evaluator.js";
+import { checkLength as checkLengthOf, checkSpecShapes, type LikelihoodEvaluator } from "./evaluator.js";
 import type { LikelihoodSpec } from "./likelihoodSpec.js";
 import { loadFitterNative, type NativeEvaluatorHandle } from "./native/addon.js";
 
@@ -19,7 +19,7 @@ export interface Float64EvaluatorOptions {
 }
 
 function checkLength(name: string, a: ArrayLike<number>, want: number): void {
-  if (a.length !== want) throw new RangeError(`Float64Evaluator: ${name} has length ${a.length}, expected ${want}`);
+  checkLengthOf("Float64Evaluator", name, a, want);
 }
 
 export class Float64Evaluator implements LikelihoodEvaluator {
@@ -28,20 +28,7 @@ export class Float64Evaluator implements LikelihoodEvaluator {
   private handle: NativeEvaluatorHandle | null;
 
   constructor(spec: LikelihoodSpec, opts: Float64EvaluatorOptions = {}) {
-    const nrows = spec.nbinsFull * spec.nproc;
-    checkLength("norm", spec.norm, nrows);
-    if (spec.logk.rowPtr.length < nrows + 1) {
-      throw new RangeError(`Float64Evaluator: logk has ${spec.logk.rowPtr.length - 1} rows, expected ${nrows}`);
-    }
-    const ncols = spec.symmetric ? spec.nsyst : 2 * spec.nsyst;
-    if (spec.logk.ncols !== ncols) {
-      throw new RangeError(`Float64Evaluator: logk has ${spec.logk.ncols} columns, expected ${ncols}`);
-    }
-    checkLength("data", spec.data, spec.nbins);
-    if (spec.bbK) checkLength("bbK", spec.bbK, spec.nbins);
-    if (spec.bbK && spec.bbActive) checkLength("bbActive", spec.bbActive, spec.nbins * spec.nproc);
-    checkLength("constraintWeights", spec.constraintWeights, spec.nsyst);
-    checkLength("theta0", spec.theta0, spec.nsyst);
+    const ncols = checkSpecShapes("Float64Evaluator", spec);
     const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
     const native = loadFitterNative();
     this.spec = spec;

@@ -3,7 +3,28 @@
  * engine): what the minimiser, the fit session and the post-fit methods call. Formulas in
  * ../shared/spec/likelihood.md; parameter vector x = (POIs, then systematics in file order).
  */
+import type { LikelihoodSpec } from "./likelihoodSpec.js";
 import type { Objective, ValueAndGradient } from "./objective.js";
+
+/** a RangeError naming the engine and the array whose length is wrong */
+export function checkLength(engine: string, name: string, a: ArrayLike<number>, want: number): void {
+  if (a.length !== want) throw new RangeError(`${engine}: ${name} has length ${a.length}, expected ${want}`);
+}
+
+/** the array shapes every engine relies on; returns the number of log κ columns */
+export function checkSpecShapes(engine: string, spec: LikelihoodSpec): number {
+  const nrows = spec.nbinsFull * spec.nproc;
+  checkLength(engine, "norm", spec.norm, nrows);
+  if (spec.logk.rowPtr.length < nrows + 1) throw new RangeError(`${engine}: logk has ${spec.logk.rowPtr.length - 1} rows, expected ${nrows}`);
+  const ncols = spec.symmetric ? spec.nsyst : 2 * spec.nsyst;
+  if (spec.logk.ncols !== ncols) throw new RangeError(`${engine}: logk has ${spec.logk.ncols} columns, expected ${ncols}`);
+  checkLength(engine, "data", spec.data, spec.nbins);
+  if (spec.bbK) checkLength(engine, "bbK", spec.bbK, spec.nbins);
+  if (spec.bbK && spec.bbActive) checkLength(engine, "bbActive", spec.bbActive, spec.nbins * spec.nproc);
+  checkLength(engine, "constraintWeights", spec.constraintWeights, spec.nsyst);
+  checkLength(engine, "theta0", spec.theta0, spec.nsyst);
+  return ncols;
+}
 
 /** Which engine computed the float64 numbers, and where (for the summary and fitresults.json). */
 export interface EngineDescription {

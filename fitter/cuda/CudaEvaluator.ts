@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BatchedNllGradient, BatchedToyEvaluator, EngineDescription, LikelihoodEvaluator } from "../evaluator.js";
+import { checkLength as checkLengthOf, checkSpecShapes, type BatchedNllGradient, type BatchedToyEvaluator, type EngineDescription, type LikelihoodEvaluator } from "../evaluator.js";
 import type { LikelihoodSpec } from "../likelihoodSpec.js";
 import { cudaPackageDir, loadFitterCuda, type CudaEngineHandle, type CudaLoadReport } from "./addon.js";
 import { CUDA_LIBRARIES, kernelCacheDir, libraryCandidates, type DiscoveryOptions, type SearchDir } from "./discovery.js";
@@ -75,7 +75,7 @@ export class CudaUnavailableError extends Error {
 }
 
 function checkLength(name: string, a: ArrayLike<number>, want: number): void {
-  if (a.length !== want) throw new RangeError(`CudaEvaluator: ${name} has length ${a.length}, expected ${want}`);
+  checkLengthOf("CudaEvaluator", name, a, want);
 }
 
 export interface CudaEvaluatorOptions {
@@ -90,16 +90,7 @@ export class CudaEvaluator implements LikelihoodEvaluator, BatchedToyEvaluator {
   private handle: CudaEngineHandle | null;
 
   constructor(spec: LikelihoodSpec, opts: CudaEvaluatorOptions = {}) {
-    const nrows = spec.nbinsFull * spec.nproc;
-    checkLength("norm", spec.norm, nrows);
-    const ncols = spec.symmetric ? spec.nsyst : 2 * spec.nsyst;
-    if (spec.logk.rowPtr.length < nrows + 1) throw new RangeError(`CudaEvaluator: logk has ${spec.logk.rowPtr.length - 1} rows, expected ${nrows}`);
-    if (spec.logk.ncols !== ncols) throw new RangeError(`CudaEvaluator: logk has ${spec.logk.ncols} columns, expected ${ncols}`);
-    checkLength("data", spec.data, spec.nbins);
-    if (spec.bbK) checkLength("bbK", spec.bbK, spec.nbins);
-    if (spec.bbK && spec.bbActive) checkLength("bbActive", spec.bbActive, spec.nbins * spec.nproc);
-    checkLength("constraintWeights", spec.constraintWeights, spec.nsyst);
-    checkLength("theta0", spec.theta0, spec.nsyst);
+    const ncols = checkSpecShapes("CudaEvaluator", spec);
     this.mode = opts.mode ?? "cuda";
     let candidates: ReturnType<typeof libraryCandidates>["libraries"] = [];
     let source = "";
