@@ -32,3 +32,17 @@ export function checkSymmetricPattern(p: SymmetricPattern): void {
     if (!hasDiagonal) throw new RangeError(`symmetric pattern: row ${i} has no diagonal entry`);
   }
 }
+
+/**
+ * Where the no-dense-matrix errors get an exact sparse Hessian from: a fixed structural pattern
+ * (a superset of the likelihood Hessian's non-zeros over the full parameter vector, as the
+ * evaluator orders it) and its values at a point (fitter/sparseHessian/ probes them with HVPs).
+ */
+export interface SparseHessianSource {
+  readonly pattern: SymmetricPattern;
+  /** rows treated as dense (POIs, normalisations, systematics acting on most bins), ascending */
+  readonly denseRows: Int32Array;
+  /** number of Hessian-vector products one evaluate() costs */
+  readonly probes: number;
+  evaluate(x: Float64Array): Promise<SymmetricCsr>;
+}
