@@ -18,7 +18,7 @@ import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { computeImpacts, type ImpactTable } from "./impacts.js";
 import { CudaEvaluator } from "./cuda/CudaEvaluator.js";
-import type { LikelihoodEvaluator } from "./evaluator.js";
+import { checkLength, type LikelihoodEvaluator } from "./evaluator.js";
 import { selectExact, type FitErrorsOptions } from "./krylovErrors/fitErrors.js";
 import { krylovFitResult } from "./krylovErrors/krylovFitResult.js";
 import { planErrorMethod } from "./krylovErrors/memoryPlan.js";
@@ -84,6 +84,11 @@ export interface FitOptions {
   krylov?: Omit<FitErrorsOptions, "impacts" | "yields" | "log">;
   /** one-line notices that are always shown (the automatic switch to Krylov errors) */
   notice?: (line: string) => void;
+  /**
+   * where the minimiser starts (full vector, minimiser coordinates; default the prefit point): an
+   * earlier best fit makes a re-run with other error options cost one convergence check
+   */
+  start?: Float64Array;
 }
 
 function seconds(t0: number): number {
@@ -204,8 +209,9 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
   }
 
   const errorMethod = resolveErrorMethod(session, opts);
+  if (opts.start) checkLength("fit", "start", opts.start, n);
   const best = await session.minimize({
-    start: x0,
+    start: opts.start ?? x0,
     errors: errorMethod === "dense" ? "covariance" : "none",
     keepHessian: errorMethod === "dense" && opts.impacts === true,
     float32Backend: backend !== "native" ? backend : undefined,
