@@ -21,6 +21,9 @@ import { krylovImpacts } from "./krylovImpacts.js";
 import { krylovYieldVariances, type ChannelSumVariance } from "./krylovYields.js";
 import { identityPreconditioner, type HessianProduct, type Preconditioner } from "./pcg.js";
 import { YieldJacobian } from "./yieldJacobian.js";
+import { defaultMemoryLimit } from "./memoryPlan.js";
+import { prepareSparseDirect, type SparseDirect } from "./sparseDirect.js";
+import type { SparseHessianSource } from "../sparseHessian/symmetricCsr.js";
 
 /** every free parameter's variance exactly (one solve each) up to this many free parameters */
 export const EXACT_ALL_MAX = 500;
@@ -51,11 +54,22 @@ export interface FitErrorsOptions {
   /** replaces the Jacobi preconditioner; gets the reduced-space Fisher diagonal it would have used */
   preconditioner?: (fisherDiagonal: Float64Array) => Preconditioner;
   log?: ((line: string) => void) | null;
+  /**
+   * the exact Hessian as a sparse matrix: when the envelope of its free-parameter part fits
+   * `sparseMemoryLimit`, it is factored (sparseDirect.ts) and the factor preconditions every solve,
+   * gives every variance exactly (selected inversion) and factors the impacts' restricted systems
+   */
+  sparseHessian?: SparseHessianSource;
+  /** bytes the sparse factor(s) may take (default memoryPlan's defaultMemoryLimit()) */
+  sparseMemoryLimit?: number;
+  /** threads of the sparse factorisation (default min(2, cores)) */
+  sparseThreads?: number;
 }
 
 /** What fitresults.json "errors" says about how the errors were made. */
 export interface ErrorSummary {
-  method: "krylov";
+  /** "sparse-cholesky": the solves preconditioned by the sparse factor, variances from its selected inverse */
+  method: "krylov" | "sparse-cholesky";
   preconditioner: string;
   tolerance: number;
   probes: number;
@@ -112,7 +126,7 @@ export function selectExact(names: string[], selector: string | undefined): numb
 
 export async function computeFitErrors(session: FitSession, best: SessionFit, opts: FitErrorsOptions = {}): Promise<FitErrors> {
   const t0 = performance.now();
-  const { n, infos, spec, model } = session;
+  const { n, spec } = session;
   const log = opts.log ?? null;
   const reduced = new FrozenObjective(session.objective, best.x, session.frozen);
   const free = reduced.freeIndices;
@@ -125,25 +139,70 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
   const jacobian = new YieldJacobian(spec, best.x);
   const fisherFull = jacobian.fisherDiagonal();
   const fisher = reduced.reduce(fisherFull);
+  const notes: string[] = [];
+  let sparse: SparseDirect | null = null;
+  if (opts.sparseHessian) {
+    const prepared = await prepareSparseDirect(opts.sparseHessian, best.x, free, {
+      limitBytes: opts.sparseMemoryLimit ?? defaultMemoryLimit(),
+      inverseDiagonal: true,
+      threads: opts.sparseThreads,
+      log,
+    });
+    if (typeof prepared === "string") {
+      notes.push(prepared);
+      log?.(`krylov errors: ${prepared}`);
+    } else {
+      sparse = prepared;
+      notes.push(...prepared.notes);
+    }
+  }
+  try {
+    return await errorsWith(session, best, opts, { t0, free, m, red, xr, hvp, jacobian, fisher, notes, sparse });
+  } finally {
+    sparse?.dispose();
+  }
+}
+
+interface ErrorsContext {
+  t0: number;
+  free: Int32Array;
+  m: number;
+  red: Int32Array;
+  xr: Float64Array;
+  hvp: HessianProduct;
+  jacobian: YieldJacobian;
+  fisher: Float64Array;
+  notes: string[];
+  sparse: SparseDirect | null;
+}
+
+async function errorsWith(session: FitSession, best: SessionFit, opts: FitErrorsOptions, ctx: ErrorsContext): Promise<FitErrors> {
+  const { n, infos, spec, model } = session;
+  const { t0, free, m, red, hvp, jacobian, fisher, notes, sparse } = ctx;
+  const log = opts.log ?? null;
   // default: none. Measured on fit-gen --bins 500 --systs 300 --sparse --bbb (301 parameters):
   // plain CG reaches 1e-11 in 277–313 HVPs, while Jacobi (exact diagonal or Fisher diagonal) had not
   // reached 1e-3 after 602: H = I + (data term) on the constrained nuisances, whose clustered unit
   // eigenvalues a diagonal scaling spreads out (the minimiser saw the same, trustKrylov.ts)
-  const pre = opts.preconditioner ? opts.preconditioner(fisher) : identityPreconditioner;
+  // (the sparse factor is H⁻¹ up to rounding: CG then stops after 1–2 iterations)
+  const pre = sparse ? sparse.preconditioner : opts.preconditioner ? opts.preconditioner(fisher) : identityPreconditioner;
   const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
+  const diagonal = sparse?.inverseDiagonal ?? null;
 
   const targetsFull = infos.flatMap((p, i) => ((p.kind === "poi" || p.kind === "noi") && red[i] >= 0 ? [i] : []));
   const targetsRed = targetsFull.map((i) => red[i]);
   const exactAll = m <= (opts.exactAllMax ?? EXACT_ALL_MAX);
-  const exactFull = exactAll ? Array.from(free) : selectExact(session.names, opts.exactFor).filter((i) => red[i] >= 0);
-  const probes = exactAll ? 0 : (opts.probes ?? DEFAULT_PROBES);
+  // with the exact diagonal from the sparse factor, columns are solved only where the yields need
+  // them (small problems: the exact per-bin sums), probes only for the larger problems' yields
+  const exactFull = exactAll && (diagonal === null || opts.yields === true) ? Array.from(free) : diagonal ? [] : selectExact(session.names, opts.exactFor).filter((i) => red[i] >= 0);
+  const probes = exactAll || (diagonal && !opts.yields) ? 0 : (opts.probes ?? DEFAULT_PROBES);
   const seed = opts.seed ?? 12345;
   log?.(`krylov errors: ${targetsRed.length} POI/NOI solves, ${exactAll ? m : exactFull.length} exact variances, ${probes} probes (${pre.name})`);
   // stiff: POIs and every unconstrained free parameter (a handful in practice; capped)
   const cwFull = new Float64Array(n);
   cwFull.set(model.constraintWeights, spec.nsig);
   const stiffFull = infos.flatMap((p, i) => (red[i] >= 0 && (i < spec.nsig || !(cwFull[i] > 0)) ? [i] : []));
-  const useSchur = (opts.solver ?? (opts.preconditioner ? "cg" : "schur")) === "schur" && stiffFull.length <= MAX_STIFF;
+  const useSchur = !sparse && (opts.solver ?? (opts.preconditioner ? "cg" : "schur")) === "schur" && stiffFull.length <= MAX_STIFF;
   const ke = await krylovErrors(hvp, m, {
     targets: targetsRed,
     stiff: useSchur ? stiffFull.map((i) => red[i]) : undefined,
@@ -152,14 +211,24 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     seed,
     preconditioner: pre,
     tolerance,
-    gradient: reduced.reduce(best.gradient),
+    gradient: Float64Array.from(free, (i) => best.gradient[i]),
     keepExactColumns: exactAll && opts.yields === true,
     maxIterations: opts.maxIterations,
     log,
   });
   let solves = ke.solves;
-  let hvps = ke.hvps;
-  const notes: string[] = [];
+  let hvps = ke.hvps + (sparse?.hvps ?? 0);
+  if (diagonal) {
+    // every variance exact from the selected inverse (targets keep their solved column's value)
+    const isTarget = new Uint8Array(m);
+    for (const t of targetsRed) isTarget[t] = 1;
+    for (let j = 0; j < m; j++) {
+      if (isTarget[j] && ke.exact[j]) continue;
+      ke.variance[j] = diagonal[j];
+      ke.varianceStdErr[j] = 0;
+      ke.exact[j] = 1;
+    }
+  }
   if (ke.notPositiveDefinite.length > 0) {
     notes.push(`the Hessian is not positive definite along ${ke.notPositiveDefinite.map((r) => session.names[free[r]]).join(", ")} (no error)`);
   }
@@ -197,6 +266,7 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
       tolerance,
       preconditioner: pre,
       stiff: useSchur ? stiffFull.map((i) => red[i]) : undefined,
+      restricted: sparse ? (kept) => sparse.restricted(kept) : undefined,
     });
     solves += ki.solves;
     hvps += ki.hvps;
@@ -244,7 +314,7 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     yields,
     edm: ke.edm ?? Number.NaN,
     summary: {
-      method: "krylov",
+      method: sparse ? "sparse-cholesky" : "krylov",
       preconditioner: ke.preconditioner,
       tolerance,
       probes: ke.probes.length,
