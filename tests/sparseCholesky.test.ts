@@ -201,6 +201,18 @@ describe("factorEnvelope", () => {
     expect(maxRel(one.inverseDiagonal(), denseInverseDiagonal(a, n))).toBeLessThan(1e-11);
   });
 
+  it("counts its entries and multiply-adds (the cost model of the grouped impacts)", () => {
+    const n = 5;
+    const full = denseToCsr(band(n, n, 3), n);
+    const identity = { perm: Int32Array.from({ length: n }, (_, i) => i), denseStart: n };
+    const f = factorOk(full, identity);
+    expect(f.entries).toBe(15);
+    expect(f.factorMultiplyAdds).toBe(0 + 1 + 3 + 6 + 10);
+    const tri = factorOk(denseToCsr(band(50, 1, 3), 50), { perm: Int32Array.from({ length: 50 }, (_, i) => i), denseStart: 50 });
+    expect(tri.entries).toBe(99);
+    expect(tri.factorMultiplyAdds).toBe(49);
+  });
+
   it("rejects mismatched shapes", () => {
     const csr = denseToCsr(band(10, 2, 1), 10);
     expect(() => factorEnvelope(csr, { perm: new Int32Array(9), denseStart: 9 })).toThrow(/order has 9 rows/);

@@ -78,16 +78,20 @@ describe("restrictPattern / restrictCsr", () => {
 });
 
 describe("sparse-Cholesky errors against the dense path", () => {
-  it.each([["linear"], ["square"]] as const)(
-    "POI mode %s, every column solved (small fit): errors, covariance, impacts, exact yields to 1e-8",
-    async (poiMode) => {
+  it.each([
+    ["linear", "factor"],
+    ["square", "solves"],
+  ] as const)(
+    "POI mode %s, grouped impacts by %s, every column solved (small fit): errors, covariance, impacts, exact yields to 1e-8",
+    async (poiMode, grouped) => {
       const model = modelWithNoi({ bins: 300, procs: 4, systs: 150, sparse: true, bbb: true, seed: 5, local: 0.9 });
       const dense = await fit(model, { errorMethod: "dense", impacts: true, threads: 2, poiMode });
       const source = sourceFor(model, dense, poiMode);
       try {
         expect(source.pattern.cols.length).toBeLessThan(0.5 * source.pattern.n ** 2); // sparse enough to mean something
         const lines: string[] = [];
-        const sp = await fit(model, { errorMethod: "krylov", impacts: true, threads: 2, poiMode, verbose: true, log: (l) => lines.push(l), krylov: { sparseHessian: source } });
+        const sp = await fit(model, { errorMethod: "krylov", impacts: true, threads: 2, poiMode, verbose: true, log: (l) => lines.push(l), krylov: { sparseHessian: source, sparseGrouped: grouped } });
+        expect(dense.impacts!.groups.length).toBeGreaterThan(0);
         expect(sp.status).toBe("converged");
         const k = sp.krylov!;
         expect(k.summary.method).toBe("sparse-cholesky");

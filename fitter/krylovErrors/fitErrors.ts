@@ -19,7 +19,7 @@ import type { FitSession, SessionFit } from "../session.js";
 import { krylovErrors } from "./krylovErrors.js";
 import { krylovImpacts } from "./krylovImpacts.js";
 import { krylovYieldVariances, type ChannelSumVariance } from "./krylovYields.js";
-import { identityPreconditioner, type HessianProduct, type Preconditioner } from "./pcg.js";
+import { identityPreconditioner, pcg, type HessianProduct, type Preconditioner } from "./pcg.js";
 import { YieldJacobian } from "./yieldJacobian.js";
 import { defaultMemoryLimit } from "./memoryPlan.js";
 import { prepareSparseDirect, type SparseDirect } from "./sparseDirect.js";
@@ -64,6 +64,11 @@ export interface FitErrorsOptions {
   sparseMemoryLimit?: number;
   /** threads of the sparse factorisation (default min(2, cores)) */
   sparseThreads?: number;
+  /**
+   * grouped impacts with the sparse factor: "auto" (default) picks per group the cheaper exact way,
+   * |G| column solves or one restricted factorisation; "solves" / "factor" force one
+   */
+  sparseGrouped?: "auto" | "solves" | "factor";
 }
 
 /** What fitresults.json "errors" says about how the errors were made. */
@@ -249,6 +254,11 @@ async function errorsWith(session: FitSession, best: SessionFit, opts: FitErrors
   const targetCovariance = new Float64Array(kt * kt);
   for (let a = 0; a < kt; a++) for (let b = 0; b < kt; b++) targetCovariance[a * kt + b] = ke.columns[a][targetsRed[b]];
 
+  let columnHvps = 0;
+  const countedHvp: HessianProduct = async (v) => {
+    columnHvps++;
+    return await hvp(v);
+  };
   let impacts: FitErrors["impacts"] = null;
   if (opts.impacts) {
     const npoi = spec.nsig;
@@ -267,9 +277,21 @@ async function errorsWith(session: FitSession, best: SessionFit, opts: FitErrors
       preconditioner: pre,
       stiff: useSchur ? stiffFull.map((i) => red[i]) : undefined,
       restricted: sparse ? (kept) => sparse.restricted(kept) : undefined,
+      columnSolve: sparse
+        ? async (j) => {
+            const e = new Float64Array(m);
+            e[j] = 1;
+            const r = await pcg(countedHvp, e, { tolerance, preconditioner: pre, maxIterations: opts.maxIterations });
+            return r.negativeCurvature ? null : r.x;
+          }
+        : undefined,
+      // a refined solve ≈ two factor solves (2 multiply-adds per envelope entry each) or one solve and an HVP
+      groupedBySolves: sparse
+        ? (g) => (opts.sparseGrouped ?? "auto") === "solves" || ((opts.sparseGrouped ?? "auto") === "auto" && g * 4 * sparse.factor.entries < sparse.factor.factorMultiplyAdds)
+        : undefined,
     });
     solves += ki.solves;
-    hvps += ki.hvps;
+    hvps += ki.hvps + columnHvps;
     impacts = { table: ki.table, nuisanceExact: ki.nuisanceExact, traditionalStdErr: ki.traditionalStdErr };
   }
 

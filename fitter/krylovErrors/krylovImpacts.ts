@@ -16,6 +16,7 @@
  * Restricted solves use A = P H P + (I − P) with P the projector on the kept parameters: SPD, and
  * A⁻¹ e_t = (H_kept)⁻¹ e_t on the kept set.
  */
+import { CholeskyFactor } from "../denseLinalg.js";
 import type { ImpactGroup, ImpactTable } from "../impacts.js";
 import type { KrylovErrors } from "./krylovErrors.js";
 import { pcg, type HessianProduct, type Preconditioner } from "./pcg.js";
@@ -47,6 +48,13 @@ export interface KrylovImpactOptions {
    * preconditioner of the restricted solves (exact answer in 1–2 iterations); null: the CG path
    */
   restricted?: (kept: Uint8Array) => RestrictedFactor | null;
+  /** C e_j for a reduced index j by one solve (null when it failed) */
+  columnSolve?: (j: number) => Promise<Float64Array | null>;
+  /**
+   * whether a group with this many free members is cheaper by |G| column solves, √(v_Gᵀ C_GG⁻¹ v_G)
+   * (the dense path's formula), than by a restricted solve per target; needs columnSolve
+   */
+  groupedBySolves?: (members: number) => boolean;
 }
 
 export interface KrylovImpacts {
@@ -104,6 +112,48 @@ async function restrictedInverseEntry(
   return r.negativeCurvature ? Number.NaN : r.x[t];
 }
 
+/**
+ * Grouped impacts √(v_Gᵀ C_GG⁻¹ v_G) (v_G = s·C_Gt) from the members' columns of C: |G| solves per
+ * group, no restricted system; null when a solve fails or C_GG is not positive definite.
+ */
+async function groupedFromColumns(
+  members: number[],
+  targets: number[],
+  kept: Uint8Array,
+  columnSolve: (j: number) => Promise<Float64Array | null>,
+  columnOf: Map<number, Float64Array>,
+  red: Int32Array,
+  cov: (t: number, j: number) => number,
+  scale: Float64Array,
+): Promise<{ values: Float64Array; solves: number } | null> {
+  const g = members.length;
+  let solves = 0;
+  const cols: Float64Array[] = [];
+  for (const j of members) {
+    let c = columnOf.get(red[j]) ?? null;
+    if (!c) {
+      c = await columnSolve(red[j]);
+      solves++;
+    }
+    if (!c) return null;
+    cols.push(c);
+  }
+  const cgg = new Float64Array(g * g);
+  for (let a = 0; a < g; a++) for (let b = 0; b < g; b++) cgg[a * g + b] = 0.5 * (cols[a][red[members[b]]] + cols[b][red[members[a]]]);
+  const f = CholeskyFactor.factor(cgg, g, { threads: 1 });
+  if (!f) return null;
+  const values = Float64Array.from(targets, (t) => {
+    const s = Math.abs(scale[t]);
+    if (!kept[red[t]]) return s * Math.sqrt(cov(t, t));
+    const v = Float64Array.from(members, (j) => cov(t, j));
+    const y = f.solve(v);
+    let q = 0;
+    for (let a = 0; a < g; a++) q += v[a] * y[a];
+    return s * Math.sqrt(Math.max(0, q));
+  });
+  return { values, solves };
+}
+
 export async function krylovImpacts(hvp: HessianProduct, errors: KrylovErrors, opts: KrylovImpactOptions): Promise<KrylovImpacts> {
   const m = errors.m;
   const red = opts.reducedIndex;
@@ -159,6 +209,19 @@ export async function krylovImpacts(hvp: HessianProduct, errors: KrylovErrors, o
     const members = opts.groups[gi].indices.filter(active);
     const kept = new Uint8Array(m).fill(1);
     for (const j of members) kept[red[j]] = 0;
+    if (members.length > 0 && opts.columnSolve && opts.groupedBySolves?.(members.length)) {
+      const bySolves = await groupedFromColumns(members, targets, kept, opts.columnSolve, columnOf, red, cov, opts.scale);
+      if (bySolves) {
+        solves += bySolves.solves;
+        for (let k = 0; k < nt; k++) {
+          grouped[k * ng + gi] = bySolves.values[k];
+          let sq = 0;
+          for (const j of members) if (cw[j] > 0) sq += (Math.sqrt(cw[j]) * opts.scale[targets[k]] * cov(targets[k], j)) ** 2;
+          globalGrouped[k * ng + gi] = Math.sqrt(sq);
+        }
+        continue;
+      }
+    }
     // one restricted factorisation per group, shared by its targets
     const factor = members.length > 0 && targets.some((t) => kept[red[t]]) ? (opts.restricted?.(kept) ?? null) : null;
     for (let k = 0; k < nt; k++) {

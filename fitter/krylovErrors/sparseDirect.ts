@@ -105,7 +105,9 @@ export async function prepareSparseDirect(source: SparseHessianSource, x: Float6
   const denseRed = Int32Array.from(Array.from(source.denseRows, (i) => red[i]).filter((k) => k >= 0));
   // order and size from the pattern alone, before any probing
   let t = performance.now();
-  const patternRed = restrictPattern(source.pattern, free);
+  // nothing held (the usual case): the source's own arrays, no copies (at 50k parameters they are GBs)
+  const allFree = free.length === source.pattern.n;
+  const patternRed = allFree ? source.pattern : restrictPattern(source.pattern, free);
   const order = envelopeOrder(patternRed, denseRed);
   const bytes = envelopeBytes(patternRed, order);
   log?.(`sparse cholesky: ${m} free parameters (${denseRed.length} dense rows), envelope ${gib(bytes)} (limit ${gib(opts.limitBytes)}), ordered in ${((performance.now() - t) / 1000).toFixed(2)} s`);
@@ -114,7 +116,7 @@ export async function prepareSparseDirect(source: SparseHessianSource, x: Float6
   const full = await source.evaluate(x);
   // the probed matrix normally shares the source's pattern arrays: then its restriction shares ours
   const samePattern = full.rowPtr === source.pattern.rowPtr && full.cols === source.pattern.cols;
-  const matrix = restrictCsr(full, free, samePattern ? patternRed : undefined);
+  const matrix = allFree ? full : restrictCsr(full, free, samePattern ? patternRed : undefined);
   log?.(`sparse cholesky: Hessian probed with ${source.probes} HVPs in ${((performance.now() - t) / 1000).toFixed(2)} s`);
   t = performance.now();
   const r = factorEnvelope(matrix, order, { threads: opts.threads });

@@ -72,6 +72,8 @@ export interface NativeEnvelopeHandle {
   inverseDiagonal(out: Float64Array, threads: number): void;
   bytes(): number;
   entries(): number;
+  /** multiply-adds of the factorisation */
+  multiplyAdds(): number;
   dispose(): void;
 }
 

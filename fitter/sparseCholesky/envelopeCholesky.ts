@@ -22,6 +22,10 @@ export interface EnvelopeFactor {
   readonly logDet: number;
   /** bytes held by the factor (equals envelopeBytes for the same pattern, order and keep) */
   readonly bytes: number;
+  /** stored envelope entries (one solve: 2 multiply-adds per entry) */
+  readonly entries: number;
+  /** multiply-adds the factorisation took (for choosing between refactoring and solves) */
+  readonly factorMultiplyAdds: number;
   /** x with A x = b (original order) */
   solve(b: Float64Array): Float64Array;
   /** k right-hand sides, column-major n × k */
@@ -40,6 +44,8 @@ export type EnvelopeFactorResult =
 class NativeEnvelopeFactor implements EnvelopeFactor {
   readonly logDet: number;
   readonly bytes: number;
+  readonly entries: number;
+  readonly factorMultiplyAdds: number;
   private disposed = false;
 
   constructor(
@@ -49,6 +55,8 @@ class NativeEnvelopeFactor implements EnvelopeFactor {
   ) {
     this.logDet = handle.logDet();
     this.bytes = handle.bytes();
+    this.entries = handle.entries();
+    this.factorMultiplyAdds = handle.multiplyAdds();
   }
 
   private live(): NativeEnvelopeHandle {

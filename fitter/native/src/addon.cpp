@@ -244,6 +244,7 @@ class NativeEnvelope : public Napi::ObjectWrap<NativeEnvelope> {
                         InstanceMethod("logDet", &NativeEnvelope::LogDet),
                         InstanceMethod("inverseDiagonal", &NativeEnvelope::InverseDiagonal),
                         InstanceMethod("bytes", &NativeEnvelope::Bytes), InstanceMethod("entries", &NativeEnvelope::Entries),
+                        InstanceMethod("multiplyAdds", &NativeEnvelope::MultiplyAdds),
                         InstanceMethod("dispose", &NativeEnvelope::Dispose)});
   }
   explicit NativeEnvelope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEnvelope>(info) {}
@@ -285,6 +286,7 @@ class NativeEnvelope : public Napi::ObjectWrap<NativeEnvelope> {
     return info.Env().Undefined();
   }
   Napi::Value Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(ch_.bytes())); }
+  Napi::Value MultiplyAdds(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ch_.factorMultiplyAdds()); }
   Napi::Value Entries(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(ch_.entries())); }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     ch_.release();

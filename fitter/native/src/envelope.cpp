@@ -115,6 +115,11 @@ long EnvelopeCholesky::factor(long n, const int64_t* rowPtr, const int32_t* cols
     }
   }
 
+  madds_ = 0;
+  for (long r = 0; r < n; r++) {
+    for (long c = first_[r]; c < r; c++) madds_ += static_cast<double>(c - std::max(first_[r], first_[c]));
+    madds_ += static_cast<double>(r - first_[r]);
+  }
   // off-diagonal entry (r, c), c < r: both rows r (left of c) and c are final
   auto entry = [&](long r, long c) {
     double* Lr = row(r);

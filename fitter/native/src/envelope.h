@@ -24,6 +24,8 @@ class EnvelopeCholesky {
   /// stored doubles in the envelope
   int64_t entries() const { return static_cast<int64_t>(L_.size()); }
   size_t bytes() const;
+  /// multiply-adds the factorisation took (Σ over entries of their dot lengths): the cost model's unit
+  double factorMultiplyAdds() const { return madds_; }
   void release();
 
  private:
@@ -31,6 +33,7 @@ class EnvelopeCholesky {
   std::vector<int32_t> perm_, first_;
   std::vector<int64_t> start_;
   std::vector<double> L_;
+  double madds_ = 0;
   double* row(long r) { return L_.data() + start_[r] - first_[r]; }  // row(r)[c] = L_rc
   const double* row(long r) const { return L_.data() + start_[r] - first_[r]; }
 };
