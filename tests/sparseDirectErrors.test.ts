@@ -4,7 +4,10 @@
  * inversion), traditional/grouped/stat/global impacts and yields agree with the dense covariance
  * path to 1e-8; the memory limit and restriction to free parameters.
  */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { readTensor } from "../src/tensor/TensorReader.js";
 import { generateModel } from "../src/tensor/modelGenerator.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { fit } from "../fitter/fit.js";
@@ -13,6 +16,7 @@ import { restrictCsr, restrictPattern } from "../fitter/krylovErrors/sparseDirec
 import { denseHessianSource } from "./helpers/denseHessianSource.js";
 import { denseToCsr } from "./helpers/sparseMatrices.js";
 
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
 const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor = 0): number {
   let w = 0;
@@ -125,6 +129,20 @@ describe("sparse-Cholesky errors against the dense path", () => {
       const ssum = sp.postfitYields!.channelSums!;
       if (dsum) expect(rel(ssum[0].totalVariance, dsum[0].totalVariance)).toBeLessThan(1e-8);
       expect(Array.from(sp.postfitYields!.totalVarianceStdErr!).every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    } finally {
+      source.dispose();
+    }
+  }, 120000);
+
+  it.each([["ref_sparse_asym_bbb.hdf5"], ["ref_dense.hdf5"]])("fixture %s: errors, impacts and yields as the dense path's to 1e-8", async (file) => {
+    const model = await readTensor(join(fixtures, file));
+    const dense = await fit(model, { errorMethod: "dense", impacts: true, threads: 2 });
+    const source = sourceFor(model, dense, "linear");
+    try {
+      const sp = await fit(model, { errorMethod: "krylov", impacts: true, threads: 2, krylov: { sparseHessian: source } });
+      expect(sp.krylov!.summary.method).toBe("sparse-cholesky");
+      expect(sp.krylov!.summary.estimated).toBe(0);
+      expectAgreement(sp, dense, 1e-8, { yieldsPerBin: true });
     } finally {
       source.dispose();
     }
