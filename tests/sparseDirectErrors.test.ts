@@ -11,7 +11,7 @@ import { readTensor } from "../src/tensor/TensorReader.js";
 import { generateModel } from "../src/tensor/modelGenerator.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import { fit } from "../fitter/fit.js";
-import type { FitResult } from "../fitter/results.js";
+import { formatFitSummary, type FitResult } from "../fitter/results.js";
 import { restrictCsr, restrictPattern } from "../fitter/krylovErrors/sparseDirect.js";
 import { denseHessianSource } from "./helpers/denseHessianSource.js";
 import { denseToCsr } from "./helpers/sparseMatrices.js";
@@ -104,6 +104,7 @@ describe("sparse-Cholesky errors against the dense path", () => {
         // the factor is H⁻¹: each solve takes 1–2 PCG iterations (one HVP each)
         expect(k.summary.hvps).toBeLessThanOrEqual(3 * k.summary.solves);
         expect(lines.some((l) => /sparse cholesky: factored in/.test(l))).toBe(true);
+        expect(formatFitSummary(sp)).toMatch(/errors {5}sparse-cholesky: 151 exact; \d+ solves/);
         expectAgreement(sp, dense, 1e-8, { yieldsPerBin: true });
       } finally {
         source.dispose();
