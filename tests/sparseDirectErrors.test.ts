@@ -149,6 +149,29 @@ describe("sparse-Cholesky errors against the dense path", () => {
     }
   }, 120000);
 
+  it("a probed Hessian that is not positive definite falls back to the CG path with a note", async () => {
+    const model = modelWithNoi({ bins: 80, procs: 3, systs: 20, sparse: true, bbb: true, seed: 4 });
+    const dense = await fit(model, { errorMethod: "dense", impacts: false, threads: 1, skipYields: true });
+    const source = sourceFor(model, dense, "linear");
+    try {
+      const broken = {
+        ...source,
+        evaluate: async (x: Float64Array) => {
+          const h = await source.evaluate(x);
+          const values = Float64Array.from(h.values);
+          for (let k = h.rowPtr[3]; k < h.rowPtr[4]; k++) if (h.cols[k] === 3) values[k] = -values[k];
+          return { ...h, values };
+        },
+      };
+      const sp = await fit(model, { errorMethod: "krylov", threads: 1, skipYields: true, krylov: { sparseHessian: broken } });
+      expect(sp.krylov!.summary.method).toBe("krylov");
+      expect(sp.krylov!.summary.notes.join(" ")).toMatch(/sparse Cholesky not used: the probed Hessian is not positive definite/);
+      expect(maxRel(sp.parameters.map((p) => p.error), dense.parameters.map((p) => p.error))).toBeLessThan(1e-6);
+    } finally {
+      source.dispose();
+    }
+  }, 60000);
+
   it("an envelope over the memory limit falls back to the CG path with a note", async () => {
     const model = modelWithNoi({ bins: 80, procs: 3, systs: 20, sparse: true, bbb: true, seed: 4 });
     const dense = await fit(model, { errorMethod: "dense", impacts: false, threads: 1, skipYields: true });
