@@ -111,7 +111,11 @@ export async function prepareSparseDirect(source: SparseHessianSource, x: Float6
   const order = envelopeOrder(patternRed, denseRed);
   const bytes = envelopeBytes(patternRed, order);
   log?.(`sparse cholesky: ${m} free parameters (${denseRed.length} dense rows), envelope ${gib(bytes)} (limit ${gib(opts.limitBytes)}), ordered in ${((performance.now() - t) / 1000).toFixed(2)} s`);
-  if (bytes > opts.limitBytes) return `sparse Cholesky not used: the envelope needs ${gib(bytes)}, more than the ${gib(opts.limitBytes)} available`;
+  // the probed values (and their restriction when parameters are held) are allocated next to the factor
+  const valueBytes = 8 * source.pattern.cols.length + (allFree ? 0 : 8 * patternRed.cols.length);
+  if (bytes + valueBytes > opts.limitBytes) {
+    return `sparse Cholesky not used: the envelope (${gib(bytes)}) and the probed values (${gib(valueBytes)}) need more than the ${gib(opts.limitBytes)} available`;
+  }
   t = performance.now();
   const full = await source.evaluate(x);
   // the probed matrix normally shares the source's pattern arrays: then its restriction shares ours
@@ -126,7 +130,7 @@ export async function prepareSparseDirect(source: SparseHessianSource, x: Float6
   const notes: string[] = [`sparse Cholesky of the probed Hessian (${source.probes} HVPs, envelope ${gib(factor.bytes)}) preconditions every solve`];
   let inverseDiagonal: Float64Array | null = null;
   if (opts.inverseDiagonal) {
-    if (2 * bytes <= opts.limitBytes) {
+    if (2 * bytes + valueBytes <= opts.limitBytes) {
       t = performance.now();
       inverseDiagonal = factor.inverseDiagonal();
       log?.(`sparse cholesky: exact diag(H⁻¹) by selected inversion in ${((performance.now() - t) / 1000).toFixed(2)} s`);
@@ -141,7 +145,7 @@ export async function prepareSparseDirect(source: SparseHessianSource, x: Float6
     preconditioner: factorPreconditioner(factor),
     inverseDiagonal,
     restricted: (kept) => {
-      if (bytes + envelopeBytes(patternRed, order, kept) > opts.limitBytes) return null;
+      if (bytes + valueBytes + envelopeBytes(patternRed, order, kept) > opts.limitBytes) return null;
       const rr = factorEnvelope(matrix, order, { keep: kept, threads: opts.threads });
       if (!rr.positiveDefinite) return null;
       const f = rr.factor;
