@@ -201,6 +201,46 @@ describe("factorEnvelope", () => {
     expect(maxRel(one.inverseDiagonal(), denseInverseDiagonal(a, n))).toBeLessThan(1e-11);
   });
 
+  it("quadratic forms vᵀA⁻¹v from the held selected inverse: exact for vectors on coupled indices, NaN otherwise", () => {
+    const n = 150;
+    const { a, dense } = randomLikelihoodLike(n, 5, { window: 4, seed: 41, shift: 0.01 });
+    const csr = denseToCsr(a, n);
+    const order = envelopeOrder(csr, dense);
+    const f = factorOk(csr, order);
+    const before = f.bytes;
+    expect(() => f.quadraticForms(Float64Array.from([0, 0]), new Int32Array(0), new Float64Array(0))).toThrow(/inverseDiagonal/);
+    f.inverseDiagonal({ keepSelectedInverse: true });
+    expect(f.bytes).toBeGreaterThan(before);
+    const inv = CholeskyFactor.factor(a, n, { threads: 1, backend: "native" })!.inverse();
+    // vectors on mutually coupled indices (every pair non-zero in A, as the parameters of one bin are)
+    const vecs: number[][] = [];
+    for (let i = 0; i < n; i += 7) {
+      const nb = [...csr.cols.subarray(csr.rowPtr[i], csr.rowPtr[i + 1])].filter((j) => j !== i && a[j * n + i] !== 0);
+      const set = [i, ...nb.filter((j) => nb.every((k) => k === j || a[j * n + k] !== 0)).slice(0, 3)];
+      vecs.push(set);
+    }
+    const ptr = new Float64Array(vecs.length + 1);
+    const idx: number[] = [];
+    const val: number[] = [];
+    vecs.forEach((v, q) => {
+      v.forEach((j, t) => {
+        idx.push(j);
+        val.push(Math.cos(j + t));
+      });
+      ptr[q + 1] = idx.length;
+    });
+    const got = f.quadraticForms(ptr, Int32Array.from(idx), Float64Array.from(val));
+    vecs.forEach((v, q) => {
+      let want = 0;
+      for (let s = 0; s < v.length; s++) for (let t = 0; t < v.length; t++) want += val[ptr[q] + s] * val[ptr[q] + t] * inv[v[s] * n + v[t]];
+      expect(Math.abs(got[q] - want) / Math.abs(want)).toBeLessThan(1e-11);
+    });
+    // a pair outside the envelope: two local parameters far apart in the band order
+    const far = [order.perm[0], order.perm[order.denseStart - 1]];
+    expect(a[far[0] * n + far[1]]).toBe(0);
+    expect(f.quadraticForms(Float64Array.from([0, 2]), Int32Array.from(far), Float64Array.from([1, 1]))[0]).toBeNaN();
+  });
+
   it("counts its entries and multiply-adds (the cost model of the grouped impacts)", () => {
     const n = 5;
     const full = denseToCsr(band(n, n, 3), n);

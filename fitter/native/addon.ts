@@ -69,7 +69,10 @@ export interface NativeEnvelopeHandle {
   /** k right-hand sides, column-major n×k, original order */
   solve(b: Float64Array, k: number, out: Float64Array, threads: number): void;
   logDet(): number;
-  inverseDiagonal(out: Float64Array, threads: number): void;
+  /** keep: hold the selected inverse for quadraticForms */
+  inverseDiagonal(out: Float64Array, threads: number, keep?: boolean): void;
+  /** vᵀA⁻¹v per sparse vector (ptr nvec+1, original indices); NaN where a pair lies outside the envelope */
+  quadraticForms(ptr: Float64Array, idx: Int32Array, val: Float64Array, out: Float64Array, threads: number): void;
   bytes(): number;
   entries(): number;
   /** multiply-adds of the factorisation */

@@ -30,8 +30,17 @@ export interface EnvelopeFactor {
   solve(b: Float64Array): Float64Array;
   /** k right-hand sides, column-major n × k */
   solveMany(b: Float64Array, k: number): Float64Array;
-  /** diag(A⁻¹) exactly, by the Takahashi recurrences over the envelope (needs a second envelope of scratch) */
-  inverseDiagonal(): Float64Array;
+  /**
+   * diag(A⁻¹) exactly, by the Takahashi recurrences over the envelope (needs a second envelope of
+   * scratch); keepSelectedInverse holds A⁻¹ on the envelope afterwards (bytes doubles) for quadraticForms
+   */
+  inverseDiagonal(opts?: { keepSelectedInverse?: boolean }): Float64Array;
+  /**
+   * vᵀ A⁻¹ v for k sparse vectors (CSR: ptr of length k + 1, indices, values) from the held selected
+   * inverse: exact where every pair of a vector's indices lies in the envelope (true when they are
+   * coupled in A), NaN for a vector where one does not
+   */
+  quadraticForms(ptr: Float64Array, idx: Int32Array, val: Float64Array): Float64Array;
   /** frees the native memory; the factor cannot be used afterwards */
   dispose(): void;
 }
@@ -43,7 +52,6 @@ export type EnvelopeFactorResult =
 
 class NativeEnvelopeFactor implements EnvelopeFactor {
   readonly logDet: number;
-  readonly bytes: number;
   readonly entries: number;
   readonly factorMultiplyAdds: number;
   private disposed = false;
@@ -54,7 +62,6 @@ class NativeEnvelopeFactor implements EnvelopeFactor {
     private readonly threads: number,
   ) {
     this.logDet = handle.logDet();
-    this.bytes = handle.bytes();
     this.entries = handle.entries();
     this.factorMultiplyAdds = handle.multiplyAdds();
   }
@@ -76,9 +83,21 @@ class NativeEnvelopeFactor implements EnvelopeFactor {
     return out;
   }
 
-  inverseDiagonal(): Float64Array {
+  get bytes(): number {
+    return this.disposed ? 0 : this.handle.bytes();
+  }
+
+  inverseDiagonal(opts: { keepSelectedInverse?: boolean } = {}): Float64Array {
     const out = new Float64Array(this.n);
-    this.live().inverseDiagonal(out, this.threads);
+    this.live().inverseDiagonal(out, this.threads, opts.keepSelectedInverse === true);
+    return out;
+  }
+
+  quadraticForms(ptr: Float64Array, idx: Int32Array, val: Float64Array): Float64Array {
+    const k = ptr.length - 1;
+    if (k < 0 || ptr[0] !== 0 || ptr[k] !== idx.length || idx.length !== val.length) throw new RangeError("EnvelopeFactor.quadraticForms: ptr does not span idx/val");
+    const out = new Float64Array(k);
+    this.live().quadraticForms(ptr, idx, val, out, this.threads);
     return out;
   }
 

@@ -13,8 +13,8 @@ export interface EnvelopeOrder {
   readonly denseStart: number;
 }
 
-/** bytes of the bookkeeping per row besides the envelope's doubles (perm, first: int32; start: int64) */
-const PER_ROW_BYTES = 16;
+/** bytes of the bookkeeping per row besides the envelope's doubles (perm, inverse perm, first: int32; start: int64) */
+const PER_ROW_BYTES = 20;
 
 /** The RCM + dense-rows-last order of `pattern`. */
 export function envelopeOrder(pattern: SymmetricPattern, denseRows: ArrayLike<number>): EnvelopeOrder {

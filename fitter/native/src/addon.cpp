@@ -245,6 +245,7 @@ class NativeEnvelope : public Napi::ObjectWrap<NativeEnvelope> {
                         InstanceMethod("inverseDiagonal", &NativeEnvelope::InverseDiagonal),
                         InstanceMethod("bytes", &NativeEnvelope::Bytes), InstanceMethod("entries", &NativeEnvelope::Entries),
                         InstanceMethod("multiplyAdds", &NativeEnvelope::MultiplyAdds),
+                        InstanceMethod("quadraticForms", &NativeEnvelope::QuadraticForms),
                         InstanceMethod("dispose", &NativeEnvelope::Dispose)});
   }
   explicit NativeEnvelope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEnvelope>(info) {}
@@ -282,8 +283,25 @@ class NativeEnvelope : public Napi::ObjectWrap<NativeEnvelope> {
   Napi::Value LogDet(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ch_.logDet()); }
   Napi::Value InverseDiagonal(const Napi::CallbackInfo& info) {
     if (ch_.n() == 0) return info.Env().Undefined();
-    ch_.inverseDiagonal(typedData<double>(info[0], static_cast<size_t>(ch_.n()), "out"), info[1].As<Napi::Number>().Int32Value());
+    const bool keep = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    ch_.inverseDiagonal(typedData<double>(info[0], static_cast<size_t>(ch_.n()), "out"), info[1].As<Napi::Number>().Int32Value(), keep);
     return info.Env().Undefined();
+  }
+  // quadraticForms(ptr: Float64Array nvec+1, idx: Int32Array, val: Float64Array, out: Float64Array nvec, threads)
+  Napi::Value QuadraticForms(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!ch_.hasSelectedInverse()) throw Napi::Error::New(env, "envelope: quadraticForms needs inverseDiagonal(keep = true) first");
+    std::vector<int64_t> ptr = rowPointers(info[0]);
+    if (ptr.empty()) throw Napi::RangeError::New(env, "envelope: empty ptr");
+    const long nvec = static_cast<long>(ptr.size()) - 1;
+    const size_t nnz = static_cast<size_t>(ptr[nvec]);
+    const int32_t* idx = nnz ? typedData<int32_t>(info[1], nnz, "idx") : &kEmptyI32;
+    const double* val = nnz ? typedData<double>(info[2], nnz, "val") : &kEmptyF64;
+    for (size_t p = 0; p < nnz; p++)
+      if (idx[p] < 0 || idx[p] >= ch_.n()) throw Napi::RangeError::New(env, "envelope: index out of range");
+    if (nvec == 0) return env.Undefined();
+    ch_.quadraticForms(nvec, ptr.data(), idx, val, typedData<double>(info[3], static_cast<size_t>(nvec), "out"), info[4].As<Napi::Number>().Int32Value());
+    return env.Undefined();
   }
   Napi::Value Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(ch_.bytes())); }
   Napi::Value MultiplyAdds(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ch_.factorMultiplyAdds()); }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "threadPool.h"
@@ -63,6 +64,8 @@ inline void axpy(double alpha, const double* __restrict x, double* __restrict y,
 
 void EnvelopeCholesky::release() {
   std::vector<double>().swap(L_);
+  std::vector<double>().swap(Z_);
+  std::vector<int32_t>().swap(inv_);
   std::vector<int32_t>().swap(perm_);
   std::vector<int32_t>().swap(first_);
   std::vector<int64_t>().swap(start_);
@@ -70,7 +73,8 @@ void EnvelopeCholesky::release() {
 }
 
 size_t EnvelopeCholesky::bytes() const {
-  return L_.size() * sizeof(double) + (perm_.size() + first_.size()) * sizeof(int32_t) + start_.size() * sizeof(int64_t);
+  return (L_.size() + Z_.size()) * sizeof(double) + (perm_.size() + first_.size() + inv_.size()) * sizeof(int32_t) +
+         start_.size() * sizeof(int64_t);
 }
 
 long EnvelopeCholesky::factor(long n, const int64_t* rowPtr, const int32_t* cols, const double* values,
@@ -78,7 +82,8 @@ long EnvelopeCholesky::factor(long n, const int64_t* rowPtr, const int32_t* cols
   release();
   n_ = n;
   perm_.assign(perm, perm + n);
-  std::vector<int32_t> inv(n, -1);
+  inv_.assign(n, -1);
+  std::vector<int32_t>& inv = inv_;
   for (long r = 0; r < n; r++) {
     if (perm[r] < 0 || perm[r] >= n || inv[perm[r]] >= 0) throw std::invalid_argument("envelope: order is not a permutation");
     inv[perm[r]] = static_cast<int32_t>(r);
@@ -198,9 +203,10 @@ void EnvelopeCholesky::solve(const double* b, long k, double* out, int threads) 
 // product from the lower rows: for k ∈ K ascending, y_k += Z_kk l_k + Σ_{j∈K, j<k} Z_kj l_j (a dot) and
 // y_j += Z_kj l_k for j ∈ K, j < k (axpys). Threads own disjoint ranges of K as outputs and each walks
 // every k in the same order, so each y_j is summed in the same order whatever the thread count.
-void EnvelopeCholesky::inverseDiagonal(double* out, int threads) const {
+void EnvelopeCholesky::inverseDiagonal(double* out, int threads, bool keep) {
   const long n = n_;
   if (n == 0) return;
+  std::vector<double>().swap(Z_);
   std::vector<double> Z(L_);  // becomes Z on the envelope
   auto zrow = [&](long r) { return Z.data() + start_[r] - first_[r]; };
   // rows whose envelope starts at column c
@@ -282,6 +288,35 @@ void EnvelopeCholesky::inverseDiagonal(double* out, int threads) const {
     Zi[i] = (1.0 / Lii - s) / Lii;
     out[perm_[i]] = Zi[i];
     for (int32_t k : K) lv[k] = 0;
+  }
+  if (keep) Z_.swap(Z);
+}
+
+void EnvelopeCholesky::quadraticForms(long nvec, const int64_t* ptr, const int32_t* idx, const double* val, double* out,
+                                      int threads) const {
+  if (Z_.empty()) throw std::logic_error("envelope: quadraticForms needs the selected inverse (inverseDiagonal with keep)");
+  auto z = [&](long r, long c) -> double {  // permuted indices; NaN outside the envelope
+    if (r < c) std::swap(r, c);
+    if (c < first_[r]) return std::numeric_limits<double>::quiet_NaN();
+    return Z_[static_cast<size_t>(start_[r] + (c - first_[r]))];
+  };
+  auto one = [&](long v) {
+    double s = 0;
+    for (int64_t a = ptr[v]; a < ptr[v + 1]; a++) {
+      const long ra = inv_[idx[a]];
+      double t = 0;
+      for (int64_t b = ptr[v]; b < a; b++) t += val[b] * z(ra, inv_[idx[b]]);
+      s += val[a] * (2 * t + val[a] * z(ra, ra));
+    }
+    out[v] = s;
+  };
+  const int T = static_cast<int>(std::max<long>(1, std::min<long>(threads, nvec)));
+  if (T == 1) {
+    for (long v = 0; v < nvec; v++) one(v);
+  } else {
+    ThreadPool::instance().run(T, [&](int t) {
+      for (long v = t; v < nvec; v += T) one(v);
+    });
   }
 }
 

@@ -18,8 +18,13 @@ class EnvelopeCholesky {
   /// k right-hand sides, column-major n×k in original order; out may alias b.
   void solve(const double* b, long k, double* out, int threads) const;
   double logDet() const;
-  /// diag(A⁻¹) in original order, by the Takahashi recurrences over the envelope (needs envelope-size scratch).
-  void inverseDiagonal(double* out, int threads) const;
+  /// diag(A⁻¹) in original order, by the Takahashi recurrences over the envelope (needs envelope-size scratch);
+  /// keep = true holds the selected inverse (A⁻¹ on the envelope) for quadraticForms.
+  void inverseDiagonal(double* out, int threads, bool keep = false);
+  /// vᵀ A⁻¹ v for sparse vectors (CSR: ptr nvec+1, original indices, values) from the kept selected
+  /// inverse; NaN for a vector with a pair of indices outside the envelope. Needs inverseDiagonal(keep).
+  void quadraticForms(long nvec, const int64_t* ptr, const int32_t* idx, const double* val, double* out, int threads) const;
+  bool hasSelectedInverse() const { return !Z_.empty(); }
   long n() const { return n_; }
   /// stored doubles in the envelope
   int64_t entries() const { return static_cast<int64_t>(L_.size()); }
@@ -33,6 +38,8 @@ class EnvelopeCholesky {
   std::vector<int32_t> perm_, first_;
   std::vector<int64_t> start_;
   std::vector<double> L_;
+  std::vector<double> Z_;  // selected inverse on the envelope (kept on request)
+  std::vector<int32_t> inv_;
   double madds_ = 0;
   double* row(long r) { return L_.data() + start_[r] - first_[r]; }  // row(r)[c] = L_rc
   const double* row(long r) const { return L_.data() + start_[r] - first_[r]; }
