@@ -150,6 +150,7 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     const prepared = await prepareSparseDirect(opts.sparseHessian, best.x, free, {
       limitBytes: opts.sparseMemoryLimit ?? defaultMemoryLimit(),
       inverseDiagonal: true,
+      keepSelectedInverse: opts.yields === true,
       threads: opts.sparseThreads,
       log,
     });
@@ -197,10 +198,25 @@ async function errorsWith(session: FitSession, best: SessionFit, opts: FitErrors
   const targetsFull = infos.flatMap((p, i) => ((p.kind === "poi" || p.kind === "noi") && red[i] >= 0 ? [i] : []));
   const targetsRed = targetsFull.map((i) => red[i]);
   const exactAll = m <= (opts.exactAllMax ?? EXACT_ALL_MAX);
+  // yield variances diag(J C Jᵀ) per row and per bin exactly from H⁻¹ on the envelope: a row's
+  // parameters share its bin, so they are coupled in H and every pair lies in the envelope (NaN for
+  // a row where one does not, e.g. a masked channel's: those keep the Hutchinson estimate)
+  let exactYields: { rows: Float64Array; bins: Float64Array } | null = null;
+  if (opts.yields && sparse?.selectedInverse) {
+    const ty = performance.now();
+    const rows = jacobian.sparseRows(red, false);
+    const bins = jacobian.sparseRows(red, true);
+    exactYields = {
+      rows: sparse.factor.quadraticForms(rows.ptr, rows.idx, rows.val),
+      bins: sparse.factor.quadraticForms(bins.ptr, bins.idx, bins.val),
+    };
+    log?.(`sparse cholesky: exact yield variances from the selected inverse in ${((performance.now() - ty) / 1000).toFixed(2)} s`);
+  }
+  const yieldsExact = exactYields !== null && exactYields.rows.every(Number.isFinite) && exactYields.bins.every(Number.isFinite);
   // with the exact diagonal from the sparse factor, columns are solved only where the yields need
   // them (small problems: the exact per-bin sums), probes only for the larger problems' yields
-  const exactFull = exactAll && (diagonal === null || opts.yields === true) ? Array.from(free) : diagonal ? [] : selectExact(session.names, opts.exactFor).filter((i) => red[i] >= 0);
-  const probes = exactAll || (diagonal && !opts.yields) ? 0 : (opts.probes ?? DEFAULT_PROBES);
+  const exactFull = exactAll && (diagonal === null || (opts.yields === true && !yieldsExact)) ? Array.from(free) : diagonal ? [] : selectExact(session.names, opts.exactFor).filter((i) => red[i] >= 0);
+  const probes = exactAll || (diagonal && (!opts.yields || yieldsExact)) ? 0 : (opts.probes ?? DEFAULT_PROBES);
   const seed = opts.seed ?? 12345;
   log?.(`krylov errors: ${targetsRed.length} POI/NOI solves, ${exactAll ? m : exactFull.length} exact variances, ${probes} probes (${pre.name})`);
   // stiff: POIs and every unconstrained free parameter (a handful in practice; capped)
@@ -321,7 +337,25 @@ async function errorsWith(session: FitSession, best: SessionFit, opts: FitErrors
       totalVarianceStdErr: ky.totalStdErr,
       channelSums: ky.channelSums,
     };
-    notes.push(basis ? "per-bin yield variances exact (every column of C solved)" : `per-bin yield variances: Hutchinson estimates from ${ke.probes.length} probes`);
+    let viaSelected = 0;
+    if (exactYields) {
+      const { rows, bins } = exactYields;
+      for (let r = 0; r < rows.length; r++) {
+        if (!Number.isFinite(rows[r])) continue;
+        yields.perProcessVariance[r] = rows[r];
+        yields.perProcessVarianceStdErr[r] = 0;
+        viaSelected++;
+      }
+      for (let b = 0; b < bins.length; b++) {
+        if (!Number.isFinite(bins[b])) continue;
+        yields.totalVariance[b] = bins[b];
+        yields.totalVarianceStdErr[b] = 0;
+      }
+    }
+    if (yieldsExact) notes.push("per-bin yield variances exact (quadratic forms of the selected inverse)");
+    else if (basis) notes.push("per-bin yield variances exact (every column of C solved)");
+    else if (viaSelected > 0) notes.push(`per-bin yield variances exact from the selected inverse for ${viaSelected} of ${exactYields!.rows.length} rows; the others Hutchinson estimates from ${ke.probes.length} probes`);
+    else notes.push(`per-bin yield variances: Hutchinson estimates from ${ke.probes.length} probes`);
   }
 
   const relErr = Array.from(ke.variance, (v, k) => (ke.exact[k] ? Number.NaN : ke.varianceStdErr[k] / v)).filter((v) => Number.isFinite(v)).sort((a, b) => a - b);

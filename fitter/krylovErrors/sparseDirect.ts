@@ -80,6 +80,8 @@ export interface SparseDirect {
   preconditioner: Preconditioner;
   /** exact diag(H⁻¹) over the free parameters, or null (did not fit in memory, or not asked) */
   inverseDiagonal: Float64Array | null;
+  /** whether the factor holds H⁻¹ on the envelope (factor.quadraticForms: exact yield variances) */
+  selectedInverse: boolean;
   /** factor of P H P + (I − P) for a mask over the free parameters; null when it does not fit next to the main one */
   restricted(kept: Uint8Array): RestrictedFactor | null;
   /** HVPs spent on probing the Hessian */
@@ -91,6 +93,8 @@ export interface SparseDirect {
 export interface SparseDirectOptions {
   limitBytes: number;
   inverseDiagonal: boolean;
+  /** hold H⁻¹ on the envelope after the selected inversion (for yield variances; one more envelope) */
+  keepSelectedInverse?: boolean;
   threads?: number;
   log?: ((line: string) => void) | null;
 }
@@ -132,7 +136,7 @@ export async function prepareSparseDirect(source: SparseHessianSource, x: Float6
   if (opts.inverseDiagonal) {
     if (2 * bytes + valueBytes <= opts.limitBytes) {
       t = performance.now();
-      inverseDiagonal = factor.inverseDiagonal();
+      inverseDiagonal = factor.inverseDiagonal({ keepSelectedInverse: opts.keepSelectedInverse === true });
       log?.(`sparse cholesky: exact diag(H⁻¹) by selected inversion in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       notes.push("every parameter's variance exact: diag(H⁻¹) by selected inversion of the sparse Cholesky factor");
     } else {
@@ -144,8 +148,9 @@ export async function prepareSparseDirect(source: SparseHessianSource, x: Float6
     order,
     preconditioner: factorPreconditioner(factor),
     inverseDiagonal,
+    selectedInverse: inverseDiagonal !== null && opts.keepSelectedInverse === true,
     restricted: (kept) => {
-      if (bytes + valueBytes + envelopeBytes(patternRed, order, kept) > opts.limitBytes) return null;
+      if ((inverseDiagonal !== null && opts.keepSelectedInverse === true ? 2 : 1) * bytes + valueBytes + envelopeBytes(patternRed, order, kept) > opts.limitBytes) return null;
       const rr = factorEnvelope(matrix, order, { keep: kept, threads: opts.threads });
       if (!rr.positiveDefinite) return null;
       const f = rr.factor;
