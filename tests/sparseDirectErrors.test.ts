@@ -7,6 +7,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
 import { readTensor } from "../src/tensor/TensorReader.js";
 import { generateModel } from "../src/tensor/modelGenerator.js";
 import type { TensorModel } from "../src/tensor/types.js";
@@ -19,6 +20,9 @@ import { buildLikelihoodSpec } from "../fitter/likelihoodSpec.js";
 import { YieldJacobian } from "../fitter/krylovErrors/yieldJacobian.js";
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
+const rabbitDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "data", "rabbit");
+const haveRabbit = existsSync(join(rabbitDir, "g05_masked_2ch.hdf5"));
+if (!haveRabbit) console.log(`sparseDirectErrors.test: rabbit-file cases skipped, ${rabbitDir} is not here`);
 const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor = 0): number {
   let w = 0;
@@ -186,6 +190,37 @@ describe("sparse-Cholesky errors against the dense path", () => {
       source.dispose();
     }
   }, 120000);
+
+  it.skipIf(!haveRabbit).each([["g05_masked_2ch"], ["g16_normal_type"]])(
+    "rabbit file %s (masked channel / normal systematics): errors, impacts, yields of the fitted bins as the dense path's",
+    async (name) => {
+      const model = await readTensor(join(rabbitDir, `${name}.hdf5`));
+      const dense = await fit(model, { errorMethod: "dense", impacts: true, threads: 2 });
+      const source = sourceFor(model, dense, "linear");
+      try {
+        const sp = await fit(model, { errorMethod: "krylov", impacts: true, threads: 2, krylov: { sparseHessian: source, exactAllMax: 0 } });
+        expect(sp.krylov!.summary.method).toBe("sparse-cholesky");
+        expect(sp.krylov!.summary.estimated).toBe(0);
+        expectAgreement(sp, dense, 1e-8, { yieldsPerBin: false });
+        // fitted bins: exact from the selected inverse; masked bins exact where their parameters are
+        // coupled through fitted bins, else estimated with a standard error
+        const dy = dense.postfitYields!;
+        const sy = sp.postfitYields!;
+        const nbins = model.nbins;
+        for (let b = 0; b < dy.totalVariance.length; b++) {
+          if (b < nbins || sy.totalVarianceStdErr![b] === 0) {
+            expect(sy.totalVarianceStdErr![b]).toBe(0);
+            expect(rel(sy.totalVariance[b], dy.totalVariance[b])).toBeLessThan(1e-7);
+          } else {
+            expect(Math.abs(sy.totalVariance[b] - dy.totalVariance[b])).toBeLessThan(5 * sy.totalVarianceStdErr![b] + 1e-7 * dy.totalVariance[b]);
+          }
+        }
+      } finally {
+        source.dispose();
+      }
+    },
+    120000,
+  );
 
   it("a probed Hessian that is not positive definite falls back to the CG path with a note", async () => {
     const model = modelWithNoi({ bins: 80, procs: 3, systs: 20, sparse: true, bbb: true, seed: 4 });
