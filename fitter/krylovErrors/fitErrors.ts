@@ -163,7 +163,7 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     }
   }
   try {
-    return await errorsWith(session, best, opts, { t0, free, m, red, xr, hvp, jacobian, fisher, notes, sparse });
+    return await errorsWith(session, best, opts, { t0, free, m, red, hvp, jacobian, fisher, notes, sparse });
   } finally {
     sparse?.dispose();
   }
@@ -174,7 +174,6 @@ interface ErrorsContext {
   free: Int32Array;
   m: number;
   red: Int32Array;
-  xr: Float64Array;
   hvp: HessianProduct;
   jacobian: YieldJacobian;
   fisher: Float64Array;
@@ -218,7 +217,7 @@ async function errorsWith(session: FitSession, best: SessionFit, opts: FitErrors
   const exactFull = exactAll && (diagonal === null || (opts.yields === true && !yieldsExact)) ? Array.from(free) : diagonal ? [] : selectExact(session.names, opts.exactFor).filter((i) => red[i] >= 0);
   const probes = exactAll || (diagonal && (!opts.yields || yieldsExact)) ? 0 : (opts.probes ?? DEFAULT_PROBES);
   const seed = opts.seed ?? 12345;
-  log?.(`krylov errors: ${targetsRed.length} POI/NOI solves, ${exactAll ? m : exactFull.length} exact variances, ${probes} probes (${pre.name})`);
+  log?.(`krylov errors: ${targetsRed.length} POI/NOI solves, ${diagonal ? `${m} exact variances by selected inversion, ${exactFull.length} columns solved` : `${exactAll ? m : exactFull.length} exact variances`}, ${probes} probes (${pre.name})`);
   // stiff: POIs and every unconstrained free parameter (a handful in practice; capped)
   const cwFull = new Float64Array(n);
   cwFull.set(model.constraintWeights, spec.nsig);
