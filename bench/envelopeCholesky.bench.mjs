@@ -129,8 +129,33 @@ for (let i = 0; i < n; i++) {
 console.log(`relative residual ‖Ax − b‖/‖b‖ = ${Math.sqrt(rr / bb).toExponential(2)}`);
 if (withInverse) {
   t0 = performance.now();
-  const d = f.inverseDiagonal();
-  console.log(`inverseDiagonal: ${sec(t0)} s`);
+  const d = f.inverseDiagonal({ keepSelectedInverse: true });
+  console.log(`inverseDiagonal (selected inverse kept): ${sec(t0)} s, factor + selected inverse ${gb(f.bytes)} GiB`);
+  // yield-variance-like quadratic forms vᵀA⁻¹v: 80,000 vectors ("bins × processes"), each on 20
+  // neighbouring local parameters and 10 dense rows (pairs coupled in A, so inside the envelope)
+  const nvec = 80_000;
+  const per = 30;
+  const ptr = Float64Array.from({ length: nvec + 1 }, (_, v) => v * per);
+  const idx = new Int32Array(nvec * per);
+  const val = new Float64Array(nvec * per);
+  for (let v = 0; v < nvec; v++) {
+    const q = Math.floor(rnd() * (nLocal - 20));
+    for (let t = 0; t < 20; t++) idx[v * per + t] = localAt[q + t];
+    for (let t = 0; t < 10; t++) idx[v * per + 20 + t] = denseRows[(v * 7 + t * 37) % nDense];
+    for (let t = 0; t < per; t++) val[v * per + t] = rnd() - 0.5;
+  }
+  t0 = performance.now();
+  const qf = f.quadraticForms(ptr, idx, val);
+  console.log(`quadraticForms (${nvec} vectors × ${per} entries): ${sec(t0)} s, ${qf.filter((x) => !Number.isFinite(x)).length} outside the envelope`);
+  {
+    // check one against solves: vᵀ(A⁻¹v)
+    const v = new Float64Array(n);
+    for (let t = 0; t < per; t++) v[idx[t]] += val[t];
+    const y = f.solve(v);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += v[i] * y[i];
+    console.log(`  vᵀA⁻¹v[0] = ${qf[0].toExponential(12)}, by a solve ${s.toExponential(12)}, rel diff ${(Math.abs(qf[0] - s) / Math.abs(s)).toExponential(1)}`);
+  }
   // spot check: (A⁻¹)_ii = e_iᵀ A⁻¹ e_i by a solve, for a local and a dense row
   for (const i of [localAt[Math.floor(nLocal / 2)], denseRows[0]]) {
     const e = new Float64Array(n);
