@@ -273,7 +273,7 @@ export function formatFitSummary(result: FitResult): string {
   if (result.krylov) {
     const k = result.krylov.summary;
     const acc = k.estimated > 0 ? `, ${k.estimated} estimated (median relative σ² error ${k.median_relative_stderr?.toExponential(1) ?? "n/a"})` : "";
-    lines.push(`errors     krylov: ${k.exact} exact${acc}; ${k.solves} solves, ${k.hvps} HVPs, ${k.seconds.toFixed(2)} s`);
+    lines.push(`errors     ${k.method}: ${k.exact} exact${acc}; ${k.solves} solves, ${k.hvps} HVPs, ${k.seconds.toFixed(2)} s`);
   }
   const f64 = result.engine.float64_engine ? `, float64 by ${result.engine.float64_engine} on ${result.engine.float64_device}` : "";
   lines.push(`engine     ${result.engine.backend} (${result.engine.device}), results in ${result.engine.precision}${f64}`);

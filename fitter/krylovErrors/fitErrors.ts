@@ -19,8 +19,11 @@ import type { FitSession, SessionFit } from "../session.js";
 import { krylovErrors } from "./krylovErrors.js";
 import { krylovImpacts } from "./krylovImpacts.js";
 import { krylovYieldVariances, type ChannelSumVariance } from "./krylovYields.js";
-import { identityPreconditioner, type HessianProduct, type Preconditioner } from "./pcg.js";
+import { identityPreconditioner, pcg, type HessianProduct, type Preconditioner } from "./pcg.js";
 import { YieldJacobian } from "./yieldJacobian.js";
+import { defaultMemoryLimit } from "./memoryPlan.js";
+import { prepareSparseDirect, type SparseDirect } from "./sparseDirect.js";
+import type { SparseHessianSource } from "../sparseHessian/symmetricCsr.js";
 
 /** every free parameter's variance exactly (one solve each) up to this many free parameters */
 export const EXACT_ALL_MAX = 500;
@@ -51,11 +54,27 @@ export interface FitErrorsOptions {
   /** replaces the Jacobi preconditioner; gets the reduced-space Fisher diagonal it would have used */
   preconditioner?: (fisherDiagonal: Float64Array) => Preconditioner;
   log?: ((line: string) => void) | null;
+  /**
+   * the exact Hessian as a sparse matrix: when the envelope of its free-parameter part fits
+   * `sparseMemoryLimit`, it is factored (sparseDirect.ts) and the factor preconditions every solve,
+   * gives every variance exactly (selected inversion) and factors the impacts' restricted systems
+   */
+  sparseHessian?: SparseHessianSource;
+  /** bytes the sparse factor(s) may take (default memoryPlan's defaultMemoryLimit()) */
+  sparseMemoryLimit?: number;
+  /** threads of the sparse factorisation (default min(2, cores)) */
+  sparseThreads?: number;
+  /**
+   * grouped impacts with the sparse factor: "auto" (default) picks per group the cheaper exact way,
+   * |G| column solves or one restricted factorisation; "solves" / "factor" force one
+   */
+  sparseGrouped?: "auto" | "solves" | "factor";
 }
 
 /** What fitresults.json "errors" says about how the errors were made. */
 export interface ErrorSummary {
-  method: "krylov";
+  /** "sparse-cholesky": the solves preconditioned by the sparse factor, variances from its selected inverse */
+  method: "krylov" | "sparse-cholesky";
   preconditioner: string;
   tolerance: number;
   probes: number;
@@ -112,7 +131,7 @@ export function selectExact(names: string[], selector: string | undefined): numb
 
 export async function computeFitErrors(session: FitSession, best: SessionFit, opts: FitErrorsOptions = {}): Promise<FitErrors> {
   const t0 = performance.now();
-  const { n, infos, spec, model } = session;
+  const { n, spec } = session;
   const log = opts.log ?? null;
   const reduced = new FrozenObjective(session.objective, best.x, session.frozen);
   const free = reduced.freeIndices;
@@ -125,25 +144,85 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
   const jacobian = new YieldJacobian(spec, best.x);
   const fisherFull = jacobian.fisherDiagonal();
   const fisher = reduced.reduce(fisherFull);
+  const notes: string[] = [];
+  let sparse: SparseDirect | null = null;
+  if (opts.sparseHessian) {
+    const prepared = await prepareSparseDirect(opts.sparseHessian, best.x, free, {
+      limitBytes: opts.sparseMemoryLimit ?? defaultMemoryLimit(),
+      inverseDiagonal: true,
+      keepSelectedInverse: opts.yields === true,
+      threads: opts.sparseThreads,
+      log,
+    });
+    if (typeof prepared === "string") {
+      notes.push(prepared);
+      log?.(`krylov errors: ${prepared}`);
+    } else {
+      sparse = prepared;
+      notes.push(...prepared.notes);
+    }
+  }
+  try {
+    return await errorsWith(session, best, opts, { t0, free, m, red, hvp, jacobian, fisher, notes, sparse });
+  } finally {
+    sparse?.dispose();
+  }
+}
+
+interface ErrorsContext {
+  t0: number;
+  free: Int32Array;
+  m: number;
+  red: Int32Array;
+  hvp: HessianProduct;
+  jacobian: YieldJacobian;
+  fisher: Float64Array;
+  notes: string[];
+  sparse: SparseDirect | null;
+}
+
+async function errorsWith(session: FitSession, best: SessionFit, opts: FitErrorsOptions, ctx: ErrorsContext): Promise<FitErrors> {
+  const { n, infos, spec, model } = session;
+  const { t0, free, m, red, hvp, jacobian, fisher, notes, sparse } = ctx;
+  const log = opts.log ?? null;
   // default: none. Measured on fit-gen --bins 500 --systs 300 --sparse --bbb (301 parameters):
   // plain CG reaches 1e-11 in 277–313 HVPs, while Jacobi (exact diagonal or Fisher diagonal) had not
   // reached 1e-3 after 602: H = I + (data term) on the constrained nuisances, whose clustered unit
   // eigenvalues a diagonal scaling spreads out (the minimiser saw the same, trustKrylov.ts)
-  const pre = opts.preconditioner ? opts.preconditioner(fisher) : identityPreconditioner;
+  // (the sparse factor is H⁻¹ up to rounding: CG then stops after 1–2 iterations)
+  const pre = sparse ? sparse.preconditioner : opts.preconditioner ? opts.preconditioner(fisher) : identityPreconditioner;
   const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
+  const diagonal = sparse?.inverseDiagonal ?? null;
 
   const targetsFull = infos.flatMap((p, i) => ((p.kind === "poi" || p.kind === "noi") && red[i] >= 0 ? [i] : []));
   const targetsRed = targetsFull.map((i) => red[i]);
   const exactAll = m <= (opts.exactAllMax ?? EXACT_ALL_MAX);
-  const exactFull = exactAll ? Array.from(free) : selectExact(session.names, opts.exactFor).filter((i) => red[i] >= 0);
-  const probes = exactAll ? 0 : (opts.probes ?? DEFAULT_PROBES);
+  // yield variances diag(J C Jᵀ) per row and per bin exactly from H⁻¹ on the envelope: a row's
+  // parameters share its bin, so they are coupled in H and every pair lies in the envelope (NaN for
+  // a row where one does not, e.g. a masked channel's: those keep the Hutchinson estimate)
+  let exactYields: { rows: Float64Array; bins: Float64Array } | null = null;
+  if (opts.yields && sparse?.selectedInverse) {
+    const ty = performance.now();
+    const rows = jacobian.sparseRows(red, false);
+    const bins = jacobian.sparseRows(red, true);
+    exactYields = {
+      rows: sparse.factor.quadraticForms(rows.ptr, rows.idx, rows.val),
+      bins: sparse.factor.quadraticForms(bins.ptr, bins.idx, bins.val),
+    };
+    log?.(`sparse cholesky: exact yield variances from the selected inverse in ${((performance.now() - ty) / 1000).toFixed(2)} s`);
+  }
+  const yieldsExact = exactYields !== null && exactYields.rows.every(Number.isFinite) && exactYields.bins.every(Number.isFinite);
+  // with the exact diagonal from the sparse factor, columns are solved only where the yields need
+  // them (small problems: the exact per-bin sums), probes only for the larger problems' yields
+  const exactFull = exactAll && (diagonal === null || (opts.yields === true && !yieldsExact)) ? Array.from(free) : diagonal ? [] : selectExact(session.names, opts.exactFor).filter((i) => red[i] >= 0);
+  const probes = exactAll || (diagonal && (!opts.yields || yieldsExact)) ? 0 : (opts.probes ?? DEFAULT_PROBES);
   const seed = opts.seed ?? 12345;
-  log?.(`krylov errors: ${targetsRed.length} POI/NOI solves, ${exactAll ? m : exactFull.length} exact variances, ${probes} probes (${pre.name})`);
+  log?.(`krylov errors: ${targetsRed.length} POI/NOI solves, ${diagonal ? `${m} exact variances by selected inversion, ${exactFull.length} columns solved` : `${exactAll ? m : exactFull.length} exact variances`}, ${probes} probes (${pre.name})`);
   // stiff: POIs and every unconstrained free parameter (a handful in practice; capped)
   const cwFull = new Float64Array(n);
   cwFull.set(model.constraintWeights, spec.nsig);
   const stiffFull = infos.flatMap((p, i) => (red[i] >= 0 && (i < spec.nsig || !(cwFull[i] > 0)) ? [i] : []));
-  const useSchur = (opts.solver ?? (opts.preconditioner ? "cg" : "schur")) === "schur" && stiffFull.length <= MAX_STIFF;
+  const useSchur = !sparse && (opts.solver ?? (opts.preconditioner ? "cg" : "schur")) === "schur" && stiffFull.length <= MAX_STIFF;
   const ke = await krylovErrors(hvp, m, {
     targets: targetsRed,
     stiff: useSchur ? stiffFull.map((i) => red[i]) : undefined,
@@ -152,14 +231,24 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     seed,
     preconditioner: pre,
     tolerance,
-    gradient: reduced.reduce(best.gradient),
+    gradient: Float64Array.from(free, (i) => best.gradient[i]),
     keepExactColumns: exactAll && opts.yields === true,
     maxIterations: opts.maxIterations,
     log,
   });
   let solves = ke.solves;
-  let hvps = ke.hvps;
-  const notes: string[] = [];
+  let hvps = ke.hvps + (sparse?.hvps ?? 0);
+  if (diagonal) {
+    // every variance exact from the selected inverse (targets keep their solved column's value)
+    const isTarget = new Uint8Array(m);
+    for (const t of targetsRed) isTarget[t] = 1;
+    for (let j = 0; j < m; j++) {
+      if (isTarget[j] && ke.exact[j]) continue;
+      ke.variance[j] = diagonal[j];
+      ke.varianceStdErr[j] = 0;
+      ke.exact[j] = 1;
+    }
+  }
   if (ke.notPositiveDefinite.length > 0) {
     notes.push(`the Hessian is not positive definite along ${ke.notPositiveDefinite.map((r) => session.names[free[r]]).join(", ")} (no error)`);
   }
@@ -180,6 +269,11 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
   const targetCovariance = new Float64Array(kt * kt);
   for (let a = 0; a < kt; a++) for (let b = 0; b < kt; b++) targetCovariance[a * kt + b] = ke.columns[a][targetsRed[b]];
 
+  let columnHvps = 0;
+  const countedHvp: HessianProduct = async (v) => {
+    columnHvps++;
+    return await hvp(v);
+  };
   let impacts: FitErrors["impacts"] = null;
   if (opts.impacts) {
     const npoi = spec.nsig;
@@ -197,9 +291,22 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
       tolerance,
       preconditioner: pre,
       stiff: useSchur ? stiffFull.map((i) => red[i]) : undefined,
+      restricted: sparse ? (kept) => sparse.restricted(kept) : undefined,
+      columnSolve: sparse
+        ? async (j) => {
+            const e = new Float64Array(m);
+            e[j] = 1;
+            const r = await pcg(countedHvp, e, { tolerance, preconditioner: pre, maxIterations: opts.maxIterations });
+            return r.negativeCurvature ? null : r.x;
+          }
+        : undefined,
+      // a refined solve ≈ two factor solves (2 multiply-adds per envelope entry each) or one solve and an HVP
+      groupedBySolves: sparse
+        ? (g) => (opts.sparseGrouped ?? "auto") === "solves" || ((opts.sparseGrouped ?? "auto") === "auto" && g * 4 * sparse.factor.entries < sparse.factor.factorMultiplyAdds)
+        : undefined,
     });
     solves += ki.solves;
-    hvps += ki.hvps;
+    hvps += ki.hvps + columnHvps;
     impacts = { table: ki.table, nuisanceExact: ki.nuisanceExact, traditionalStdErr: ki.traditionalStdErr };
   }
 
@@ -229,7 +336,25 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
       totalVarianceStdErr: ky.totalStdErr,
       channelSums: ky.channelSums,
     };
-    notes.push(basis ? "per-bin yield variances exact (every column of C solved)" : `per-bin yield variances: Hutchinson estimates from ${ke.probes.length} probes`);
+    let viaSelected = 0;
+    if (exactYields) {
+      const { rows, bins } = exactYields;
+      for (let r = 0; r < rows.length; r++) {
+        if (!Number.isFinite(rows[r])) continue;
+        yields.perProcessVariance[r] = rows[r];
+        yields.perProcessVarianceStdErr[r] = 0;
+        viaSelected++;
+      }
+      for (let b = 0; b < bins.length; b++) {
+        if (!Number.isFinite(bins[b])) continue;
+        yields.totalVariance[b] = bins[b];
+        yields.totalVarianceStdErr[b] = 0;
+      }
+    }
+    if (yieldsExact) notes.push("per-bin yield variances exact (quadratic forms of the selected inverse)");
+    else if (basis) notes.push("per-bin yield variances exact (every column of C solved)");
+    else if (viaSelected > 0) notes.push(`per-bin yield variances exact from the selected inverse for ${viaSelected} of ${exactYields!.rows.length} rows; the others Hutchinson estimates from ${ke.probes.length} probes`);
+    else notes.push(`per-bin yield variances: Hutchinson estimates from ${ke.probes.length} probes`);
   }
 
   const relErr = Array.from(ke.variance, (v, k) => (ke.exact[k] ? Number.NaN : ke.varianceStdErr[k] / v)).filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
@@ -244,7 +369,7 @@ export async function computeFitErrors(session: FitSession, best: SessionFit, op
     yields,
     edm: ke.edm ?? Number.NaN,
     summary: {
-      method: "krylov",
+      method: sparse ? "sparse-cholesky" : "krylov",
       preconditioner: ke.preconditioner,
       tolerance,
       probes: ke.probes.length,

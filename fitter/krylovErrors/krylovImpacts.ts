@@ -16,10 +16,12 @@
  * Restricted solves use A = P H P + (I − P) with P the projector on the kept parameters: SPD, and
  * A⁻¹ e_t = (H_kept)⁻¹ e_t on the kept set.
  */
+import { CholeskyFactor } from "../denseLinalg.js";
 import type { ImpactGroup, ImpactTable } from "../impacts.js";
 import type { KrylovErrors } from "./krylovErrors.js";
 import { pcg, type HessianProduct, type Preconditioner } from "./pcg.js";
 import { schurSolver } from "./schurSolver.js";
+import type { RestrictedFactor } from "./sparseDirect.js";
 
 export interface KrylovImpactOptions {
   /** full indices of the targets (POIs/NOIs); those not free or without a column are dropped */
@@ -41,6 +43,18 @@ export interface KrylovImpactOptions {
   maxIterations?: number;
   /** reduced indices to eliminate by block elimination in the grouped impacts' solves (POIs, unconstrained) */
   stiff?: number[];
+  /**
+   * a factor of the restricted matrix P H P + (I − P) for a kept mask (sparseDirect.ts), used as the
+   * preconditioner of the restricted solves (exact answer in 1–2 iterations); null: the CG path
+   */
+  restricted?: (kept: Uint8Array) => RestrictedFactor | null;
+  /** C e_j for a reduced index j by one solve (null when it failed) */
+  columnSolve?: (j: number) => Promise<Float64Array | null>;
+  /**
+   * whether a group with this many free members is cheaper by |G| column solves, √(v_Gᵀ C_GG⁻¹ v_G)
+   * (the dense path's formula), than by a restricted solve per target; needs columnSolve
+   */
+  groupedBySolves?: (members: number) => boolean;
 }
 
 export interface KrylovImpacts {
@@ -59,7 +73,7 @@ async function restrictedInverseEntry(
   m: number,
   kept: Uint8Array,
   t: number,
-  opts: { tolerance: number; preconditioner?: Preconditioner; maxIterations?: number; stiff?: number[] },
+  opts: { tolerance: number; preconditioner?: Preconditioner; maxIterations?: number; stiff?: number[]; restrictedFactor?: Preconditioner | null },
 ): Promise<number> {
   const project = (v: Float64Array): Float64Array => {
     const out = Float64Array.from(v);
@@ -82,6 +96,10 @@ async function restrictedInverseEntry(
   };
   const e = new Float64Array(m);
   e[t] = 1;
+  if (opts.restrictedFactor) {
+    const r = await pcg(op, e, { tolerance: opts.tolerance, preconditioner: opts.restrictedFactor, maxIterations: opts.maxIterations });
+    return r.negativeCurvature ? Number.NaN : r.x[t];
+  }
   // with stiff parameters (all kept, t among them), block elimination: e_t is zero on the rest, so
   // the answer costs only the set-up solves (schurSolver.ts)
   const stiff = opts.stiff?.filter((i) => kept[i]) ?? [];
@@ -92,6 +110,48 @@ async function restrictedInverseEntry(
   }
   const r = await pcg(op, e, { tolerance: opts.tolerance, preconditioner: restrictedPre, maxIterations: opts.maxIterations });
   return r.negativeCurvature ? Number.NaN : r.x[t];
+}
+
+/**
+ * Grouped impacts √(v_Gᵀ C_GG⁻¹ v_G) (v_G = s·C_Gt) from the members' columns of C: |G| solves per
+ * group, no restricted system; null when a solve fails or C_GG is not positive definite.
+ */
+async function groupedFromColumns(
+  members: number[],
+  targets: number[],
+  kept: Uint8Array,
+  columnSolve: (j: number) => Promise<Float64Array | null>,
+  columnOf: Map<number, Float64Array>,
+  red: Int32Array,
+  cov: (t: number, j: number) => number,
+  scale: Float64Array,
+): Promise<{ values: Float64Array; solves: number } | null> {
+  const g = members.length;
+  let solves = 0;
+  const cols: Float64Array[] = [];
+  for (const j of members) {
+    let c = columnOf.get(red[j]) ?? null;
+    if (!c) {
+      c = await columnSolve(red[j]);
+      solves++;
+    }
+    if (!c) return null;
+    cols.push(c);
+  }
+  const cgg = new Float64Array(g * g);
+  for (let a = 0; a < g; a++) for (let b = 0; b < g; b++) cgg[a * g + b] = 0.5 * (cols[a][red[members[b]]] + cols[b][red[members[a]]]);
+  const f = CholeskyFactor.factor(cgg, g, { threads: 1 });
+  if (!f) return null;
+  const values = Float64Array.from(targets, (t) => {
+    const s = Math.abs(scale[t]);
+    if (!kept[red[t]]) return s * Math.sqrt(cov(t, t));
+    const v = Float64Array.from(members, (j) => cov(t, j));
+    const y = f.solve(v);
+    let q = 0;
+    for (let a = 0; a < g; a++) q += v[a] * y[a];
+    return s * Math.sqrt(Math.max(0, q));
+  });
+  return { values, solves };
 }
 
 export async function krylovImpacts(hvp: HessianProduct, errors: KrylovErrors, opts: KrylovImpactOptions): Promise<KrylovImpacts> {
@@ -149,6 +209,21 @@ export async function krylovImpacts(hvp: HessianProduct, errors: KrylovErrors, o
     const members = opts.groups[gi].indices.filter(active);
     const kept = new Uint8Array(m).fill(1);
     for (const j of members) kept[red[j]] = 0;
+    if (members.length > 0 && opts.columnSolve && opts.groupedBySolves?.(members.length)) {
+      const bySolves = await groupedFromColumns(members, targets, kept, opts.columnSolve, columnOf, red, cov, opts.scale);
+      if (bySolves) {
+        solves += bySolves.solves;
+        for (let k = 0; k < nt; k++) {
+          grouped[k * ng + gi] = bySolves.values[k];
+          let sq = 0;
+          for (const j of members) if (cw[j] > 0) sq += (Math.sqrt(cw[j]) * opts.scale[targets[k]] * cov(targets[k], j)) ** 2;
+          globalGrouped[k * ng + gi] = Math.sqrt(sq);
+        }
+        continue;
+      }
+    }
+    // one restricted factorisation per group, shared by its targets
+    const factor = members.length > 0 && targets.some((t) => kept[red[t]]) ? (opts.restricted?.(kept) ?? null) : null;
     for (let k = 0; k < nt; k++) {
       const t = targets[k];
       const s = opts.scale[t];
@@ -157,7 +232,7 @@ export async function krylovImpacts(hvp: HessianProduct, errors: KrylovErrors, o
       if (members.length === 0) value = 0;
       else if (!kept[red[t]]) value = Math.abs(s) * Math.sqrt(ctt);
       else {
-        const fixedVariance = await restrictedInverseEntry(counted, m, kept, red[t], { ...solveOpts, stiff: opts.stiff });
+        const fixedVariance = await restrictedInverseEntry(counted, m, kept, red[t], { ...solveOpts, stiff: opts.stiff, restrictedFactor: factor?.preconditioner });
         solves++;
         value = Math.abs(s) * Math.sqrt(Math.max(0, ctt - fixedVariance));
       }
@@ -166,19 +241,29 @@ export async function krylovImpacts(hvp: HessianProduct, errors: KrylovErrors, o
       for (const j of members) if (cw[j] > 0) sq += (Math.sqrt(cw[j]) * s * cov(t, j)) ** 2;
       globalGrouped[k * ng + gi] = Math.sqrt(sq);
     }
+    factor?.dispose();
   }
 
   const stat = new Float64Array(nt).fill(Number.NaN);
   const unconstrained = new Uint8Array(m);
   for (let i = 0; i < red.length; i++) if (active(i) && !(cw[i] > 0)) unconstrained[red[i]] = 1;
+  // targets that are themselves unconstrained (POIs) share one mask, hence one restricted factor
+  let statMask: Uint8Array | null = null;
+  let statFactor: RestrictedFactor | null = null;
   for (let k = 0; k < nt; k++) {
     const t = targets[k];
     const kept = Uint8Array.from(unconstrained);
     kept[red[t]] = 1;
-    const v = await restrictedInverseEntry(counted, m, kept, red[t], solveOpts);
+    if (opts.restricted && (statMask === null || !kept.every((v, i) => v === statMask![i]))) {
+      statFactor?.dispose();
+      statFactor = opts.restricted(kept);
+      statMask = kept;
+    }
+    const v = await restrictedInverseEntry(counted, m, kept, red[t], { ...solveOpts, restrictedFactor: statFactor?.preconditioner });
     solves++;
     stat[k] = v > 0 ? Math.abs(opts.scale[t]) * Math.sqrt(v) : Number.NaN;
   }
+  statFactor?.dispose();
 
   return {
     table: {

@@ -115,6 +115,50 @@ export class YieldJacobian {
     return out;
   }
 
+  /**
+   * J's rows explicitly, as sparse vectors over the reduced parameters (red: full index → reduced,
+   * −1 = held: dropped), one per (bin, process) row or, with perBin, one per bin (the sum over its
+   * processes); entries of a parameter met twice (log κ average and half-difference) merged. CSR.
+   */
+  sparseRows(red: Int32Array, perBin: boolean): { ptr: Float64Array; idx: Int32Array; val: Float64Array } {
+    const { nproc, nsig, nbinsFull } = this.spec;
+    const { rowPtr, cols, values } = this.spec.logk;
+    const nout = perBin ? nbinsFull : this.nrows;
+    const per = perBin ? nproc : 1;
+    const acc = new Float64Array(this.nparams);
+    const mark = new Uint8Array(this.nparams);
+    const touched: number[] = [];
+    const ptr = new Float64Array(nout + 1);
+    const idx: number[] = [];
+    const val: number[] = [];
+    const touch = (j: number, v: number): void => {
+      if (!mark[j]) {
+        mark[j] = 1;
+        touched.push(j);
+      }
+      acc[j] += v;
+    };
+    for (let o = 0; o < nout; o++) {
+      for (let r = o * per; r < (o + 1) * per; r++) {
+        for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) touch(this.param(cols[k]), this.g[r] * values[k] * this.colScale[cols[k]]);
+        const p = r % nproc;
+        if (p < nsig) touch(p, this.poiD[r]);
+      }
+      touched.sort((a, b) => a - b);
+      for (const j of touched) {
+        if (red[j] >= 0 && acc[j] !== 0) {
+          idx.push(red[j]);
+          val.push(acc[j]);
+        }
+        acc[j] = 0;
+        mark[j] = 0;
+      }
+      touched.length = 0;
+      ptr[o + 1] = idx.length;
+    }
+    return { ptr, idx: Int32Array.from(idx), val: Float64Array.from(val) };
+  }
+
   /** per-bin sums over processes of a per-row vector (length nbinsFull) */
   binTotals(perRow: Float64Array): Float64Array {
     const { nbinsFull, nproc } = this.spec;

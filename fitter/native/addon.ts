@@ -55,9 +55,35 @@ export interface NativeCholeskyHandle {
   backend(): string;
 }
 
+export interface NativeEnvelopeHandle {
+  /** -1 when positive definite, else the original index of the first non-positive pivot */
+  factor(
+    n: number,
+    rowPtr: Float64Array,
+    cols: Int32Array,
+    values: Float64Array,
+    perm: Int32Array,
+    keep: Uint8Array | null,
+    threads: number,
+  ): number;
+  /** k right-hand sides, column-major n×k, original order */
+  solve(b: Float64Array, k: number, out: Float64Array, threads: number): void;
+  logDet(): number;
+  /** keep: hold the selected inverse for quadraticForms */
+  inverseDiagonal(out: Float64Array, threads: number, keep?: boolean): void;
+  /** vᵀA⁻¹v per sparse vector (ptr nvec+1, original indices); NaN where a pair lies outside the envelope */
+  quadraticForms(ptr: Float64Array, idx: Int32Array, val: Float64Array, out: Float64Array, threads: number): void;
+  bytes(): number;
+  entries(): number;
+  /** multiply-adds of the factorisation */
+  multiplyAdds(): number;
+  dispose(): void;
+}
+
 export interface FitterNative {
   NativeEvaluator: new (spec: NativeSpecInput, threads: number) => NativeEvaluatorHandle;
   NativeCholesky: new () => NativeCholeskyHandle;
+  NativeEnvelope: new () => NativeEnvelopeHandle;
   /** column-major C += alpha op(A) op(B) */
   gemm(
     transA: boolean,

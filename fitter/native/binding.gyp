@@ -6,6 +6,7 @@
         "src/addon.cpp",
         "src/evaluator.cpp",
         "src/dense.cpp",
+        "src/envelope.cpp",
         "src/threadPool.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "dense.h"
+#include "envelope.h"
 #include "evaluator.h"
 
 namespace {
@@ -234,6 +235,84 @@ class NativeCholesky : public Napi::ObjectWrap<NativeCholesky> {
   Cholesky ch_;
 };
 
+// NativeEnvelope: envelope Cholesky of a sparse SPD matrix (fitter/sparseCholesky/).
+class NativeEnvelope : public Napi::ObjectWrap<NativeEnvelope> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeEnvelope",
+                       {InstanceMethod("factor", &NativeEnvelope::Factor), InstanceMethod("solve", &NativeEnvelope::Solve),
+                        InstanceMethod("logDet", &NativeEnvelope::LogDet),
+                        InstanceMethod("inverseDiagonal", &NativeEnvelope::InverseDiagonal),
+                        InstanceMethod("bytes", &NativeEnvelope::Bytes), InstanceMethod("entries", &NativeEnvelope::Entries),
+                        InstanceMethod("multiplyAdds", &NativeEnvelope::MultiplyAdds),
+                        InstanceMethod("quadraticForms", &NativeEnvelope::QuadraticForms),
+                        InstanceMethod("dispose", &NativeEnvelope::Dispose)});
+  }
+  explicit NativeEnvelope(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEnvelope>(info) {}
+
+ private:
+  // factor(n, rowPtr, cols, values, perm, keep | null, threads) -> -1, or the original index of a bad pivot
+  Napi::Value Factor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    long n = info[0].As<Napi::Number>().Int64Value();
+    if (n < 0) throw Napi::RangeError::New(env, "envelope: negative n");
+    std::vector<int64_t> rp = rowPointers(info[1]);
+    if (static_cast<long>(rp.size()) != n + 1) throw Napi::RangeError::New(env, "envelope: rowPtr length is not n + 1");
+    const size_t nnz = static_cast<size_t>(rp[n]);
+    const int32_t* cols = nnz ? typedData<int32_t>(info[2], nnz, "cols") : &kEmptyI32;
+    const double* vals = nnz ? typedData<double>(info[3], nnz, "values") : &kEmptyF64;
+    const int32_t* perm = n ? typedData<int32_t>(info[4], static_cast<size_t>(n), "perm") : &kEmptyI32;
+    const uint8_t* keep = nullptr;
+    if (!info[5].IsNull() && !info[5].IsUndefined()) keep = typedData<uint8_t>(info[5], static_cast<size_t>(n), "keep");
+    for (size_t p = 0; p < nnz; p++)
+      if (cols[p] < 0 || cols[p] >= n) throw Napi::RangeError::New(env, "envelope: column index out of range");
+    try {
+      return Napi::Number::New(env, static_cast<double>(ch_.factor(n, rp.data(), cols, vals, perm, keep, info[6].As<Napi::Number>().Int32Value())));
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+  // solve(b, k, out, threads): k right-hand sides column-major
+  Napi::Value Solve(const Napi::CallbackInfo& info) {
+    long k = info[1].As<Napi::Number>().Int64Value();
+    size_t len = static_cast<size_t>(ch_.n() * k);
+    if (len == 0) return info.Env().Undefined();
+    ch_.solve(typedData<double>(info[0], len, "b"), k, typedData<double>(info[2], len, "out"), info[3].As<Napi::Number>().Int32Value());
+    return info.Env().Undefined();
+  }
+  Napi::Value LogDet(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ch_.logDet()); }
+  Napi::Value InverseDiagonal(const Napi::CallbackInfo& info) {
+    if (ch_.n() == 0) return info.Env().Undefined();
+    const bool keep = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    ch_.inverseDiagonal(typedData<double>(info[0], static_cast<size_t>(ch_.n()), "out"), info[1].As<Napi::Number>().Int32Value(), keep);
+    return info.Env().Undefined();
+  }
+  // quadraticForms(ptr: Float64Array nvec+1, idx: Int32Array, val: Float64Array, out: Float64Array nvec, threads)
+  Napi::Value QuadraticForms(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!ch_.hasSelectedInverse()) throw Napi::Error::New(env, "envelope: quadraticForms needs inverseDiagonal(keep = true) first");
+    std::vector<int64_t> ptr = rowPointers(info[0]);
+    if (ptr.empty()) throw Napi::RangeError::New(env, "envelope: empty ptr");
+    const long nvec = static_cast<long>(ptr.size()) - 1;
+    const size_t nnz = static_cast<size_t>(ptr[nvec]);
+    const int32_t* idx = nnz ? typedData<int32_t>(info[1], nnz, "idx") : &kEmptyI32;
+    const double* val = nnz ? typedData<double>(info[2], nnz, "val") : &kEmptyF64;
+    for (size_t p = 0; p < nnz; p++)
+      if (idx[p] < 0 || idx[p] >= ch_.n()) throw Napi::RangeError::New(env, "envelope: index out of range");
+    if (nvec == 0) return env.Undefined();
+    ch_.quadraticForms(nvec, ptr.data(), idx, val, typedData<double>(info[3], static_cast<size_t>(nvec), "out"), info[4].As<Napi::Number>().Int32Value());
+    return env.Undefined();
+  }
+  Napi::Value Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(ch_.bytes())); }
+  Napi::Value MultiplyAdds(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ch_.factorMultiplyAdds()); }
+  Napi::Value Entries(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(ch_.entries())); }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    ch_.release();
+    return info.Env().Undefined();
+  }
+  fitter::EnvelopeCholesky ch_;
+};
+
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   // gemm(transA, transB, m, n, k, alpha, A, lda, B, ldb, C, ldc, threads): column-major C += alpha op(A) op(B)
   bool ta = info[0].As<Napi::Boolean>().Value(), tb = info[1].As<Napi::Boolean>().Value();
@@ -270,6 +349,7 @@ Napi::Value SymmF32(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEvaluator", NativeEvaluator::Init(env));
   exports.Set("NativeCholesky", NativeCholesky::Init(env));
+  exports.Set("NativeEnvelope", NativeEnvelope::Init(env));
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("symmF32", Napi::Function::New(env, SymmF32));
   exports.Set("openblasAvailable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
