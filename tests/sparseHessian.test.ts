@@ -269,5 +269,33 @@ describe("probe colouring", () => {
     expect(c.ncolours).toBeGreaterThanOrEqual(longest);
     expect(c.ncolours).toBeLessThanOrEqual(Math.ceil(1.5 * longest));
     expect(dense.length + c.ncolours).toBeLessThan(p.n / 3);
+    // colouring by first bin: valid, and no more colours than the file order on this structure
+    const byBin = colourProbes(p, dense, { order: p.binOrder });
+    checkColouring(p, byBin);
+    expect(byBin.ncolours).toBeGreaterThanOrEqual(longest);
+    expect(byBin.ncolours).toBeLessThanOrEqual(c.ncolours);
+  });
+
+  it("binOrder: a permutation by first bin; a non-permutation order is refused", () => {
+    const model = generateModel({ bins: 60, procs: 2, signals: 1, systs: 20, local: 0.9, sparse: true, seed: 5 });
+    const spec = buildLikelihoodSpec(model, { poiMode: "linear" });
+    const p = hessianPattern(spec);
+    expect(Array.from(p.binOrder).sort((a, b) => a - b)).toEqual(Array.from({ length: p.n }, (_, i) => i));
+    const firstBin = (i: number): number => {
+      for (let b = 0; b < spec.nbins; b++) {
+        for (let q = 0; q < spec.nproc; q++) {
+          const row = b * spec.nproc + q;
+          if (i < spec.nsig ? q === i && spec.norm[row] !== 0 : false) return b;
+          if (i >= spec.nsig && spec.norm[row] !== 0) {
+            for (let k = spec.logk.rowPtr[row]; k < spec.logk.rowPtr[row + 1]; k++) if (spec.logk.cols[k] % spec.nsyst === i - spec.nsig && spec.logk.values[k] !== 0) return b;
+          }
+        }
+      }
+      return spec.nbins;
+    };
+    for (let q = 1; q < p.n; q++) expect(firstBin(p.binOrder[q - 1])).toBeLessThanOrEqual(firstBin(p.binOrder[q]));
+    const bad = Int32Array.from(p.binOrder);
+    bad[0] = bad[1];
+    expect(() => colourProbes(p, new Int32Array(0), { order: bad })).toThrow(/permutation/);
   });
 });

@@ -157,11 +157,21 @@ function externalCouplings(terms: readonly ResolvedExternalTerm[], n: number): S
   return { start, items };
 }
 
+export interface HessianPattern extends SymmetricPattern {
+  /**
+   * The parameters ordered by the first real bin they act on (those acting on none last), ties by
+   * index: the order in which to colour the probes. Systematics acting on runs of neighbouring bins
+   * then form an interval-like structure that greedy colouring in this order handles near-optimally,
+   * where the file's order (random positions) needs ~20% more colours.
+   */
+  readonly binOrder: Int32Array;
+}
+
 /**
  * The Hessian's pattern over all nsig + nsyst parameters (both triangles, sorted rows, diagonal
  * present). Throws RangeError for a spec it cannot read (never a smaller pattern).
  */
-export function hessianPattern(spec: LikelihoodSpec, opts: HessianPatternOptions = {}): SymmetricPattern {
+export function hessianPattern(spec: LikelihoodSpec, opts: HessianPatternOptions = {}): HessianPattern {
   const n = spec.nsig + spec.nsyst;
   const nbins = spec.nbins;
   const bins = binParameters(spec);
@@ -203,7 +213,12 @@ export function hessianPattern(spec: LikelihoodSpec, opts: HessianPatternOptions
     });
     cols.subarray(rowPtr[i], rowPtr[i + 1]).sort();
   }
-  return { n, rowPtr, cols };
+  const firstBin = new Int32Array(n);
+  for (let i = 0; i < n; i++) firstBin[i] = paramBins.start[i] < paramBins.start[i + 1] ? paramBins.items[paramBins.start[i]] : nbins;
+  const binOrder = new Int32Array(n);
+  for (let i = 0; i < n; i++) binOrder[i] = i;
+  binOrder.sort((a, b) => firstBin[a] - firstBin[b] || a - b);
+  return { n, rowPtr, cols, binOrder };
 }
 
 export interface DenseRowOptions {

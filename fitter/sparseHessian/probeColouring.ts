@@ -25,8 +25,11 @@ export interface ProbeColouring {
 }
 
 export interface ColouringOptions {
-  /** order in which columns are coloured: "natural" (default, good for banded structure) or "largest-first" */
-  order?: "natural" | "largest-first";
+  /**
+   * order in which columns are coloured: "natural" (default), "largest-first", or a permutation of
+   * 0..n-1 (e.g. hessianPattern's binOrder)
+   */
+  order?: "natural" | "largest-first" | Int32Array;
 }
 
 function denseMask(n: number, denseRows: Int32Array): Uint8Array {
@@ -43,9 +46,17 @@ function denseMask(n: number, denseRows: Int32Array): Uint8Array {
 export function colourProbes(pattern: SymmetricPattern, denseRows: Int32Array, opts: ColouringOptions = {}): ProbeColouring {
   const { n, rowPtr, cols } = pattern;
   const dense = denseMask(n, denseRows);
-  const order = new Int32Array(n);
+  let order: Int32Array = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  if (opts.order === "largest-first") {
+  if (opts.order instanceof Int32Array) {
+    if (opts.order.length !== n) throw new RangeError(`probe colouring: order has length ${opts.order.length}, expected ${n}`);
+    const seen = new Uint8Array(n);
+    for (const j of opts.order) {
+      if (!(j >= 0 && j < n) || seen[j]) throw new RangeError("probe colouring: order is not a permutation");
+      seen[j] = 1;
+    }
+    order = opts.order;
+  } else if (opts.order === "largest-first") {
     const len = (i: number): number => rowPtr[i + 1] - rowPtr[i];
     order.sort((a, b) => len(b) - len(a) || a - b);
   } else if (opts.order !== undefined && opts.order !== "natural") {

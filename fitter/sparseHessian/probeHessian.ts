@@ -13,7 +13,7 @@
 import type { LikelihoodSpec } from "../likelihoodSpec.js";
 import type { Objective } from "../objective.js";
 import { WithExternalTerms, type ResolvedExternalTerm } from "../externalTerms.js";
-import { chooseDenseRows, hessianPattern } from "./hessianPattern.js";
+import { chooseDenseRows, hessianPattern, type HessianPattern } from "./hessianPattern.js";
 import { colourProbes, type ProbeColouring } from "./probeColouring.js";
 import type { SparseHessianSource, SymmetricCsr, SymmetricPattern } from "./symmetricCsr.js";
 
@@ -22,9 +22,10 @@ export interface SparseHessianOptions {
   externalTerms?: readonly ResolvedExternalTerm[];
   /** rows with more entries than this are probed one by one; default: chooseDenseRows' estimate */
   denseThreshold?: number;
-  order?: "natural" | "largest-first";
+  /** colouring order; default: the pattern's binOrder (parameters by first bin), else natural */
+  order?: "natural" | "largest-first" | "bins";
   /** a pattern already built for this spec and these external terms */
-  pattern?: SymmetricPattern;
+  pattern?: SymmetricPattern | HessianPattern;
 }
 
 export interface ProbedSparseHessianSource extends SparseHessianSource {
@@ -48,7 +49,10 @@ export function sparseHessianSource(
   const pattern = opts.pattern ?? hessianPattern(spec, { externalTerms: opts.externalTerms });
   if (pattern.n !== n) throw new RangeError(`sparseHessianSource: the pattern has ${pattern.n} rows, expected ${n}`);
   const denseRows = chooseDenseRows(pattern, { threshold: opts.denseThreshold });
-  const colouring = colourProbes(pattern, denseRows, { order: opts.order });
+  const binOrder: Int32Array | null = (pattern as Partial<HessianPattern>).binOrder ?? null;
+  const want = opts.order ?? "bins";
+  const order: "natural" | "largest-first" | Int32Array = want === "bins" ? (binOrder ?? "natural") : want;
+  const colouring = colourProbes(pattern, denseRows, { order });
   const { rowPtr, cols } = pattern;
   const isDense = new Uint8Array(n);
   for (const d of denseRows) isDense[d] = 1;
