@@ -68,6 +68,8 @@ for (let rep = 0; rep < 3; rep++) {
 out.hvpSeconds = times.sort((a, b) => a - b)[1];
 out.impliedEvaluateSeconds = Number((out.hvpSeconds * out.hvpsPerHessian).toFixed(1));
 if (process.argv.includes("--evaluate")) {
+  // the numbers so far, in case the evaluation runs past a time limit
+  console.log(JSON.stringify({ ...out, peakRssMB: rssMB(), partial: true }));
   const source = sparseHessianSource(ev, spec, { pattern, order });
   lap();
   const h = await source.evaluate(x);
