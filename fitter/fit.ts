@@ -27,6 +27,9 @@ import { prefitYieldVariances } from "./prefitVariances.js";
 import { goodnessOfFit, ndfParameters, type FitResult, type ParameterResult, type YieldTable } from "./results.js";
 import { planIsEmpty, planPostfit, runPostfit, type PostfitOptions } from "./postfit/index.js";
 import { FitSession, totalsOverProcesses, type SessionOptions } from "./session.js";
+import { hessianPattern } from "./sparseHessian/hessianPattern.js";
+import { sparseHessianSource } from "./sparseHessian/probeHessian.js";
+import type { SparseHessianSource } from "./sparseHessian/symmetricCsr.js";
 import type { BackendName } from "./tfBackends.js";
 
 export type FitBackend = "native" | BackendName;
@@ -82,6 +85,12 @@ export interface FitOptions {
   memoryLimitBytes?: number;
   /** Krylov mode: exact subset, probes, seed (fitErrors.ts) */
   krylov?: Omit<FitErrorsOptions, "impacts" | "yields" | "log">;
+  /**
+   * Krylov mode: give the error solves the exact sparse Hessian probed by Hessian-vector products
+   * (fitter/sparseHessian/), used when its pattern has at most SPARSE_HESSIAN_MAX_FILL · n² entries.
+   * Default true; false: CG solves on HVPs only.
+   */
+  sparseHessian?: boolean;
   /** one-line notices that are always shown (the automatic switch to Krylov errors) */
   notice?: (line: string) => void;
   /**
@@ -156,6 +165,33 @@ export async function fit(model: TensorModel, opts: FitOptions = {}): Promise<Fi
   }
 }
 
+/** the largest pattern fill (stored entries / n²) for which the Krylov errors get a sparse Hessian */
+export const SPARSE_HESSIAN_MAX_FILL = 0.25;
+
+/**
+ * The sparse Hessian source for the Krylov errors of a session (full parameter vector, external
+ * terms included), or null when opts.sparseHessian is false or the pattern is too full to pay off
+ * (then a line to opts.log says so).
+ */
+export function sparseHessianFor(session: FitSession, opts: Pick<FitOptions, "sparseHessian" | "log" | "verbose">): SparseHessianSource | null {
+  if (opts.sparseHessian === false) return null;
+  const log = opts.verbose && opts.log ? opts.log : null;
+  const t0 = performance.now();
+  const pattern = hessianPattern(session.spec, { externalTerms: session.externalTerms });
+  const n = pattern.n;
+  const fill = pattern.cols.length / (n * n);
+  if (fill > SPARSE_HESSIAN_MAX_FILL) {
+    log?.(`sparse Hessian: not used, its pattern fills ${(100 * fill).toFixed(1)}% of the ${n}×${n} matrix`);
+    return null;
+  }
+  const source = sparseHessianSource(session.objective, session.spec, { externalTerms: session.externalTerms, pattern });
+  log?.(
+    `sparse Hessian: ${pattern.cols.length} entries (${(100 * fill).toFixed(2)}% of ${n}×${n}), ${source.denseRows.length} dense rows + ` +
+      `${source.probes - source.denseRows.length} colours = ${source.probes} HVPs per Hessian (pattern and colouring ${seconds(t0).toFixed(2)} s)`,
+  );
+  return source;
+}
+
 /**
  * "dense" or "krylov" for a fit's options: "auto" (the default) picks Krylov when the dense path's
  * n × n arrays would not fit in memory (memoryPlan.ts) and says so by opts.notice.
@@ -219,6 +255,9 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
   });
   session.setBest(best);
   if (errorMethod === "krylov") {
+    const sparseHessian = sparseHessianFor(session, opts);
+    // FitErrorsOptions.sparseHessian comes with the sparse-direct solves (branch envchol)
+    const sparseOption: { sparseHessian?: SparseHessianSource } = sparseHessian ? { sparseHessian } : {};
     return krylovFitResult({
       session,
       best,
@@ -227,7 +266,7 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
       skipYields,
       loadSeconds: opts.loadSeconds ?? 0,
       tStart,
-      errors: { ...opts.krylov, impacts: opts.impacts === true, log: opts.verbose && opts.log ? opts.log : null },
+      errors: { ...opts.krylov, ...sparseOption, impacts: opts.impacts === true, log: opts.verbose && opts.log ? opts.log : null },
     });
   }
   const converged = best.status === "converged";
