@@ -8,7 +8,7 @@
 // module-resolution hooks thread, for `import "hepfit/histmaker"`) and warms up its JIT, about
 // 0.3–0.9 s per worker; with few events per run that cost decides, hence the default of 300 files.
 // Needs the compiled code: `npx tsc -p tsconfig.json`. Usage: node bench/histmakerJobs.bench.mjs [FILES=300] [JOBS=1,2]
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,9 +71,62 @@ for (const jobs of [1, 2]) {
   const c = process.cpuUsage(c0);
   console.log(`fixed cost, 2 files (400 events), jobs=${jobs}: ${((performance.now() - t0) / 1000).toFixed(2)} s wall, CPU ${((c.user + c.system) / 1e6).toFixed(2)} s`);
 }
+/** CPU seconds of each thread of this process (Linux /proc; empty elsewhere). */
+function threadCpu() {
+  const out = new Map();
+  let tids = [];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    try {
+      const s = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+      out.set(t, (Number(f[11]) + Number(f[12])) / 100); // utime + stime, in USER_HZ ticks
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a run's CPU time went, by thread: the main thread; threads started during the run (the
+ * workers, and each worker's module-resolution hooks thread); the threads that were there before
+ * (V8's platform threads — concurrent compilation, parallel and concurrent GC — and libuv's pool,
+ * shared by every isolate of the process). Worker threads are sampled every 20 ms, as they end
+ * with the run (the last < 20 ms of each is missed).
+ */
+function threadProfile() {
+  const before = threadCpu();
+  const last = new Map(before);
+  const timer = setInterval(() => {
+    for (const [t, c] of threadCpu()) last.set(t, c);
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    for (const [t, c] of threadCpu()) last.set(t, c);
+    if (last.size === 0) return "";
+    const main = String(process.pid);
+    let m = 0;
+    let started = 0;
+    let helpers = 0;
+    for (const [t, c] of last) {
+      const d = c - (before.get(t) ?? 0);
+      if (t === main) m += d;
+      else if (before.has(t)) helpers += d;
+      else started += d;
+    }
+    return `; by thread: main ${m.toFixed(2)} s, started by the run ${started.toFixed(2)} s, V8/libuv helpers ${helpers.toFixed(2)} s`;
+  };
+}
+
 console.log(`histmaker run on ${FILES} × NanoAOD ttbar (200 events each), ${process.env.NODE_ENV ?? ""}node ${process.version}`);
 let reference = null;
 for (const jobs of JOBS) {
+  const byThread = threadProfile();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const r = await runAnalysis(def, { baseDir: dir, jobs, modulePath, log: () => undefined });
@@ -87,7 +140,7 @@ for (const jobs of JOBS) {
   const same = reference === null ? "reference" : digest === reference ? "identical to jobs=" + JOBS[0] : "DIFFERS";
   reference ??= digest;
   console.log(
-    `jobs=${jobs}: ${events} events in ${s.toFixed(2)} s = ${Math.round(events / s)} events/s; CPU ${cpu.toFixed(2)} s (${Math.round((100 * cpu) / s)}% of one core) (${same})`,
+    `jobs=${jobs}: ${events} events in ${s.toFixed(2)} s = ${Math.round(events / s)} events/s; CPU ${cpu.toFixed(2)} s (${Math.round((100 * cpu) / s)}% of one core)${byThread()} (${same})`,
   );
 }
 rmSync(dir, { recursive: true, force: true });
