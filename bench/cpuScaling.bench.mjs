@@ -7,7 +7,7 @@
 // cores are shared (SMT siblings or an oversubscribed VM host: see steal time) or memory bandwidth is
 // the limit, and no worker scheme can scale better than this.
 // Steal time (from /proc/stat, Linux) is CPU time the hypervisor gave to other guests while this
-// VM wanted to run. Usage: node bench/cpuScaling.bench.mjs [COPIES=2] [ROUNDS=2]
+// VM wanted to run; "cores obtained" = the copies' CPU time / wall time. Usage: node bench/cpuScaling.bench.mjs [COPIES=2] [ROUNDS=2]
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -94,7 +94,12 @@ if (process.argv[2] === "child") {
     console.log(
       `${kind.padEnd(8)} 1 copy: wall ${(one.wall / 1000).toFixed(2)} CPU ${(one.cpu[0] / 1000).toFixed(2)} steal ${(100 * one.steal).toFixed(0)}%` +
         ` | ${COPIES} copies: wall ${(many.wall / 1000).toFixed(2)} CPU ${(cpuMany / 1000).toFixed(2)} each, steal ${(100 * many.steal).toFixed(0)}%` +
-        ` | CPU per copy ×${(cpuMany / one.cpu[0]).toFixed(2)}, throughput ×${((COPIES * one.wall) / many.wall).toFixed(2)} of ${COPIES}`,
+        ` | CPU per copy ×${(cpuMany / one.cpu[0]).toFixed(2)}, throughput ×${((COPIES * one.wall) / many.wall).toFixed(2)} of ${COPIES}` +
+        `, cores obtained ${(many.cpu.reduce((x, y) => x + y, 0) / many.wall).toFixed(2)}`,
     );
+    // copies that were not running at the same time (time-sliced on a core another job holds) say
+    // nothing about whether two running copies slow each other
+    if (many.cpu.reduce((x, y) => x + y, 0) / many.wall < 0.9 * COPIES)
+      console.log(`  (the ${COPIES} copies did not get ${COPIES} cores at once: the machine is busy; re-run on a quiet one)`);
   }
 }
