@@ -355,7 +355,12 @@ bench(
 );
 
 const results = runAll();
-const geo = Math.exp(results.reduce((s, x) => s + Math.log(x.c / x.h), 0) / results.length);
-console.log(`geometric-mean ratio columnar/hand: ${geo.toFixed(2)}`);
 const slower = results.filter((x) => x.c > 1.1 * x.h);
 if (slower.length) console.log(`slower than the hand loop by > 10%: ${slower.map((x) => x.name).join("; ")}`);
+if (results.length) {
+  const geo = Math.exp(results.reduce((s, x) => s + Math.log(x.c / x.h), 0) / results.length);
+  const worst = results.reduce((a, b) => (b.c / b.h > a.c / a.h ? b : a));
+  console.log(
+    `summary: ${results.length} operations, geometric-mean ratio columnar/hand ${geo.toFixed(2)}, worst ${(worst.c / worst.h).toFixed(2)} (${worst.name.trim()})`,
+  );
+}
