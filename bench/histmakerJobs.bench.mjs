@@ -7,14 +7,95 @@
 // each worker is a fresh thread that loads the runner and the analysis module (through its own
 // module-resolution hooks thread, for `import "hepfit/histmaker"`) and warms up its JIT, about
 // 0.3–0.9 s per worker; with few events per run that cost decides, hence the default of 300 files.
-// Needs the compiled code: `npx tsc -p tsconfig.json`. Usage: node bench/histmakerJobs.bench.mjs [FILES=300] [JOBS=1,2]
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+// FRESH=1 runs each setting in a new process, cold, as `histmaker run` does (see runOnce below).
+// Needs the compiled code: `npx tsc -p tsconfig.json`. Usage: [FRESH=1] node bench/histmakerJobs.bench.mjs [FILES=300] [JOBS=1,2]
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { fork } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { validateAnalysis } from "../dist/src/histmaker/analysis.js";
 import { loadUserModule } from "../dist/src/histmaker/loadModule.js";
 import { runAnalysis } from "../dist/src/histmaker/runner.js";
+
+/** CPU seconds of each thread of this process (Linux /proc; empty elsewhere). */
+function threadCpu() {
+  const out = new Map();
+  let tids = [];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    try {
+      const s = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+      out.set(t, (Number(f[11]) + Number(f[12])) / 100); // utime + stime, in USER_HZ ticks
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a run's CPU time went, by thread: the main thread; threads started during the run (the
+ * workers, and each worker's module-resolution hooks thread); the threads that were there before
+ * (V8's platform threads — concurrent compilation, parallel and concurrent GC — and libuv's pool,
+ * shared by every isolate of the process). Worker threads are sampled every 20 ms, as they end
+ * with the run (the last < 20 ms of each is missed).
+ */
+function threadProfile() {
+  const before = threadCpu();
+  const last = new Map(before);
+  const timer = setInterval(() => {
+    for (const [t, c] of threadCpu()) last.set(t, c);
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    for (const [t, c] of threadCpu()) last.set(t, c);
+    if (last.size === 0) return "";
+    const main = String(process.pid);
+    let m = 0;
+    let started = 0;
+    let helpers = 0;
+    for (const [t, c] of last) {
+      const d = c - (before.get(t) ?? 0);
+      if (t === main) m += d;
+      else if (before.has(t)) helpers += d;
+      else started += d;
+    }
+    return `; by thread: main ${m.toFixed(2)} s, started by the run ${started.toFixed(2)} s, V8/libuv helpers ${helpers.toFixed(2)} s`;
+  };
+}
+
+/** One run of the analysis with `jobs`: wall and CPU time (all threads), by thread, a digest of the output. */
+async function runOnce(def, jobs, baseDir, modulePath) {
+  const byThread = threadProfile();
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const r = await runAnalysis(def, { baseDir, jobs, modulePath, log: () => undefined });
+  const s = (performance.now() - t0) / 1000;
+  // CPU time of all threads of the process: shows whether a run got the cores it asked for
+  const c = process.cpuUsage(c0);
+  const cpu = (c.user + c.system) / 1e6;
+  if (r.failures.length) throw new Error(`failures: ${JSON.stringify(r.failures)}`);
+  const events = r.datasets.ttbar.events;
+  const digest = JSON.stringify(Object.entries(r.hists.ttbar).map(([k, h]) => [k, Array.from(h.values({ flow: true }))]));
+  return { events, s, cpu, byThread: byThread(), digest };
+}
+
+// FRESH=1: each run in a new process (`--one DIR MODULE JOBS`), as `histmaker run` starts: in one
+// long-lived process the jobs=1 runs reuse a main thread the earlier runs warmed up (JIT, heap),
+// while every jobs=2 run starts two cold workers
+if (process.argv[2] === "--one") {
+  const [, , , baseDir, modulePath, jobs] = process.argv;
+  const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+  process.send(await runOnce(def, Number(jobs), baseDir, modulePath));
+  process.exit(0);
+}
+const FRESH = process.env.FRESH === "1";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const nano = resolve(here, "../../shared/data/root/nanoAOD_2015_CMS_Open_Data_ttbar.root");
@@ -72,22 +153,23 @@ for (const jobs of [1, 2]) {
   console.log(`fixed cost, 2 files (400 events), jobs=${jobs}: ${((performance.now() - t0) / 1000).toFixed(2)} s wall, CPU ${((c.user + c.system) / 1e6).toFixed(2)} s`);
 }
 console.log(`histmaker run on ${FILES} × NanoAOD ttbar (200 events each), ${process.env.NODE_ENV ?? ""}node ${process.version}`);
+/** runOnce in a new process (FRESH=1). */
+function inChild(jobs) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ["--one", dir, modulePath, String(jobs)]);
+    let result = null;
+    child.once("message", (m) => (result = m));
+    child.once("error", reject);
+    child.once("exit", (code) => (result ? resolve(result) : reject(new Error(`jobs=${jobs}: the child process exited with code ${code}`))));
+  });
+}
 let reference = null;
 for (const jobs of JOBS) {
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  const r = await runAnalysis(def, { baseDir: dir, jobs, modulePath, log: () => undefined });
-  const s = (performance.now() - t0) / 1000;
-  // CPU time of all threads of the process: shows whether a run got the cores it asked for
-  const c = process.cpuUsage(c0);
-  const cpu = (c.user + c.system) / 1e6;
-  if (r.failures.length) throw new Error(`failures: ${JSON.stringify(r.failures)}`);
-  const events = r.datasets.ttbar.events;
-  const digest = JSON.stringify(Object.entries(r.hists.ttbar).map(([k, h]) => [k, Array.from(h.values({ flow: true }))]));
-  const same = reference === null ? "reference" : digest === reference ? "identical to jobs=" + JOBS[0] : "DIFFERS";
-  reference ??= digest;
+  const o = FRESH ? await inChild(jobs) : await runOnce(def, jobs, dir, modulePath);
+  const same = reference === null ? "reference" : o.digest === reference ? "identical to jobs=" + JOBS[0] : "DIFFERS";
+  reference ??= o.digest;
   console.log(
-    `jobs=${jobs}: ${events} events in ${s.toFixed(2)} s = ${Math.round(events / s)} events/s; CPU ${cpu.toFixed(2)} s (${Math.round((100 * cpu) / s)}% of one core) (${same})`,
+    `jobs=${jobs}: ${o.events} events in ${o.s.toFixed(2)} s = ${Math.round(o.events / o.s)} events/s; CPU ${o.cpu.toFixed(2)} s (${Math.round((100 * o.cpu) / o.s)}% of one core)${o.byThread} (${same})`,
   );
 }
 rmSync(dir, { recursive: true, force: true });

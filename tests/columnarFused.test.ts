@@ -128,6 +128,23 @@ describe("one-pass picks", () => {
     expect(mu.pt.leadingN(0)).toEqual([]);
     expect(() => mu.pt.leadingN(1.5)).toThrow(/non-negative integers/);
   });
+
+  it("the branch-free NaN-fill picks keep −0, ±Infinity and NaN values and handle trailing empty events and no objects", () => {
+    // last events empty (the clamped read position is the array's end), integer values, from > 0
+    const rows = [[-0, Infinity], [NaN], [], [-Infinity, 3, -0], [7], [], []];
+    const j = Jagged.fromArrays(rows);
+    const want = (k: number) => Float64Array.from(rows, (r) => (r.length > k ? r[k] : NaN));
+    const [a, b, c] = j.leadingN(3);
+    expectSame(a, want(0));
+    expectSame(b, want(1));
+    expectSame(c, want(2));
+    expectSame(j.leadingN(1, NaN, 2)[0], want(2));
+    const ints = Jagged.fromArrays([[5, -2], [], [1]], Int32Array);
+    expectSame(ints.leadingN(2)[1], Float64Array.of(-2, NaN, NaN));
+    const none = Jagged.fromArrays([[], [], []]);
+    expectSame(none.leadingN(2)[1], Float64Array.of(NaN, NaN, NaN));
+    expectSame(Jagged.fromArrays([]).leadingN(1)[0], new Float64Array(0));
+  });
 });
 
 describe("four-vector expressions of picked objects", () => {
