@@ -364,3 +364,21 @@ describe("fit.ts: sparseHessianFor (the Krylov errors' sparse Hessian)", () => {
     }
   });
 });
+
+describe("checkSymmetricPattern", () => {
+  const make = (rows: number[][]): SymmetricPattern => {
+    const rowPtr = new Float64Array(rows.length + 1);
+    rows.forEach((r, i) => (rowPtr[i + 1] = rowPtr[i] + r.length));
+    return { n: rows.length, rowPtr, cols: Int32Array.from(rows.flat()) };
+  };
+  it("accepts sorted rows with diagonals; rejects unsorted, duplicate, out-of-range, missing diagonal, bad rowPtr", () => {
+    expect(() => checkSymmetricPattern(make([[0, 2], [1], [0, 2]]))).not.toThrow();
+    expect(() => checkSymmetricPattern(make([[2, 0], [1], [0, 2]]))).toThrow(/ascending/);
+    expect(() => checkSymmetricPattern(make([[0, 0], [1], [2]]))).toThrow(/ascending/);
+    expect(() => checkSymmetricPattern(make([[0, 3], [1], [2]]))).toThrow(/outside/);
+    expect(() => checkSymmetricPattern(make([[0], [2], [2]]))).toThrow(/diagonal/);
+    const p = make([[0], [1]]);
+    expect(() => checkSymmetricPattern({ ...p, rowPtr: new Float64Array([0, 1]) })).toThrow(/length/);
+    expect(() => checkSymmetricPattern({ ...p, rowPtr: new Float64Array([0, 1, 3]) })).toThrow(/span/);
+  });
+});

@@ -180,37 +180,44 @@ export function hessianPattern(spec: LikelihoodSpec, opts: HessianPatternOptions
   const ext = externalCouplings(opts.externalTerms ?? [], n);
   const mark = new Int32Array(n).fill(-1);
 
-  // visits row i's neighbours (each once, diagonal included); returns how many
-  const visitRow = (i: number, emit: ((j: number) => void) | null): number => {
+  // writes row i's neighbours (each once, diagonal included) into out from pos (out null: counts only)
+  const visitRow = (i: number, out: Int32Array | null, pos: number): number => {
     let count = 0;
-    const add = (j: number): void => {
-      if (mark[j] !== i) {
-        mark[j] = i;
-        if (emit) emit(j);
-        count++;
-      }
-    };
-    add(i);
+    mark[i] = i;
+    if (out) out[pos] = i;
+    count++;
     let prev = -2;
     for (let k = paramBins.start[i]; k < paramBins.start[i + 1]; k++) {
       const b = paramBins.items[k];
       const set = b === prev + 1 ? entering : bins;
-      for (let q = set.start[b]; q < set.start[b + 1]; q++) add(set.items[q]);
+      const items = set.items;
+      for (let q = set.start[b], q1 = set.start[b + 1]; q < q1; q++) {
+        const j = items[q];
+        if (mark[j] !== i) {
+          mark[j] = i;
+          if (out) out[pos + count] = j;
+          count++;
+        }
+      }
       prev = b;
     }
-    for (let q = ext.start[i]; q < ext.start[i + 1]; q++) add(ext.items[q]);
+    for (let q = ext.start[i]; q < ext.start[i + 1]; q++) {
+      const j = ext.items[q];
+      if (mark[j] !== i) {
+        mark[j] = i;
+        if (out) out[pos + count] = j;
+        count++;
+      }
+    }
     return count;
   };
 
   const rowPtr = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) rowPtr[i + 1] = rowPtr[i] + visitRow(i, null);
+  for (let i = 0; i < n; i++) rowPtr[i + 1] = rowPtr[i] + visitRow(i, null, 0);
   const cols = new Int32Array(rowPtr[n]);
   mark.fill(-1);
   for (let i = 0; i < n; i++) {
-    let pos = rowPtr[i];
-    visitRow(i, (j) => {
-      cols[pos++] = j;
-    });
+    visitRow(i, cols, rowPtr[i]);
     cols.subarray(rowPtr[i], rowPtr[i + 1]).sort();
   }
   const firstBin = new Int32Array(n);

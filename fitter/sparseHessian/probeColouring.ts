@@ -63,29 +63,38 @@ export function colourProbes(pattern: SymmetricPattern, denseRows: Int32Array, o
     throw new RangeError(`probe colouring: unknown order ${String(opts.order)}`);
   }
   const colour = new Int32Array(n).fill(-1);
-  // used[r * words + w]: bit set when colour 32w + bit is taken in sparse row r
+  // Rows are addressed by their position in the colouring order and the bitsets stored word-major
+  // (used[w * n + position]): the rows of a column coloured now are mostly near it in that order
+  // (first-bin order), so one word of all their bitsets lies in a few cache lines.
+  const position = new Int32Array(n);
+  for (let q = 0; q < n; q++) position[order[q]] = q;
   let words = 4;
   let used = new Int32Array(n * words);
+  let rows = new Int32Array(64);
   let ncolours = 0;
   for (let q = 0; q < n; q++) {
     const j = order[q];
     if (dense[j]) continue;
+    // the rows containing column j are the columns of row j (symmetric pattern); sparse ones only
     const k0 = rowPtr[j];
     const k1 = rowPtr[j + 1];
-    // the rows containing column j are the columns of row j (symmetric pattern)
+    if (k1 - k0 > rows.length) rows = new Int32Array(2 * (k1 - k0));
+    let m = 0;
+    for (let k = k0; k < k1; k++) {
+      const r = cols[k];
+      if (!dense[r]) rows[m++] = position[r];
+    }
     let c = -1;
     for (let w = 0; c < 0; w++) {
       if (w === words) {
         const grown = new Int32Array(n * words * 2);
-        for (let r = 0; r < n; r++) grown.set(used.subarray(r * words, (r + 1) * words), r * words * 2);
+        grown.set(used);
         used = grown;
         words *= 2;
       }
+      const plane = w * n;
       let acc = 0;
-      for (let k = k0; k < k1; k++) {
-        const r = cols[k];
-        if (!dense[r]) acc |= used[r * words + w];
-      }
+      for (let a = 0; a < m; a++) acc |= used[plane + rows[a]];
       if (acc !== -1) {
         const free = ~acc & (acc + 1); // lowest zero bit
         c = 32 * w + (31 - Math.clz32(free));
@@ -93,12 +102,9 @@ export function colourProbes(pattern: SymmetricPattern, denseRows: Int32Array, o
     }
     colour[j] = c;
     if (c + 1 > ncolours) ncolours = c + 1;
-    const w = c >> 5;
+    const plane = (c >> 5) * n;
     const bit = 1 << (c & 31);
-    for (let k = k0; k < k1; k++) {
-      const r = cols[k];
-      if (!dense[r]) used[r * words + w] |= bit;
-    }
+    for (let a = 0; a < m; a++) used[plane + rows[a]] |= bit;
   }
   const start = new Int32Array(ncolours + 1);
   for (let j = 0; j < n; j++) if (colour[j] >= 0) start[colour[j] + 1]++;
