@@ -2,15 +2,18 @@
 // Hessian pattern, the dense rows and the probe colouring, and times them; with --evaluate also one
 // evaluate() (one HVP per colour and dense row) at the prefit point, else the median of 3 HVPs and
 // the implied evaluate() time. Prints one JSON line. Peak RSS: run under /usr/bin/time -v.
-// Usage: node bench/sparseHessian.bench.mjs FILE [--threads 2] [--evaluate] [--order bins|natural|largest-first]
+// Usage: node bench/sparseHessian.bench.mjs [FILE] [--threads 2] [--evaluate] [--order bins|natural|largest-first]
+// Without FILE (as `npm run bench` runs it): a generated 4000 × 6 × 3000 model (local 0.9, BB), evaluated.
 import { readTensor } from "../dist/src/tensor/TensorReader.js";
+import { generateModel } from "../dist/src/tensor/modelGenerator.js";
 import { buildLikelihoodSpec } from "../dist/fitter/likelihoodSpec.js";
 import { Float64Evaluator } from "../dist/fitter/Float64Evaluator.js";
 import { chooseDenseRows, hessianPattern } from "../dist/fitter/sparseHessian/hessianPattern.js";
 import { colourProbes } from "../dist/fitter/sparseHessian/probeColouring.js";
 import { sparseHessianSource } from "../dist/fitter/sparseHessian/probeHessian.js";
 
-const file = process.argv[2];
+const file = process.argv[2] && !process.argv[2].startsWith("--") ? process.argv[2] : null;
+if (!file && !process.argv.includes("--evaluate")) process.argv.push("--evaluate");
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : dflt;
@@ -25,7 +28,7 @@ const lap = () => {
   t = performance.now();
   return Number(s.toFixed(3));
 };
-const model = await readTensor(file);
+const model = file ? await readTensor(file) : generateModel({ bins: 4000, procs: 6, systs: 3000, sparse: true, local: 0.9, bbb: true, events: 1e6 });
 out.readSeconds = lap();
 const spec = buildLikelihoodSpec(model, { poiMode: "linear" });
 out.nparams = spec.nsig + spec.nsyst;
