@@ -177,6 +177,30 @@ describe("sparse-Cholesky errors against the dense path", () => {
     }
   }, 120000);
 
+  it("per-bin yield variances over their cost budget are estimated (a note says so), errors still exact", async () => {
+    const model = modelWithNoi({ bins: 300, procs: 3, systs: 120, sparse: true, bbb: true, seed: 6, local: 0.6 });
+    const dense = await fit(model, { errorMethod: "dense", impacts: true, threads: 2 });
+    const source = sourceFor(model, dense, "linear");
+    try {
+      const sp = await fit(model, { errorMethod: "krylov", threads: 2, krylov: { sparseHessian: source, exactAllMax: 0, exactYieldsBudget: 0, probes: 64 } });
+      const k = sp.krylov!;
+      expect(k.summary.method).toBe("sparse-cholesky");
+      expect(k.summary.notes.join(" ")).toMatch(/per-bin yield variances estimated: their exact quadratic forms would cost/);
+      expect(k.summary.probes).toBe(64);
+      expect(Array.from(sp.postfitYields!.totalVarianceStdErr!).some((v) => v > 0)).toBe(true);
+      for (let i = 0; i < dense.parameters.length; i++) expect(rel(sp.parameters[i].error, dense.parameters[i].error)).toBeLessThan(1e-8);
+      // the estimates lie within their stated standard errors of the dense values (≥ 90% within 3σ)
+      const dy = dense.postfitYields!.totalVariance;
+      const sy = sp.postfitYields!.totalVariance;
+      const se = sp.postfitYields!.totalVarianceStdErr!;
+      let within = 0;
+      for (let b = 0; b < dy.length; b++) if (Math.abs(sy[b] - dy[b]) <= 3 * se[b] + 1e-12 * dy[b]) within++;
+      expect(within / dy.length).toBeGreaterThan(0.9);
+    } finally {
+      source.dispose();
+    }
+  }, 120000);
+
   it.each([["ref_sparse_asym_bbb.hdf5"], ["ref_dense.hdf5"]])("fixture %s: errors, impacts and yields as the dense path's to 1e-8", async (file) => {
     const model = await readTensor(join(fixtures, file));
     const dense = await fit(model, { errorMethod: "dense", impacts: true, threads: 2 });

@@ -31,6 +31,9 @@ export const DEFAULT_PROBES = 32;
 export const DEFAULT_TOLERANCE = 1e-11;
 /** at most this many parameters are eliminated by the Schur solver (k D-solves at set-up) */
 export const MAX_STIFF = 64;
+/** exact per-bin yield variances from the selected inverse while their cost ≤ this × the factorisation's (or the minimum) */
+export const EXACT_YIELDS_FACTOR_MULTIPLE = 4;
+export const EXACT_YIELDS_MIN_BUDGET = 2e9;
 
 export interface FitErrorsOptions {
   /** regex or comma-separated names of parameters whose error is computed exactly */
@@ -51,6 +54,11 @@ export interface FitErrorsOptions {
   maxIterations?: number;
   impacts?: boolean;
   yields?: boolean;
+  /**
+   * sparse-Cholesky mode: multiply-adds the exact per-bin yield variances may cost (default
+   * max(EXACT_YIELDS_MIN_BUDGET, EXACT_YIELDS_FACTOR_MULTIPLE × the factorisation's)); above it they are estimated
+   */
+  exactYieldsBudget?: number;
   /** replaces the Jacobi preconditioner; gets the reduced-space Fisher diagonal it would have used */
   preconditioner?: (fisherDiagonal: Float64Array) => Preconditioner;
   log?: ((line: string) => void) | null;
@@ -201,7 +209,15 @@ async function errorsWith(session: FitSession, best: SessionFit, opts: FitErrors
   // parameters share its bin, so they are coupled in H and every pair lies in the envelope (NaN for
   // a row where one does not, e.g. a masked channel's: those keep the Hutchinson estimate)
   let exactYields: { rows: Float64Array; bins: Float64Array } | null = null;
-  if (opts.yields && sparse?.selectedInverse) {
+  // each row's quadratic form costs k² reads of the selected inverse (k = its parameters): on a
+  // large model with global systematics in every bin (k ≈ 1400 at 20k × 12k: ~3e11) that would
+  // dwarf the factorisation, and the stochastic estimate takes over
+  const yieldCost = opts.yields && sparse?.selectedInverse ? jacobian.quadraticFormCostBound(false) + jacobian.quadraticFormCostBound(true) : 0;
+  const yieldBudget = opts.exactYieldsBudget ?? Math.max(EXACT_YIELDS_MIN_BUDGET, EXACT_YIELDS_FACTOR_MULTIPLE * (sparse?.factor.factorMultiplyAdds ?? 0));
+  if (opts.yields && sparse?.selectedInverse && yieldCost > yieldBudget) {
+    notes.push(`per-bin yield variances estimated: their exact quadratic forms would cost ${yieldCost.toExponential(1)} multiply-adds (budget ${yieldBudget.toExponential(1)})`);
+    log?.(`sparse cholesky: exact yield variances skipped (${yieldCost.toExponential(1)} multiply-adds > ${yieldBudget.toExponential(1)}), estimated instead`);
+  } else if (opts.yields && sparse?.selectedInverse) {
     const ty = performance.now();
     const rows = jacobian.sparseRows(red, false);
     const bins = jacobian.sparseRows(red, true);

@@ -127,14 +127,19 @@ export class YieldJacobian {
     const per = perBin ? nproc : 1;
     const acc = new Float64Array(this.nparams);
     const mark = new Uint8Array(this.nparams);
-    const touched: number[] = [];
+    const touched = new Int32Array(this.nparams);
+    let ntouched = 0;
     const ptr = new Float64Array(nout + 1);
-    const idx: number[] = [];
-    const val: number[] = [];
+    // typed arrays of the upper bound (every log κ entry plus one POI entry per row): a large
+    // model's J has more entries than a JS array may hold (130M on the 20k × 12k model)
+    const bound = rowPtr[this.nrows] + this.nrows;
+    const idx = new Int32Array(bound);
+    const val = new Float64Array(bound);
+    let nnz = 0;
     const touch = (j: number, v: number): void => {
       if (!mark[j]) {
         mark[j] = 1;
-        touched.push(j);
+        touched[ntouched++] = j;
       }
       acc[j] += v;
     };
@@ -144,19 +149,38 @@ export class YieldJacobian {
         const p = r % nproc;
         if (p < nsig) touch(p, this.poiD[r]);
       }
-      touched.sort((a, b) => a - b);
-      for (const j of touched) {
+      const list = touched.subarray(0, ntouched).sort();
+      for (const j of list) {
         if (red[j] >= 0 && acc[j] !== 0) {
-          idx.push(red[j]);
-          val.push(acc[j]);
+          idx[nnz] = red[j];
+          val[nnz++] = acc[j];
         }
         acc[j] = 0;
         mark[j] = 0;
       }
-      touched.length = 0;
-      ptr[o + 1] = idx.length;
+      ntouched = 0;
+      ptr[o + 1] = nnz;
     }
-    return { ptr, idx: Int32Array.from(idx), val: Float64Array.from(val) };
+    return { ptr, idx: idx.slice(0, nnz), val: val.slice(0, nnz) };
+  }
+
+  /**
+   * An upper bound of Σ_rows k_r² (k_r = the row's entries), the multiply-adds of the rows' quadratic
+   * forms, without building them: per (bin, process) row, or per bin with perBin.
+   */
+  quadraticFormCostBound(perBin: boolean): number {
+    const { nproc, nsig, nbinsFull } = this.spec;
+    const { rowPtr } = this.spec.logk;
+    const nout = perBin ? nbinsFull : this.nrows;
+    const per = perBin ? nproc : 1;
+    let cost = 0;
+    for (let o = 0; o < nout; o++) {
+      let k = 0;
+      for (let r = o * per; r < (o + 1) * per; r++) k += rowPtr[r + 1] - rowPtr[r] + (r % nproc < nsig ? 1 : 0);
+      k = Math.min(k, this.nparams);
+      cost += k * k;
+    }
+    return cost;
   }
 
   /** per-bin sums over processes of a per-row vector (length nbinsFull) */
