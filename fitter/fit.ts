@@ -256,7 +256,6 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
   session.setBest(best);
   if (errorMethod === "krylov") {
     const sparseHessian = sparseHessianFor(session, opts);
-    // FitErrorsOptions.sparseHessian comes with the sparse-direct solves (branch envchol)
     const sparseOption: { sparseHessian?: SparseHessianSource } = sparseHessian ? { sparseHessian } : {};
     return krylovFitResult({
       session,

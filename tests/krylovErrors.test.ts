@@ -323,6 +323,22 @@ describe("fit CLI in Krylov mode", () => {
     expect(JSON.parse(readFileSync(join(outDense, "fitresults.json"), "utf8")).error_method).toBe("dense");
   }, 120000);
 
+  it("--no-hessian factors the probed sparse Hessian when it pays (every error exact); --no-sparse-hessian keeps plain CG", async () => {
+    const local = join(work, "local.hdf5");
+    await writeTensor(local, modelWithNoi({ bins: 400, procs: 3, systs: 150, sparse: true, bbb: true, local: 0.9, seed: 9 }));
+    const outSparse = join(work, "outSparse");
+    expect((await runCommand(main, "fit", [local, "-o", outSparse, "--no-hessian", "--no-html"])).code).toBe(0);
+    const sparse = JSON.parse(readFileSync(join(outSparse, "fitresults.json"), "utf8"));
+    expect(sparse.errors.method).toBe("sparse-cholesky");
+    expect(sparse.errors.estimated).toBe(0);
+    const outCg = join(work, "outCg");
+    expect((await runCommand(main, "fit", [local, "-o", outCg, "--no-hessian", "--no-sparse-hessian", "--no-html"])).code).toBe(0);
+    const cg = JSON.parse(readFileSync(join(outCg, "fitresults.json"), "utf8"));
+    expect(cg.errors.method).toBe("krylov");
+    const err = (j: { parameters: { name: string; error: number }[] }, name: string): number => j.parameters.find((p) => p.name === name)!.error;
+    expect(rel(err(sparse, "sig0"), err(cg, "sig0"))).toBeLessThan(1e-8);
+  }, 120000);
+
   it("--memory-limit below the dense needs: one notice on stderr, Krylov results", async () => {
     const out = join(work, "auto");
     const r = await runCommand(main, "fit", [input, "-o", out, "--memory-limit", "1e-7", "--no-html"]);

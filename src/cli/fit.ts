@@ -57,6 +57,7 @@ interface FitCliOptions extends ToyCliOptions {
   errorsFor?: string;
   probes?: string;
   memoryLimit?: string;
+  sparseHessian: boolean;
 }
 
 /** commander collector: a repeatable option's values in order */
@@ -215,7 +216,8 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     loadSeconds,
     impacts: o.impacts === true,
     errorMethod,
-    krylov: { exactFor: o.errorsFor, probes },
+    krylov: { exactFor: o.errorsFor, probes, ...(memoryLimitGb !== undefined ? { sparseMemoryLimit: memoryLimitGb * 2 ** 30 } : {}) },
+    sparseHessian: o.sparseHessian !== false,
     postfit: {
       scan: o.scan,
       scanPoints: positiveInt("--scan-points", o.scanPoints),
@@ -316,10 +318,11 @@ export async function main(argv: string[]): Promise<void> {
       .option("--verbose", "one progress line per iteration (default when stderr is a terminal)")
       .option("--impacts", "impacts on the POIs and NOIs: traditional, grouped, stat and global (fitresults.json \"impacts\", \"global_impacts\")")
       .option("--correlation", "also store the correlation matrix in fitresults.hdf5 (float64 n×n; by default readers derive it from the covariance)")
-      .option("--no-hessian", "no dense Hessian or covariance: POI/NOI errors, their correlations and impacts from CG solves, other errors exact (--errors-for) or estimated (automatic when the dense matrices would not fit in memory)")
+      .option("--no-hessian", "no dense Hessian or covariance (automatic when the dense matrices would not fit in memory): errors, correlations of the POIs/NOIs and impacts from a sparse Cholesky factor of the probed Hessian when it fits (every error exact), else from CG solves with other errors exact (--errors-for) or estimated")
+      .option("--no-sparse-hessian", "with --no-hessian: CG solves only, no probed sparse Hessian and factor")
       .option("--errors-for <list|regex>", "with Krylov errors: parameters whose error is computed exactly (one CG solve each; all when the fit has ≤ 500 free parameters)")
       .option("--probes <n>", "with Krylov errors: random probes of the stochastic variance estimate (default 32; 0: none)")
-      .option("--memory-limit <GiB>", "memory the dense covariance path may use before switching to Krylov errors (default 70% of the free memory)")
+      .option("--memory-limit <GiB>", "memory the dense covariance path may use before switching to Krylov errors, and the sparse factor after it (default 70% of the free memory)")
       .option("--no-html", "do not write the HTML report")
       .option("--scan <names>", "profile-likelihood scan of these parameters (comma-separated; repeatable): fitresults.json \"scans\"", collect, [])
       .option("--scan-points <n>", "grid points of --scan and --scan2d per parameter (default 21)")
