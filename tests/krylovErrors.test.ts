@@ -25,25 +25,13 @@ import { planErrorMethod } from "../fitter/krylovErrors/memoryPlan.js";
 import { selectExact } from "../fitter/krylovErrors/fitErrors.js";
 import type { FitResult } from "../fitter/results.js";
 import { runCommand } from "./helpers/cli.js";
+import { maxRel, modelWithNoi, rel } from "./helpers/relative.js";
 
 const work = mkdtempSync(join(tmpdir(), "krylov-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
 
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor = 0): number {
-  let w = 0;
-  for (let i = 0; i < b.length; i++) if (Math.abs(b[i]) > floor) w = Math.max(w, rel(a[i], b[i]));
-  return w;
-}
 
-/** A generated model with one systematic turned into an unconstrained NOI. */
-function modelWithNoi(opts: Parameters<typeof generateModel>[0]): TensorModel {
-  const m = generateModel(opts);
-  m.noiIndices = [4];
-  m.constraintWeights[4] = 0;
-  return m;
-}
 
 describe("pcg", () => {
   it("solves an SPD system to the tolerance, with and without Jacobi; reports negative curvature", async () => {

@@ -18,24 +18,13 @@ import { denseHessianSource } from "./helpers/denseHessianSource.js";
 import { denseToCsr } from "./helpers/sparseMatrices.js";
 import { buildLikelihoodSpec } from "../fitter/likelihoodSpec.js";
 import { YieldJacobian } from "../fitter/krylovErrors/yieldJacobian.js";
+import { maxRel, modelWithNoi, rel } from "./helpers/relative.js";
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
 const rabbitDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "data", "rabbit");
 const haveRabbit = existsSync(join(rabbitDir, "g05_masked_2ch.hdf5"));
 if (!haveRabbit) console.log(`sparseDirectErrors.test: rabbit-file cases skipped, ${rabbitDir} is not here`);
-const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor = 0): number {
-  let w = 0;
-  for (let i = 0; i < b.length; i++) if (Math.abs(b[i]) > floor) w = Math.max(w, rel(a[i], b[i]));
-  return w;
-}
 
-function modelWithNoi(opts: Parameters<typeof generateModel>[0]): TensorModel {
-  const m = generateModel(opts);
-  m.noiIndices = [4];
-  m.constraintWeights[4] = 0;
-  return m;
-}
 
 /** the source's pattern from the Hessian at the prefit point and at the dense fit's best fit */
 function sourceFor(model: TensorModel, dense: FitResult, poiMode: "linear" | "square") {

@@ -19,16 +19,8 @@ export function denseToCsr(a: Float64Array, n: number): SymmetricCsr {
   return { n, rowPtr, cols: Int32Array.from(cols), values: Float64Array.from(values) };
 }
 
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as mulberry32 } from "./random.js";
+export { mulberry32 };
 
 /**
  * A = M Mᵀ + shift·I with M's columns "bins": local parameters (in a shuffled order) touch a window of
