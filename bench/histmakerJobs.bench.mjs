@@ -3,7 +3,8 @@
 // muon, electron, jet and MET branches: a preselection, SR/CR regions, per-object fills of the
 // jagged muon and jet columns, a tensor axis of 10 weights, count storage. Each setting runs once
 // (the CPU is shared): wall time from start to result and the process' CPU time (all threads), output
-// compared between settings. A first pair of runs on 2 files shows the fixed cost of the worker path:
+// compared between settings. With jobs = N the main thread processes files too, beside N − 1 workers
+// (how many each took is printed). A first pair of runs on 2 files shows the fixed cost of the worker path:
 // each worker is a fresh thread that loads the runner and the analysis module (through its own
 // module-resolution hooks thread, for `import "hepfit/histmaker"`) and warms up its JIT, about
 // 0.3–0.9 s per worker; with few events per run that cost decides, hence the default of 300 files.
@@ -75,7 +76,13 @@ async function runOnce(def, jobs, baseDir, modulePath) {
   const byThread = threadProfile();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r = await runAnalysis(def, { baseDir, jobs, modulePath, log: () => undefined });
+  let spread = "";
+  const onJobs = (st) => {
+    const n = new Array(st.workers + 1).fill(0);
+    for (const j of st.jobOfFile) n[j]++;
+    spread = `; files by job: main ${n[0]}, worker${st.workers > 1 ? "s" : ""} ${n.slice(1).join("/")}`;
+  };
+  const r = await runAnalysis(def, { baseDir, jobs, modulePath, log: () => undefined, onJobs });
   const s = (performance.now() - t0) / 1000;
   // CPU time of all threads of the process: shows whether a run got the cores it asked for
   const c = process.cpuUsage(c0);
@@ -83,7 +90,7 @@ async function runOnce(def, jobs, baseDir, modulePath) {
   if (r.failures.length) throw new Error(`failures: ${JSON.stringify(r.failures)}`);
   const events = r.datasets.ttbar.events;
   const digest = JSON.stringify(Object.entries(r.hists.ttbar).map(([k, h]) => [k, Array.from(h.values({ flow: true }))]));
-  return { events, s, cpu, byThread: byThread(), digest };
+  return { events, s, cpu, byThread: byThread() + spread, digest };
 }
 
 // FRESH=1: each run in a new process (`--one DIR MODULE JOBS`), as `histmaker run` starts: in one

@@ -237,6 +237,45 @@ describe.skipIf(!haveFiles || !haveDist)("histmaker run --jobs", () => {
     expect([...events.values()].reduce((a, b) => a + b, 0)).toBe(total);
   });
 
+  it("keeps the worker busy while the main thread is held up by a long file (work is not handed out by the main thread)", async () => {
+    const modulePath = path.join(work, "jobs.mjs");
+    const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+    const tt = def.datasets[0];
+    const items = [0, 1, 2, 0, 1].map((k) => ({ dataset: tt, file: path.join(work, `tt_${k}.root`) }));
+    const fp: FileProcessor = { def, certs: loadCertifications(def, work), threads: 1, retries: 1, corrections: loadAnalysisCorrections(def.corrections, work) };
+    // the main thread's first file ends only once the worker has done all the others: were the
+    // worker fed by the main thread between its files, this would never finish
+    let othersDone!: () => void;
+    const others = new Promise<void>((r) => (othersDone = r));
+    let byWorker = 0;
+    const folded: number[] = [];
+    const stats = await runInWorkers(items, 2, {
+      modulePath,
+      baseDir: work,
+      threads: 1,
+      retries: 1,
+      progress: {
+        addEvents: () => undefined,
+        discardEvents: () => undefined,
+        fileDone: (_ok, job) => {
+          if (job === 1 && ++byWorker === items.length - 1) othersDone();
+        },
+      },
+      say: () => undefined,
+      processHere: async (item, hooks) => {
+        if (item === items[0]) await others;
+        return processWithRetries(fp, item, hooks);
+      },
+      onOutcome: (i, o) => {
+        expect(o.failure).toBeNull();
+        expect(o.part!.events).toBe(200);
+        folded.push(i);
+      },
+    });
+    expect(stats.jobOfFile).toEqual([0, 1, 1, 1, 1]);
+    expect(folded).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it("stops on an error in the analysis module, raised on the main thread or in a worker, with its message", async () => {
     const modulePath = path.join(work, "bad.mjs");
     const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
