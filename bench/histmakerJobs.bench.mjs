@@ -107,7 +107,8 @@ const FRESH = process.env.FRESH === "1";
 const here = dirname(fileURLToPath(import.meta.url));
 const nano = resolve(here, "../../shared/data/root/nanoAOD_2015_CMS_Open_Data_ttbar.root");
 const FILES = Number(process.argv[2] ?? 300);
-const JOBS = (process.argv[3] ?? "1,2").split(",").map(Number);
+// "2p": the control, two processes of jobs=1 at once, each on half of the files
+const JOBS = (process.argv[3] ?? "1,2").split(",").map((j) => (j === "2p" ? j : Number(j)));
 if (!existsSync(nano)) {
   console.log(`skipped: ${nano} not found`);
   process.exit(0);
@@ -147,6 +148,7 @@ export default {
 `;
 writeFileSync(join(dir, "analysis.mjs"), moduleText(files));
 writeFileSync(join(dir, "startup.mjs"), moduleText(files.slice(0, 2)));
+for (const h of [0, 1]) writeFileSync(join(dir, `half_${h}.mjs`), moduleText(files.filter((_, i) => i % 2 === h)));
 
 const modulePath = join(dir, "analysis.mjs");
 const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
@@ -161,9 +163,9 @@ for (const jobs of [1, 2]) {
 }
 console.log(`histmaker run on ${FILES} × NanoAOD ttbar (200 events each), ${process.env.NODE_ENV ?? ""}node ${process.version}`);
 /** runOnce in a new process (FRESH=1). */
-function inChild(jobs) {
+function inChild(jobs, module = modulePath) {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ["--one", dir, modulePath, String(jobs)]);
+    const child = fork(fileURLToPath(import.meta.url), ["--one", dir, module, String(jobs)]);
     let result = null;
     child.once("message", (m) => (result = m));
     child.once("error", reject);
@@ -172,6 +174,20 @@ function inChild(jobs) {
 }
 let reference = null;
 for (const jobs of JOBS) {
+  if (jobs === "2p") {
+    // independent processes share nothing but the machine: the CPU per event they need together,
+    // against one process alone, is what running two at once costs here, threads or not
+    const t0 = performance.now();
+    const halves = await Promise.all([0, 1].map((h) => inChild(1, join(dir, `half_${h}.mjs`))));
+    const s = (performance.now() - t0) / 1000;
+    const events = halves[0].events + halves[1].events;
+    const cpu = halves[0].cpu + halves[1].cpu;
+    console.log(
+      `2 processes × jobs=1, half of the files each: ${events} events in ${s.toFixed(2)} s (with process start-up) = ${Math.round(events / s)} events/s; CPU ${cpu.toFixed(2)} s (${Math.round((100 * cpu) / s)}% of one core); ` +
+        halves.map((o, h) => `process ${h}: ${o.s.toFixed(2)} s, CPU ${o.cpu.toFixed(2)} s${o.byThread}`).join("; "),
+    );
+    continue;
+  }
   const o = FRESH ? await inChild(jobs) : await runOnce(def, jobs, dir, modulePath);
   const same = reference === null ? "reference" : o.digest === reference ? "identical to jobs=" + JOBS[0] : "DIFFERS";
   reference ??= o.digest;

@@ -298,6 +298,38 @@ describe.skipIf(!haveFiles || !haveDist)("histmaker run --jobs", () => {
     expect(mainFiles).toBeLessThan(3);
   });
 
+  it("fails, rather than waiting forever, when a worker ends without finishing the file it took", async () => {
+    // the analysis ends its thread in the middle of a file (process.exit in a worker ends the worker),
+    // after leaving a marker; the main thread holds its first file until then
+    const marker = path.join(work, "exited.marker");
+    const modulePath = path.join(work, "exits.mjs");
+    writeFileSync(
+      modulePath,
+      `import { writeFileSync } from "node:fs";
+export default { name: "exits", datasets: [{ name: "tt", kind: "mc", xsec: 1, files: ["tt_0.root", "tt_1.root", "tt_2.root"] }],
+  columns: { x: (c) => { writeFileSync(${JSON.stringify(marker)}, "1"); process.exit(0); } },
+  histograms: [{ name: "x", axes: [{ type: "regular", name: "x", bins: 2, lo: 0, hi: 1 }], columns: ["x"] }] };
+`,
+    );
+    const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+    const items = def.datasets[0].files.map((f) => ({ dataset: def.datasets[0], file: path.join(work, f) }));
+    const pool = runInWorkers(items, 2, {
+      modulePath,
+      baseDir: work,
+      threads: 1,
+      retries: 1,
+      progress: { addEvents: () => undefined, discardEvents: () => undefined, fileDone: () => undefined },
+      say: () => undefined,
+      processHere: async (item) => {
+        if (item === items[0]) for (let t = 0; t < 400 && !existsSync(marker); t++) await new Promise((r) => setTimeout(r, 50));
+        return { part: null, failure: { dataset: "tt", file: item.file, attempts: 1, error: "not processed here" } };
+      },
+      onOutcome: () => undefined,
+    });
+    await expect(pool).rejects.toThrow(/--jobs: a worker ended before finishing its file \(.*tt_1\.root\)/);
+    expect(existsSync(marker)).toBe(true);
+  });
+
   it("needs the module path for jobs > 1", async () => {
     const def = validateAnalysis(await loadUserModule(path.join(work, "jobs.mjs")), "jobs.mjs");
     await expect(runAnalysis(def, { jobs: 2 })).rejects.toThrow(/needs the analysis module's path/);

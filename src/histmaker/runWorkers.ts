@@ -160,6 +160,12 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
   finished.catch(() => undefined); // handled by the await below, after this thread's own file
   const workers: Worker[] = [];
   const exited: Promise<void>[] = [];
+  let running = 0; // workers not yet exited, and this thread while it takes files
+  // every job has ended but a file has no outcome: a worker ended without finishing the file it took
+  // (e.g. the analysis module called process.exit); an error, not a run waiting forever
+  const checkLost = () => {
+    if (running === 0 && nextToFold < work.length) fail(new Error(`--jobs: a worker ended before finishing its file (${work[nextToFold].file})`));
+  };
   const fail = (err: Error) => {
     if (failure !== null) return;
     failure = err;
@@ -221,8 +227,11 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
         }
       });
       w.on("error", (err) => fail(err));
+      running++;
       w.on("exit", (code) => {
+        running--;
         if (code !== 0 && nextToFold < work.length) fail(new Error(`--jobs: a worker exited with code ${code}`));
+        else checkLost();
       });
     }
   }
@@ -233,6 +242,7 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
     discard: (n) => opts.progress.discardEvents(n, 0),
     say: opts.say,
   };
+  running++;
   for (;;) {
     if (failure !== null) break;
     const i = Atomics.add(next, 0, 1);
@@ -251,6 +261,8 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
       break;
     }
   }
+  running--;
+  checkLost();
   try {
     await finished;
   } finally {
