@@ -3,7 +3,8 @@
 // muon, electron, jet and MET branches: a preselection, SR/CR regions, per-object fills of the
 // jagged muon and jet columns, a tensor axis of 10 weights, count storage. Each setting runs once
 // (the CPU is shared): wall time from start to result and the process' CPU time (all threads), output
-// compared between settings. A first pair of runs on 2 files shows the fixed cost of the worker path:
+// compared between settings. With jobs = N the main thread processes files too, beside N − 1 workers
+// (how many each took is printed). A first pair of runs on 2 files shows the fixed cost of the worker path:
 // each worker is a fresh thread that loads the runner and the analysis module (through its own
 // module-resolution hooks thread, for `import "hepfit/histmaker"`) and warms up its JIT, about
 // 0.3–0.9 s per worker; with few events per run that cost decides, hence the default of 300 files.
@@ -75,7 +76,13 @@ async function runOnce(def, jobs, baseDir, modulePath) {
   const byThread = threadProfile();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r = await runAnalysis(def, { baseDir, jobs, modulePath, log: () => undefined });
+  let spread = "";
+  const onJobs = (st) => {
+    const n = new Array(st.workers + 1).fill(0);
+    for (const j of st.jobOfFile) n[j]++;
+    spread = `; files by job: main ${n[0]}, worker${st.workers > 1 ? "s" : ""} ${n.slice(1).join("/")}`;
+  };
+  const r = await runAnalysis(def, { baseDir, jobs, modulePath, log: () => undefined, onJobs });
   const s = (performance.now() - t0) / 1000;
   // CPU time of all threads of the process: shows whether a run got the cores it asked for
   const c = process.cpuUsage(c0);
@@ -83,7 +90,7 @@ async function runOnce(def, jobs, baseDir, modulePath) {
   if (r.failures.length) throw new Error(`failures: ${JSON.stringify(r.failures)}`);
   const events = r.datasets.ttbar.events;
   const digest = JSON.stringify(Object.entries(r.hists.ttbar).map(([k, h]) => [k, Array.from(h.values({ flow: true }))]));
-  return { events, s, cpu, byThread: byThread(), digest };
+  return { events, s, cpu, byThread: byThread() + spread, digest };
 }
 
 // FRESH=1: each run in a new process (`--one DIR MODULE JOBS`), as `histmaker run` starts: in one
@@ -100,7 +107,8 @@ const FRESH = process.env.FRESH === "1";
 const here = dirname(fileURLToPath(import.meta.url));
 const nano = resolve(here, "../../shared/data/root/nanoAOD_2015_CMS_Open_Data_ttbar.root");
 const FILES = Number(process.argv[2] ?? 300);
-const JOBS = (process.argv[3] ?? "1,2").split(",").map(Number);
+// "2p": the control, two processes of jobs=1 at once, each on half of the files
+const JOBS = (process.argv[3] ?? "1,2").split(",").map((j) => (j === "2p" ? j : Number(j)));
 if (!existsSync(nano)) {
   console.log(`skipped: ${nano} not found`);
   process.exit(0);
@@ -140,6 +148,7 @@ export default {
 `;
 writeFileSync(join(dir, "analysis.mjs"), moduleText(files));
 writeFileSync(join(dir, "startup.mjs"), moduleText(files.slice(0, 2)));
+for (const h of [0, 1]) writeFileSync(join(dir, `half_${h}.mjs`), moduleText(files.filter((_, i) => i % 2 === h)));
 
 const modulePath = join(dir, "analysis.mjs");
 const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
@@ -154,9 +163,9 @@ for (const jobs of [1, 2]) {
 }
 console.log(`histmaker run on ${FILES} × NanoAOD ttbar (200 events each), ${process.env.NODE_ENV ?? ""}node ${process.version}`);
 /** runOnce in a new process (FRESH=1). */
-function inChild(jobs) {
+function inChild(jobs, module = modulePath) {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ["--one", dir, modulePath, String(jobs)]);
+    const child = fork(fileURLToPath(import.meta.url), ["--one", dir, module, String(jobs)]);
     let result = null;
     child.once("message", (m) => (result = m));
     child.once("error", reject);
@@ -165,6 +174,20 @@ function inChild(jobs) {
 }
 let reference = null;
 for (const jobs of JOBS) {
+  if (jobs === "2p") {
+    // independent processes share nothing but the machine: the CPU per event they need together,
+    // against one process alone, is what running two at once costs here, threads or not
+    const t0 = performance.now();
+    const halves = await Promise.all([0, 1].map((h) => inChild(1, join(dir, `half_${h}.mjs`))));
+    const s = (performance.now() - t0) / 1000;
+    const events = halves[0].events + halves[1].events;
+    const cpu = halves[0].cpu + halves[1].cpu;
+    console.log(
+      `2 processes × jobs=1, half of the files each: ${events} events in ${s.toFixed(2)} s (with process start-up) = ${Math.round(events / s)} events/s; CPU ${cpu.toFixed(2)} s (${Math.round((100 * cpu) / s)}% of one core); ` +
+        halves.map((o, h) => `process ${h}: ${o.s.toFixed(2)} s, CPU ${o.cpu.toFixed(2)} s${o.byThread}`).join("; "),
+    );
+    continue;
+  }
   const o = FRESH ? await inChild(jobs) : await runOnce(def, jobs, dir, modulePath);
   const same = reference === null ? "reference" : o.digest === reference ? "identical to jobs=" + JOBS[0] : "DIFFERS";
   reference ??= o.digest;

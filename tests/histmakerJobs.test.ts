@@ -17,7 +17,9 @@ import { Hist } from "../src/histmaker/Hist.js";
 import * as axes from "../src/histmaker/axes.js";
 import { runAnalysis, type RunResult } from "../src/histmaker/runner.js";
 import { readRunOutput } from "../src/histmaker/runOutput.js";
-import { histFromData, histToData, partFromData, partToData, workerScript } from "../src/histmaker/runWorkers.js";
+import { histFromData, histToData, partFromData, partToData, runInWorkers, workerScript, type PoolStats } from "../src/histmaker/runWorkers.js";
+import { loadCertifications, processWithRetries, type FileOutcome, type FileProcessor } from "../src/histmaker/runner.js";
+import { loadAnalysisCorrections } from "../src/histmaker/correctionlib/analysisCorrections.js";
 import { Cutflow } from "../src/histmaker/cutflow.js";
 import { runCommand } from "./helpers/cli.js";
 
@@ -124,8 +126,15 @@ describe.skipIf(!haveFiles || !haveDist)("histmaker run --jobs", () => {
     const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
     const logs: string[][] = [[], [], []];
     const runs: RunResult[] = [];
+    const stats: PoolStats[] = [];
     for (const [j, jobs] of [1, 2, 3].entries())
-      runs.push(await runAnalysis(def, { baseDir: work, jobs, modulePath, retries: 1, log: (m) => logs[j].push(m) }));
+      runs.push(await runAnalysis(def, { baseDir: work, jobs, modulePath, retries: 1, log: (m) => logs[j].push(m), onJobs: (s) => stats.push(s) }));
+    // the main thread is one of the jobs: jobs = N starts N − 1 workers, and every file is processed once
+    expect(stats.map((s) => s.workers)).toEqual([1, 2]);
+    for (const [k, s] of stats.entries()) {
+      expect(s.jobOfFile).toHaveLength(7);
+      for (const job of s.jobOfFile) expect(job >= 0 && job <= k + 1).toBe(true);
+    }
     const [one, two, three] = runs;
     // the run means something: events in every dataset, objects in the per-object histograms, a failure
     expect(one.datasets.tt.events).toBe(600);
@@ -151,10 +160,174 @@ describe.skipIf(!haveFiles || !haveDist)("histmaker run --jobs", () => {
     for (const l of logs) expect(l.filter((m) => /broken\.root failed \(attempt \d\/2\)/.test(m))).toHaveLength(2);
   });
 
-  it("stops on an error in the analysis module raised inside a worker, with its message", async () => {
+  it("accounts a file failing on the main thread exactly like one failing in a worker, and like one job", async () => {
+    const modulePath = path.join(work, "jobs.mjs");
+    const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+    writeFileSync(path.join(work, "broken_2.root"), "not a ROOT file either");
+    const ds = (n: string) => def.datasets.find((d) => d.name === n)!;
+    const items = [
+      { dataset: ds("tt"), file: path.join(work, "broken.root") },
+      { dataset: ds("tt"), file: path.join(work, "broken_2.root") },
+      { dataset: ds("tt"), file: path.join(work, "tt_0.root") },
+      { dataset: ds("ttData"), file: path.join(work, "tt_3.root") },
+      { dataset: ds("Z"), file: path.join(work, "z.root") },
+    ];
+    const fp: FileProcessor = { def, certs: loadCertifications(def, work), threads: 1, retries: 1, corrections: loadAnalysisCorrections(def.corrections, work) };
+    const quiet = { onChunk: () => undefined, discard: () => undefined };
+    // one job: the reference outcomes and messages
+    const oneLog: string[] = [];
+    const one: FileOutcome[] = [];
+    for (const it of items) one.push(await processWithRetries(fp, it, { ...quiet, say: (m) => oneLog.push(m) }));
+    // two jobs: the main thread takes file 0 (the first Atomics.add, before anything is awaited) and
+    // holds it until the worker has finished a file, which can only be file 1: both broken files fail,
+    // one on each thread
+    let workerFinished!: () => void;
+    const workerDone = new Promise<void>((r) => (workerFinished = r));
+    const fileDone: [boolean, number][] = [];
+    const events = new Map<number, number>();
+    const twoLog: string[] = [];
+    const two: FileOutcome[] = [];
+    const stats = await runInWorkers(items, 2, {
+      modulePath,
+      baseDir: work,
+      threads: 1,
+      retries: 1,
+      progress: {
+        addEvents: (n, _f, job = 0) => events.set(job, (events.get(job) ?? 0) + n),
+        discardEvents: (n, job = 0) => events.set(job, (events.get(job) ?? 0) - n),
+        fileDone: (ok, job = 0) => {
+          fileDone.push([ok, job]);
+          if (job === 1) workerFinished();
+        },
+      },
+      say: (m) => twoLog.push(m),
+      processHere: async (item, hooks) => {
+        if (item === items[0]) await workerDone;
+        return processWithRetries(fp, item, hooks);
+      },
+      onOutcome: (i, o) => {
+        expect(i).toBe(two.length);
+        two.push(o);
+      },
+    });
+    expect(stats.workers).toBe(1);
+    expect(stats.jobOfFile.slice(0, 2)).toEqual([0, 1]);
+    expect(stats.jobOfFile.every((j) => j === 0 || j === 1)).toBe(true);
+    // the same failures (file, attempts, message) and the same parts, bit for bit
+    expect(one[0].failure).toMatchObject({ dataset: "tt", attempts: 2 });
+    expect(one[1].failure).toMatchObject({ dataset: "tt", attempts: 2 });
+    expect(two.map((o) => o.failure)).toEqual(one.map((o) => o.failure));
+    for (const [i, o] of one.entries()) {
+      if (o.part === null) {
+        expect(two[i].part).toBeNull();
+        continue;
+      }
+      expect(two[i].part!.events).toBe(o.part.events);
+      expect(two[i].part!.sumGenWeights).toBe(o.part.sumGenWeights);
+      expect(two[i].part!.cutflow.toJSON()).toEqual(o.part.cutflow.toJSON());
+      for (const [n, h] of Object.entries(o.part.hists)) expect(bytes(two[i].part!.hists[n].values({ flow: true })), n).toEqual(bytes(h.values({ flow: true })));
+    }
+    // every attempt is reported, on whichever thread, and each file is counted done once, as failed
+    expect([...twoLog].sort()).toEqual([...oneLog].sort());
+    expect(twoLog.filter((m) => /broken(_2)?\.root failed \(attempt \d\/2\)/.test(m))).toHaveLength(4);
+    expect(fileDone).toHaveLength(items.length);
+    expect(fileDone.filter(([ok]) => !ok).map(([, job]) => job).sort()).toEqual([0, 1]);
+    // the progress keeps the events of the good files only, failed attempts taken back
+    const total = one.reduce((s, o) => s + (o.part?.events ?? 0), 0);
+    expect([...events.values()].reduce((a, b) => a + b, 0)).toBe(total);
+  });
+
+  it("keeps the worker busy while the main thread is held up by a long file (work is not handed out by the main thread)", async () => {
+    const modulePath = path.join(work, "jobs.mjs");
+    const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+    const tt = def.datasets[0];
+    const items = [0, 1, 2, 0, 1].map((k) => ({ dataset: tt, file: path.join(work, `tt_${k}.root`) }));
+    const fp: FileProcessor = { def, certs: loadCertifications(def, work), threads: 1, retries: 1, corrections: loadAnalysisCorrections(def.corrections, work) };
+    // the main thread's first file ends only once the worker has done all the others: were the
+    // worker fed by the main thread between its files, this would never finish
+    let othersDone!: () => void;
+    const others = new Promise<void>((r) => (othersDone = r));
+    let byWorker = 0;
+    const folded: number[] = [];
+    const stats = await runInWorkers(items, 2, {
+      modulePath,
+      baseDir: work,
+      threads: 1,
+      retries: 1,
+      progress: {
+        addEvents: () => undefined,
+        discardEvents: () => undefined,
+        fileDone: (_ok, job) => {
+          if (job === 1 && ++byWorker === items.length - 1) othersDone();
+        },
+      },
+      say: () => undefined,
+      processHere: async (item, hooks) => {
+        if (item === items[0]) await others;
+        return processWithRetries(fp, item, hooks);
+      },
+      onOutcome: (i, o) => {
+        expect(o.failure).toBeNull();
+        expect(o.part!.events).toBe(200);
+        folded.push(i);
+      },
+    });
+    expect(stats.jobOfFile).toEqual([0, 1, 1, 1, 1]);
+    expect(folded).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("stops on an error in the analysis module, raised on the main thread or in a worker, with its message", async () => {
     const modulePath = path.join(work, "bad.mjs");
     const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+    // on whichever thread it is raised
     await expect(runAnalysis(def, { baseDir: work, jobs: 2, modulePath, log: () => undefined })).rejects.toThrow(/derived column "broken" has 1 values for a chunk of 64 events/);
+    // in the worker, while the main thread is busy with files of its own (which never fail here)
+    const items = def.datasets[0].files.slice(0, 3).map((f) => ({ dataset: def.datasets[0], file: path.join(work, f) }));
+    let mainFiles = 0;
+    const pool = runInWorkers(items, 2, {
+      modulePath,
+      baseDir: work,
+      threads: 1,
+      retries: 1,
+      progress: { addEvents: () => undefined, discardEvents: () => undefined, fileDone: () => undefined },
+      say: () => undefined,
+      processHere: () => new Promise((r) => setTimeout(() => r({ part: null, failure: { dataset: "tt", file: String(mainFiles++), attempts: 1, error: "slow" } }), 1500)),
+      onOutcome: () => undefined,
+    });
+    await expect(pool).rejects.toThrow(/derived column "broken" has 1 values for a chunk of 64 events/);
+    expect(mainFiles).toBeLessThan(3);
+  });
+
+  it("fails, rather than waiting forever, when a worker ends without finishing the file it took", async () => {
+    // the analysis ends its thread in the middle of a file (process.exit in a worker ends the worker),
+    // after leaving a marker; the main thread holds its first file until then
+    const marker = path.join(work, "exited.marker");
+    const modulePath = path.join(work, "exits.mjs");
+    writeFileSync(
+      modulePath,
+      `import { writeFileSync } from "node:fs";
+export default { name: "exits", datasets: [{ name: "tt", kind: "mc", xsec: 1, files: ["tt_0.root", "tt_1.root", "tt_2.root"] }],
+  columns: { x: (c) => { writeFileSync(${JSON.stringify(marker)}, "1"); process.exit(0); } },
+  histograms: [{ name: "x", axes: [{ type: "regular", name: "x", bins: 2, lo: 0, hi: 1 }], columns: ["x"] }] };
+`,
+    );
+    const def = validateAnalysis(await loadUserModule(modulePath), modulePath);
+    const items = def.datasets[0].files.map((f) => ({ dataset: def.datasets[0], file: path.join(work, f) }));
+    const pool = runInWorkers(items, 2, {
+      modulePath,
+      baseDir: work,
+      threads: 1,
+      retries: 1,
+      progress: { addEvents: () => undefined, discardEvents: () => undefined, fileDone: () => undefined },
+      say: () => undefined,
+      processHere: async (item) => {
+        if (item === items[0]) for (let t = 0; t < 400 && !existsSync(marker); t++) await new Promise((r) => setTimeout(r, 50));
+        return { part: null, failure: { dataset: "tt", file: item.file, attempts: 1, error: "not processed here" } };
+      },
+      onOutcome: () => undefined,
+    });
+    await expect(pool).rejects.toThrow(/--jobs: a worker ended before finishing its file \(.*tt_1\.root\)/);
+    expect(existsSync(marker)).toBe(true);
   });
 
   it("needs the module path for jobs > 1", async () => {

@@ -1,7 +1,12 @@
 /**
- * `histmaker run --jobs N`: N worker threads, each loading the analysis module itself and processing
- * whole files (with their retries); the main thread hands out files one at a time, aggregates the
- * progress, and passes each file's outcome on in file order, so the sums are the same as with one job.
+ * `histmaker run --jobs N`: the main thread and N−1 worker threads process whole files (with their
+ * retries); each worker loads the analysis module itself. Every job takes the next file from a
+ * shared counter (Atomics on a SharedArrayBuffer), so the workers never wait for the main thread to
+ * hand out work, even while it is busy with a file of its own. The main thread aggregates the
+ * progress and passes each file's outcome on in file order, so the sums are the same as with one job.
+ * The main thread is one of the jobs because its module, JIT and heap are already warm: a worker
+ * costs a thread start-up, its own module loading and a cold JIT (about 0.3 s CPU and more per file
+ * at first), which jobs = 2 now pays once, not twice.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -78,10 +83,8 @@ export function partFromData(d: FilePartData): FilePart {
   };
 }
 
-/** Messages between the main thread and a worker. */
-export type ToWorker = { type: "file"; index: number; dataset: string; file: string } | { type: "stop" };
+/** Messages from a worker to the main thread. */
 export type FromWorker =
-  | { type: "ready" }
   | { type: "chunk"; events: number; fraction: number }
   | { type: "discard"; events: number }
   | { type: "log"; message: string }
@@ -93,6 +96,10 @@ export interface WorkerInit {
   baseDir?: string;
   threads: number;
   retries: number;
+  /** the files of the run, by index (dataset by name: the worker has the analysis' own) */
+  work: { dataset: string; file: string }[];
+  /** one Int32: the index of the next file to take (Atomics.add), shared by all the jobs */
+  next: SharedArrayBuffer;
 }
 
 /** The compiled worker script (dist/…/runWorker.js); from sources (tests) the one in the repository's dist/. */
@@ -105,70 +112,111 @@ export function workerScript(): string {
   throw new UserError(`--jobs: worker script not found (${beside}); build with \`npm run build\``);
 }
 
-export interface PoolOptions extends WorkerInit {
-  progress: Progress;
+/** What processWithRetries is told while a file is processed. */
+export interface FileHooks {
+  onChunk: (events: number, fraction: number) => void;
+  discard: (events: number) => void;
   say: (m: string) => void;
+}
+
+export interface PoolOptions {
+  modulePath: string;
+  baseDir?: string;
+  threads: number;
+  retries: number;
+  progress: Pick<Progress, "addEvents" | "discardEvents" | "fileDone">;
+  say: (m: string) => void;
+  /** processes one file on this (the main) thread, which is job 0; throws only for a fatal error */
+  processHere: (item: { dataset: DatasetSpec; file: string }, hooks: FileHooks) => Promise<FileOutcome>;
   /** called once per file, in file order (the progress is told when each file finishes) */
   onOutcome: (index: number, outcome: FileOutcome) => void;
 }
 
-/** Processes `work` on `jobs` workers; resolves when every file has an outcome, rejects on a fatal error. */
-export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[], jobs: number, opts: PoolOptions): Promise<void> {
-  const script = workerScript();
-  const init: WorkerInit = { modulePath: opts.modulePath, baseDir: opts.baseDir, threads: opts.threads, retries: opts.retries };
+/** How the files were spread over the jobs. */
+export interface PoolStats {
+  /** worker threads started (jobs − 1) */
+  workers: number;
+  /** per file: the job that processed it (0: the main thread, 1…: the workers) */
+  jobOfFile: number[];
+}
+
+/**
+ * Processes `work` on `jobs` jobs: this thread and jobs − 1 workers. Resolves when every file has an
+ * outcome; rejects on a fatal error (an error in the analysis module, a worker that died), after this
+ * thread's current file (it cannot be interrupted).
+ */
+export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[], jobs: number, opts: PoolOptions): Promise<PoolStats> {
+  const next = new Int32Array(new SharedArrayBuffer(4));
   const pending = new Map<number, FileOutcome>();
-  let nextToHand = 0;
+  const jobOfFile: number[] = new Array<number>(work.length).fill(-1);
   let nextToFold = 0;
+  let failure: Error | null = null;
+  let allDone!: () => void;
+  let failed!: (err: Error) => void;
+  const finished = new Promise<void>((resolve, reject) => {
+    allDone = resolve;
+    failed = reject;
+  });
+  finished.catch(() => undefined); // handled by the await below, after this thread's own file
   const workers: Worker[] = [];
-  await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    const fail = (err: Error) => {
-      if (failed) return;
-      failed = true;
-      for (const w of workers) void w.terminate();
-      reject(err);
+  const exited: Promise<void>[] = [];
+  let running = 0; // workers not yet exited, and this thread while it takes files
+  // every job has ended but a file has no outcome: a worker ended without finishing the file it took
+  // (e.g. the analysis module called process.exit); an error, not a run waiting forever
+  const checkLost = () => {
+    if (running === 0 && nextToFold < work.length) fail(new Error(`--jobs: a worker ended before finishing its file (${work[nextToFold].file})`));
+  };
+  const fail = (err: Error) => {
+    if (failure !== null) return;
+    failure = err;
+    Atomics.store(next, 0, work.length); // nothing more is taken
+    for (const w of workers) void w.terminate();
+    failed(err);
+  };
+  const deliver = (index: number, job: number, outcome: FileOutcome) => {
+    jobOfFile[index] = job;
+    pending.set(index, outcome);
+    opts.progress.fileDone(outcome.failure === null, job);
+    while (pending.has(nextToFold)) {
+      const o = pending.get(nextToFold)!;
+      pending.delete(nextToFold);
+      opts.onOutcome(nextToFold++, o);
+    }
+    if (nextToFold === work.length) allDone();
+  };
+
+  // the workers first, so that their start-up runs while this thread processes its first files
+  const nWorkers = Math.max(0, Math.min(jobs, work.length) - 1);
+  if (nWorkers > 0) {
+    const script = workerScript();
+    const init: WorkerInit = {
+      modulePath: opts.modulePath,
+      baseDir: opts.baseDir,
+      threads: opts.threads,
+      retries: opts.retries,
+      work: work.map((w) => ({ dataset: w.dataset.name, file: w.file })),
+      next: next.buffer as SharedArrayBuffer,
     };
-    const handOut = (w: Worker) => {
-      if (nextToHand >= work.length) {
-        w.postMessage({ type: "stop" } satisfies ToWorker);
-        return;
-      }
-      const i = nextToHand++;
-      w.postMessage({ type: "file", index: i, dataset: work[i].dataset.name, file: work[i].file } satisfies ToWorker);
-    };
-    // two files per worker in flight: when one ends the next is already queued in the worker, so it
-    // never waits for this thread (which a busy machine may not schedule at once) to hand one out
-    const QUEUED = 2;
-    for (let j = 0; j < jobs; j++) {
-      const slot = j;
+    for (let j = 1; j <= nWorkers; j++) {
+      const job = j;
       const w = new Worker(script, { workerData: init });
       workers.push(w);
+      exited.push(new Promise((r) => w.once("exit", () => r())));
       w.on("message", (m: FromWorker) => {
-        if (failed) return;
+        if (failure !== null) return;
         try {
           switch (m.type) {
-            case "ready":
-              for (let q = 0; q < QUEUED; q++) handOut(w);
-              break;
             case "chunk":
-              opts.progress.addEvents(m.events, m.fraction, slot);
+              opts.progress.addEvents(m.events, m.fraction, job);
               break;
             case "discard":
-              opts.progress.discardEvents(m.events, slot);
+              opts.progress.discardEvents(m.events, job);
               break;
             case "log":
               opts.say(m.message);
               break;
             case "done":
-              pending.set(m.index, { part: m.part ? partFromData(m.part) : null, failure: m.failure });
-              opts.progress.fileDone(m.failure === null, slot);
-              handOut(w);
-              while (pending.has(nextToFold)) {
-                const o = pending.get(nextToFold)!;
-                pending.delete(nextToFold);
-                opts.onOutcome(nextToFold++, o);
-              }
-              if (nextToFold === work.length) resolve();
+              deliver(m.index, job, { part: m.part ? partFromData(m.part) : null, failure: m.failure });
               break;
             case "fatal":
               fail(m.user ? new UserError(m.message) : new Error(m.message));
@@ -179,10 +227,50 @@ export async function runInWorkers(work: { dataset: DatasetSpec; file: string }[
         }
       });
       w.on("error", (err) => fail(err));
+      running++;
       w.on("exit", (code) => {
+        running--;
         if (code !== 0 && nextToFold < work.length) fail(new Error(`--jobs: a worker exited with code ${code}`));
+        else checkLost();
       });
     }
-  });
-  await Promise.all(workers.map((w) => w.terminate()));
+  }
+
+  // this thread is job 0: it takes files from the same counter as the workers
+  const hooks: FileHooks = {
+    onChunk: (n, f) => opts.progress.addEvents(n, f, 0),
+    discard: (n) => opts.progress.discardEvents(n, 0),
+    say: opts.say,
+  };
+  running++;
+  for (;;) {
+    if (failure !== null) break;
+    const i = Atomics.add(next, 0, 1);
+    if (i >= work.length) break;
+    let outcome: FileOutcome;
+    try {
+      outcome = await opts.processHere(work[i], hooks);
+    } catch (err) {
+      fail(err as Error);
+      break;
+    }
+    try {
+      deliver(i, 0, outcome);
+    } catch (err) {
+      fail(err as Error);
+      break;
+    }
+  }
+  running--;
+  checkLost();
+  try {
+    await finished;
+  } finally {
+    // every file is done, so the workers end by themselves (a worker still loading the analysis
+    // exits once loaded: it finds nothing left). A .ts module is awaited, not terminated: a worker
+    // stopped while loading it would leave its transpiled copy beside the module
+    if (failure !== null || !/\.m?ts$/i.test(opts.modulePath)) await Promise.all(workers.map((w) => w.terminate()));
+    else await Promise.all(exited);
+  }
+  return { workers: workers.length, jobOfFile };
 }

@@ -27,6 +27,7 @@ import * as axes from "./axes.js";
 import type { Axis } from "./axes.js";
 import { UserError } from "../errors.js";
 import { loadAnalysisCorrections } from "./correctionlib/analysisCorrections.js";
+import type { PoolStats } from "./runWorkers.js";
 
 export interface Shard {
   index: number;
@@ -46,11 +47,14 @@ export interface RunOptions {
   /** messages (warnings, retries); default: stderr */
   log?: (message: string) => void;
   /**
-   * files processed at the same time by worker threads (default 1); each worker loads the analysis
-   * from `modulePath`, and the per-file results are added in file order, so the output is the same
+   * files processed at the same time (default 1): by this thread and jobs − 1 worker threads; each
+   * worker loads the analysis from `modulePath`, and the per-file results are added in file order,
+   * so the output is the same
    */
   jobs?: number;
   modulePath?: string;
+  /** with jobs > 1: told how the files were spread over the jobs (tests, benchmarks) */
+  onJobs?: (stats: PoolStats) => void;
 }
 
 export interface FileFailure {
@@ -351,19 +355,21 @@ export async function runAnalysis(def: AnalysisDefinition, opts: RunOptions = {}
   };
 
   try {
+    const fp: FileProcessor = { def, certs, threads, retries, corrections };
     if (jobs > 1 && work.length > 1) {
       const { runInWorkers } = await import("./runWorkers.js");
-      await runInWorkers(work, Math.min(jobs, work.length), {
+      const stats = await runInWorkers(work, Math.min(jobs, work.length), {
         modulePath: opts.modulePath!,
         baseDir: opts.baseDir,
         threads,
         retries,
         progress,
         say,
+        processHere: (item, hooks) => processWithRetries(fp, item, hooks),
         onOutcome: fold,
       });
+      opts.onJobs?.(stats);
     } else {
-      const fp: FileProcessor = { def, certs, threads, retries, corrections };
       for (let i = 0; i < work.length; i++) {
         const outcome = await processWithRetries(fp, work[i], {
           onChunk: (n, f) => progress.addEvents(n, f),

@@ -54,7 +54,7 @@ export function registerRun(program: Command): void {
     .argument("<analysis>", "analysis module whose default export is an analysis definition")
     .requiredOption("-o, --output <file>", "output HDF5 file")
     .option("--threads <n>", "threads per histogram fill", "1")
-    .option("--jobs <n>", "files processed in parallel by worker threads (output identical to --jobs 1)", "1")
+    .option("--jobs <n>", "files processed in parallel: the main thread and N-1 worker threads (output identical to --jobs 1)", "1")
     .option("--max-files <k>", "process at most k files per dataset")
     .option("--shard <i/N>", "process only files whose index mod N is i (for array jobs; combine with `histmaker merge`)")
     .option("--retries <n>", "extra attempts for a failing file", "1")
