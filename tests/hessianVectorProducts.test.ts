@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Float64Evaluator } from "../fitter/Float64Evaluator.js";
+import { CudaEvaluator } from "../fitter/cuda/CudaEvaluator.js";
 import { WithExternalTerms, type ResolvedExternalTerm } from "../fitter/externalTerms.js";
 import type { LikelihoodSpec, PoiMode } from "../fitter/likelihoodSpec.js";
 import { hessianVectorProducts, type Objective } from "../fitter/objective.js";
@@ -191,6 +192,26 @@ describe("Float64Evaluator.hessianVectorProducts = single products, bit for bit"
       ev.dispose();
     }
   });
+});
+
+describe("CudaEvaluator.hessianVectorProducts (CPU emulation device) = its single products", () => {
+  for (const o of [combos[0], combos[7], combos[13], combos[16]]) {
+    it(label(o), () => {
+      const ev = new CudaEvaluator(makeSpec(o), { mode: "emulate" });
+      try {
+        const n = ev.nparams;
+        const x = point(n, o.seed);
+        const k = 9;
+        const vs = vectors(n, k, o.seed);
+        const want = new Float64Array(k * n);
+        for (let j = 0; j < k; j++) want.set(ev.hessianVectorProduct(x, vs.slice(j * n, (j + 1) * n)), j * n);
+        expectIdentical(ev.hessianVectorProducts(x, vs, k), want);
+        expect(() => ev.hessianVectorProducts(x, vs, 0)).toThrow(/positive integer/);
+      } finally {
+        ev.dispose();
+      }
+    });
+  }
 });
 
 describe("hessianVectorProducts through the wrappers", () => {
