@@ -2,7 +2,10 @@
 // Hessian pattern, the dense rows and the probe colouring, and times them; with --evaluate also one
 // evaluate() (one HVP per colour and dense row) at the prefit point, else the median of 3 HVPs and
 // the implied evaluate() time. Prints one JSON line. Peak RSS: run under /usr/bin/time -v.
-// Usage: node bench/sparseHessian.bench.mjs [FILE] [--threads 2] [--evaluate] [--order bins|natural|largest-first]
+// Also the time per HVP when K products share one pass (hessianVectorProducts, K = 1, 4, 8, 16:
+// hvpBatchSeconds[K] = median of 3 calls / K) and, with --evaluate, evaluate() with --batch K probes per
+// product (default: probeHessian's DEFAULT_PROBE_BATCH; 1 = one by one).
+// Usage: node bench/sparseHessian.bench.mjs [FILE] [--threads 2] [--evaluate] [--order bins|natural|largest-first] [--batch K]
 // Without FILE (as `npm run bench` runs it): a generated 4000 × 6 × 3000 model (local 0.9, BB), evaluated.
 import { readTensor } from "../dist/src/tensor/TensorReader.js";
 import { generateModel } from "../dist/src/tensor/modelGenerator.js";
@@ -10,7 +13,7 @@ import { buildLikelihoodSpec } from "../dist/fitter/likelihoodSpec.js";
 import { Float64Evaluator } from "../dist/fitter/Float64Evaluator.js";
 import { chooseDenseRows, hessianPattern } from "../dist/fitter/sparseHessian/hessianPattern.js";
 import { colourProbes } from "../dist/fitter/sparseHessian/probeColouring.js";
-import { sparseHessianSource } from "../dist/fitter/sparseHessian/probeHessian.js";
+import { DEFAULT_PROBE_BATCH, sparseHessianSource } from "../dist/fitter/sparseHessian/probeHessian.js";
 
 const file = process.argv[2] && !process.argv[2].startsWith("--") ? process.argv[2] : null;
 if (!file && !process.argv.includes("--evaluate")) process.argv.push("--evaluate");
@@ -20,8 +23,9 @@ const arg = (name, dflt) => {
 };
 const threads = Number(arg("--threads", 2));
 const order = arg("--order", "bins");
+const batchSize = Number(arg("--batch", DEFAULT_PROBE_BATCH));
 const rssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
-const out = { file, threads, order };
+const out = { file, threads, order, batchSize };
 let t = performance.now();
 const lap = () => {
   const s = (performance.now() - t) / 1000;
@@ -70,10 +74,24 @@ for (let rep = 0; rep < 3; rep++) {
 }
 out.hvpSeconds = times.sort((a, b) => a - b)[1];
 out.impliedEvaluateSeconds = Number((out.hvpSeconds * out.hvpsPerHessian).toFixed(1));
+// K products in one pass over log κ: seconds per product
+out.hvpBatchSeconds = {};
+for (const k of [1, 4, 8, 16]) {
+  const vs = new Float64Array(k * ev.nparams);
+  for (let j = 0; j < k; j++) for (let i = j; i < ev.nparams; i += k) vs[j * ev.nparams + i] = 1;
+  const tk = [];
+  for (let rep = 0; rep < 3; rep++) {
+    t = performance.now();
+    ev.hessianVectorProducts(x, vs, k);
+    tk.push(lap());
+  }
+  out.hvpBatchSeconds[k] = Number((tk.sort((a, b) => a - b)[1] / k).toFixed(4));
+}
+out.impliedEvaluateSecondsBatched = Number(((out.hvpBatchSeconds[batchSize] ?? out.hvpSeconds) * out.hvpsPerHessian).toFixed(1));
 if (process.argv.includes("--evaluate")) {
   // the numbers so far, in case the evaluation runs past a time limit
   console.log(JSON.stringify({ ...out, peakRssMB: rssMB(), partial: true }));
-  const source = sparseHessianSource(ev, spec, { pattern, order });
+  const source = sparseHessianSource(ev, spec, { pattern, order, batchSize });
   lap();
   const h = await source.evaluate(x);
   out.evaluateSeconds = lap();

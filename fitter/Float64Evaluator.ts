@@ -9,7 +9,7 @@
  * results of the same values stored as float64. Do not modify those arrays while the evaluator lives.
  */
 import { availableParallelism } from "node:os";
-import { checkLength as checkLengthOf, checkSpecShapes, type LikelihoodEvaluator } from "./evaluator.js";
+import { checkBatchSize, checkLength as checkLengthOf, checkSpecShapes, type LikelihoodEvaluator } from "./evaluator.js";
 import type { LikelihoodSpec } from "./likelihoodSpec.js";
 import { loadFitterNative, type NativeEvaluatorHandle } from "./native/addon.js";
 
@@ -86,6 +86,19 @@ export class Float64Evaluator implements LikelihoodEvaluator {
     checkLength("v", v, this.nparams);
     const out = new Float64Array(this.nparams);
     this.native().hvp(x, v, out);
+    return out;
+  }
+
+  /**
+   * K exact products H(x)·v_j at one point: vs and the result row-major [K, nparams]. The native pass
+   * reads log κ once per 16 vectors; each product is bit-identical to hessianVectorProduct(x, v_j).
+   */
+  hessianVectorProducts(x: Float64Array, vs: Float64Array, k: number): Float64Array {
+    this.checkX(x);
+    checkBatchSize("Float64Evaluator", k);
+    checkLength("vs", vs, k * this.nparams);
+    const out = new Float64Array(k * this.nparams);
+    this.native().hvpBatch(x, vs, k, out);
     return out;
   }
 

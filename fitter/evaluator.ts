@@ -6,6 +6,8 @@
 import type { LikelihoodSpec } from "./likelihoodSpec.js";
 import type { Objective, ValueAndGradient } from "./objective.js";
 
+export { checkBatchSize } from "./objective.js";
+
 /** a RangeError naming the engine and the array whose length is wrong */
 export function checkLength(engine: string, name: string, a: ArrayLike<number>, want: number): void {
   if (a.length !== want) throw new RangeError(`${engine}: ${name} has length ${a.length}, expected ${want}`);
@@ -41,6 +43,11 @@ export interface LikelihoodEvaluator extends Objective {
   valueAndGradient(x: Float64Array): ValueAndGradient;
   /** exact H·v (analytic second derivatives) */
   hessianVectorProduct(x: Float64Array, v: Float64Array): Float64Array;
+  /**
+   * Optional: K exact products at one point, vs and the result row-major [K, nparams], each equal to
+   * hessianVectorProduct(x, v_j); call through hessianVectorProducts() in objective.ts (fallback).
+   */
+  hessianVectorProducts?(x: Float64Array, vs: Float64Array, k: number): Float64Array;
   /** exact dense Hessian, n×n row-major (symmetric) */
   hessian(x: Float64Array): Float64Array;
   /** ν_bp over all bins (masked ones included), row-major [nbinsFull, nproc] */

@@ -8,7 +8,7 @@
  */
 import { UserError } from "../src/errors.js";
 import type { ExternalTerm, SparseMatrix } from "../src/tensor/types.js";
-import type { Objective, ValueAndGradient } from "./objective.js";
+import { hessianVectorProducts, type Objective, type ValueAndGradient } from "./objective.js";
 
 /** One term with its parameters resolved to indices of the full parameter vector. */
 export interface ResolvedExternalTerm {
@@ -159,5 +159,13 @@ export class WithExternalTerms implements Objective {
     };
     const r = this.inner.hessianVectorProduct(x, v);
     return r instanceof Promise ? r.then(finish) : finish(r);
+  }
+
+  /** the inner objective's batch (one pass of the engine when it has one) plus the terms per vector */
+  async hessianVectorProducts(x: Float64Array, vs: Float64Array, k: number): Promise<Float64Array> {
+    const n = this.nparams;
+    const out = Float64Array.from(await hessianVectorProducts(this.inner, x, vs, k));
+    for (let j = 0; j < k; j++) addTermsHvp(this.terms, vs.subarray(j * n, (j + 1) * n), out.subarray(j * n, (j + 1) * n));
+    return out;
   }
 }

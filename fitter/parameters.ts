@@ -8,7 +8,7 @@
 import { UserError } from "../src/errors.js";
 import type { TensorModel } from "../src/tensor/types.js";
 import type { PoiMode } from "./likelihoodSpec.js";
-import type { Objective, ValueAndGradient } from "./objective.js";
+import { hessianVectorProducts, type Objective, type ValueAndGradient } from "./objective.js";
 
 export type ParameterKind = "poi" | "noi" | "nuisance" | "free";
 
@@ -148,5 +148,18 @@ export class FrozenObjective implements Objective {
     for (let k = 0; k < this.freeIndices.length; k++) v[this.freeIndices[k]] = vFree[k];
     const r = this.inner.hessianVectorProduct(this.expand(xFree), v);
     return r instanceof Promise ? r.then((hv) => this.reduce(hv)) : this.reduce(r);
+  }
+
+  /** the inner objective's batch on the expanded vectors, reduced per vector */
+  async hessianVectorProducts(xFree: Float64Array, vsFree: Float64Array, k: number): Promise<Float64Array> {
+    const m = this.nparams;
+    const n = this.inner.nparams;
+    if (vsFree.length !== k * m) throw new RangeError(`FrozenObjective: vs has length ${vsFree.length}, expected ${k * m}`);
+    const vs = new Float64Array(k * n);
+    for (let j = 0; j < k; j++) for (let a = 0; a < m; a++) vs[j * n + this.freeIndices[a]] = vsFree[j * m + a];
+    const hv = await hessianVectorProducts(this.inner, this.expand(xFree), vs, k);
+    const out = new Float64Array(k * m);
+    for (let j = 0; j < k; j++) for (let a = 0; a < m; a++) out[j * m + a] = hv[j * n + this.freeIndices[a]];
+    return out;
   }
 }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkLength as checkLengthOf, checkSpecShapes, type BatchedNllGradient, type BatchedToyEvaluator, type EngineDescription, type LikelihoodEvaluator } from "../evaluator.js";
+import { checkBatchSize, checkLength as checkLengthOf, checkSpecShapes, type BatchedNllGradient, type BatchedToyEvaluator, type EngineDescription, type LikelihoodEvaluator } from "../evaluator.js";
 import type { LikelihoodSpec } from "../likelihoodSpec.js";
 import { cudaPackageDir, loadFitterCuda, type CudaEngineHandle, type CudaLoadReport } from "./addon.js";
 import { CUDA_LIBRARIES, kernelCacheDir, libraryCandidates, type DiscoveryOptions, type SearchDir } from "./discovery.js";
@@ -164,6 +164,7 @@ export class CudaEvaluator implements LikelihoodEvaluator, BatchedToyEvaluator {
   /** K Hessian-vector products at one point: vs and the result are [K, nparams] */
   hessianVectorProducts(x: Float64Array, vs: Float64Array, k: number): Float64Array {
     checkLength("x", x, this.nparams);
+    checkBatchSize("CudaEvaluator", k);
     checkLength("vs", vs, k * this.nparams);
     const out = new Float64Array(k * this.nparams);
     this.engine().hvp(x, vs, out, k);

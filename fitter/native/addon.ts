@@ -37,6 +37,8 @@ export interface NativeEvaluatorHandle {
   nll(x: Float64Array): number;
   valueAndGradient(x: Float64Array, gradOut: Float64Array): number;
   hvp(x: Float64Array, v: Float64Array, out: Float64Array): void;
+  /** k products H(x)·v_j in one pass over log κ per ≤ 16 vectors; vs and out row-major [k, n]; bit-identical to hvp per vector */
+  hvpBatch(x: Float64Array, vs: Float64Array, k: number, out: Float64Array): void;
   hessian(x: Float64Array, out: Float64Array): void;
   yields(x: Float64Array, out: Float64Array): void;
   yieldVariances(x: Float64Array, cov: Float64Array, perRow: Float64Array, perBin: Float64Array): void;

@@ -11,7 +11,7 @@
  * entry: the values are those of the exact float64 products.
  */
 import type { LikelihoodSpec } from "../likelihoodSpec.js";
-import type { Objective } from "../objective.js";
+import { checkBatchSize, hessianVectorProducts, type Objective } from "../objective.js";
 import { WithExternalTerms, type ResolvedExternalTerm } from "../externalTerms.js";
 import { chooseDenseRows, hessianPattern, type HessianPattern } from "./hessianPattern.js";
 import { colourProbes, type ProbeColouring } from "./probeColouring.js";
@@ -26,7 +26,15 @@ export interface SparseHessianOptions {
   order?: "natural" | "largest-first" | "bins";
   /** a pattern already built for this spec and these external terms */
   pattern?: SymmetricPattern | HessianPattern;
+  /**
+   * probes per batched product (objective.hessianVectorProducts; one by one without it); the values
+   * do not depend on it. Default DEFAULT_PROBE_BATCH
+   */
+  batchSize?: number;
 }
+
+/** probes per batched product: measured in bench/sparseHessian.bench.mjs (per-HVP time by K) */
+export const DEFAULT_PROBE_BATCH = 8;
 
 export interface ProbedSparseHessianSource extends SparseHessianSource {
   readonly colouring: ProbeColouring;
@@ -37,7 +45,7 @@ export interface ProbedSparseHessianSource extends SparseHessianSource {
  * terms — then pass them in opts.externalTerms) over the full parameter vector of `spec`.
  */
 export function sparseHessianSource(
-  objective: Pick<Objective, "nparams" | "hessianVectorProduct">,
+  objective: Pick<Objective, "nparams" | "hessianVectorProduct" | "hessianVectorProducts">,
   spec: LikelihoodSpec,
   opts: SparseHessianOptions = {},
 ): ProbedSparseHessianSource {
@@ -46,6 +54,8 @@ export function sparseHessianSource(
   if (objective instanceof WithExternalTerms && !(opts.externalTerms && opts.externalTerms.length > 0)) {
     throw new RangeError("sparseHessianSource: the objective adds external terms; pass them as opts.externalTerms so the pattern includes their couplings");
   }
+  const batch = opts.batchSize ?? DEFAULT_PROBE_BATCH;
+  checkBatchSize("sparseHessianSource: batchSize", batch);
   const pattern = opts.pattern ?? hessianPattern(spec, { externalTerms: opts.externalTerms });
   if (pattern.n !== n) throw new RangeError(`sparseHessianSource: the pattern has ${pattern.n} rows, expected ${n}`);
   const denseRows = chooseDenseRows(pattern, { threshold: opts.denseThreshold });
@@ -60,28 +70,41 @@ export function sparseHessianSource(
   const evaluate = async (x: Float64Array): Promise<SymmetricCsr> => {
     if (x.length !== n) throw new RangeError(`sparseHessianSource: x has length ${x.length}, expected ${n}`);
     const values = new Float64Array(cols.length);
-    const v = new Float64Array(n);
-    // dense rows: the whole row from its own product
-    for (const d of denseRows) {
-      v[d] = 1;
-      const hv = await objective.hessianVectorProduct(x, v);
-      v[d] = 0;
-      for (let k = rowPtr[d]; k < rowPtr[d + 1]; k++) values[k] = hv[cols[k]];
-    }
-    // colours: for a sparse column r of colour c, its lower-triangle sparse entries (r, q ≤ r) = (H v_c)_q
-    for (let c = 0; c < colouring.ncolours; c++) {
-      const c0 = colouring.start[c];
-      const c1 = colouring.start[c + 1];
-      for (let a = c0; a < c1; a++) v[colouring.columns[a]] = 1;
-      const hv = await objective.hessianVectorProduct(x, v);
-      for (let a = c0; a < c1; a++) v[colouring.columns[a]] = 0;
-      for (let a = c0; a < c1; a++) {
+    const nd = denseRows.length;
+    const nprobes = nd + colouring.ncolours;
+    // probe p < nd: e_{denseRows[p]}; probe nd + c: the indicator of colour c
+    const setProbe = (v: Float64Array, p: number, value: number): void => {
+      if (p < nd) v[denseRows[p]] = value;
+      else for (let a = colouring.start[p - nd]; a < colouring.start[p - nd + 1]; a++) v[colouring.columns[a]] = value;
+    };
+    const readProbe = (p: number, hv: Float64Array): void => {
+      if (p < nd) {
+        // dense rows: the whole row from its own product
+        const d = denseRows[p];
+        for (let k = rowPtr[d]; k < rowPtr[d + 1]; k++) values[k] = hv[cols[k]];
+        return;
+      }
+      // colours: for a sparse column r of colour c, its lower-triangle sparse entries (r, q ≤ r) = (H v_c)_q
+      const c = p - nd;
+      for (let a = colouring.start[c]; a < colouring.start[c + 1]; a++) {
         const r = colouring.columns[a];
         for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
           const q = cols[k];
           if (q > r) break;
           if (!isDense[q]) values[k] = hv[q];
         }
+      }
+    };
+    // K probes per call: an engine with a batched product (native, CUDA) reads the model once for K
+    const vs = new Float64Array(batch * n);
+    for (let p0 = 0; p0 < nprobes; p0 += batch) {
+      const k = Math.min(batch, nprobes - p0);
+      const block = vs.subarray(0, k * n);
+      for (let j = 0; j < k; j++) setProbe(block.subarray(j * n, (j + 1) * n), p0 + j, 1);
+      const hvs = k === 1 ? await objective.hessianVectorProduct(x, block) : await hessianVectorProducts(objective, x, block, k);
+      for (let j = 0; j < k; j++) {
+        setProbe(block.subarray(j * n, (j + 1) * n), p0 + j, 0);
+        readProbe(p0 + j, hvs.subarray(j * n, (j + 1) * n));
       }
     }
     // mirror: upper (i, j > i) ↔ lower (j, i). Sources: dense row i with sparse j → upper; else lower.

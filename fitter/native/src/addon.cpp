@@ -70,6 +70,7 @@ class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
                        {InstanceMethod("nll", &NativeEvaluator::Nll),
                         InstanceMethod("valueAndGradient", &NativeEvaluator::ValueAndGradient),
                         InstanceMethod("hvp", &NativeEvaluator::Hvp),
+                        InstanceMethod("hvpBatch", &NativeEvaluator::HvpBatch),
                         InstanceMethod("hessian", &NativeEvaluator::Hessian),
                         InstanceMethod("yields", &NativeEvaluator::Yields),
                         InstanceMethod("yieldVariances", &NativeEvaluator::YieldVariances),
@@ -149,6 +150,18 @@ class NativeEvaluator : public Napi::ObjectWrap<NativeEvaluator> {
     const double* v = typedData<double>(info[1], np(info), "v");
     double* out = typedData<double>(info[2], np(info), "out");
     ev(info).hvp(x, v, out);
+    return info.Env().Undefined();
+  }
+  // hvpBatch(x, V, k, out): V and out row-major [k, n]
+  Napi::Value HvpBatch(const Napi::CallbackInfo& info) {
+    const size_t n = np(info);
+    const double* x = typedData<double>(info[0], n, "x");
+    if (!info[2].IsNumber()) throw Napi::TypeError::New(info.Env(), "k must be a number");
+    const int64_t k = info[2].As<Napi::Number>().Int64Value();
+    if (k < 0 || k > (1 << 24)) throw Napi::RangeError::New(info.Env(), "k out of range: " + std::to_string(k));
+    const double* v = typedData<double>(info[1], static_cast<size_t>(k) * n, "V");
+    double* out = typedData<double>(info[3], static_cast<size_t>(k) * n, "out");
+    ev(info).hvpBatch(x, v, static_cast<int>(k), out);
     return info.Env().Undefined();
   }
   Napi::Value Hessian(const Napi::CallbackInfo& info) {

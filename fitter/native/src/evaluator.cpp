@@ -352,63 +352,149 @@ double Evaluator::valueAndGradient(const double* x, double* grad) {
 }
 
 void Evaluator::hvp(const double* x, const double* v, double* out) {
-  evalPoint(x, true);
+  // The one-vector case of the batched pass: one code path, so a batch gives each vector's hvp() bit for bit.
+  hvpBatch(x, v, 1, out);
+}
+
+// K products in one pass: the same arithmetic as hvp() per vector, with the K vectors interleaved
+// ([column][j]) so that each log κ entry is read once and meets K contiguous doubles. Every sum keeps
+// hvp()'s order (sparseDot's four partial sums, the scatter in entry order, threads summed in order),
+// so each result is bit-identical to hvp() on that vector.
+// No implicit FMA contraction here: GCC contracts a*b+c differently in the vectorised (K > 1) and
+// scalar (K = 1) instantiations, which changed last bits. The multiply-adds of the two hot loops are
+// explicit std::fma (one rounding, as the contracted code had); everything else rounds each operation.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+template <int K>
+void Evaluator::hvpChunk(const double* v, double* out) {
   const ModelData& M = model_;
   const Point& pt = pt_;
-  std::vector<double> dcol(M.ncols);
-  for (int s = 0; s < M.nsyst; s++) dcol[s] = v[M.nsig + s];
+  const int n = nparams();
+  std::vector<double> dcol(static_cast<size_t>(M.ncols) * K);
+  for (int s = 0; s < M.nsyst; s++)
+    for (int j = 0; j < K; j++) dcol[static_cast<size_t>(s) * K + j] = v[static_cast<size_t>(j) * n + M.nsig + s];
   if (!M.symmetric)
-    for (int s = 0; s < M.nsyst; s++) dcol[M.nsyst + s] = v[M.nsig + s] * pt.kappa[s];
+    for (int s = 0; s < M.nsyst; s++)
+      for (int j = 0; j < K; j++)
+        dcol[static_cast<size_t>(M.nsyst + s) * K + j] = v[static_cast<size_t>(j) * n + M.nsig + s] * pt.kappa[s];
+  const size_t colsK = static_cast<size_t>(M.ncols) * K, poiK = static_cast<size_t>(std::max(1, M.nsig)) * K;
+  if (scratchColsK_.size() != static_cast<size_t>(threads_)) {
+    scratchColsK_.assign(threads_, {});
+    scratchPoiK_.assign(threads_, {});
+  }
   ThreadPool::instance().run(threads_, [&](int t) {
-    double* oc = scratchCols_[t].data();
-    double* op = scratchPoi_[t].data();
-    std::fill(scratchCols_[t].begin(), scratchCols_[t].end(), 0.0);
-    std::fill(scratchPoi_[t].begin(), scratchPoi_[t].end(), 0.0);
+    scratchColsK_[t].assign(colsK, 0.0);
+    scratchPoiK_[t].assign(poiK, 0.0);
+    double* __restrict oc = scratchColsK_[t].data();
+    double* __restrict op = scratchPoiK_[t].data();
     const int64_t* rp = M.rowPtr.data();
-    const double* dc = dcol.data();
-    std::vector<double> d(M.nproc), jvr(M.nproc);
-    auto pass = [&](const auto* ci, const auto* cv) {
-    for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
-      long r0 = b * M.nproc;
-      double jva = 0, jvz = 0;  // J v over the β-scaled rows and over the others (split bins)
-      for (int p = 0; p < M.nproc; p++) {
-        long r = r0 + p;
-        double s = sparseDot(cv + rp[r], ci + rp[r], dc, rp[r + 1] - rp[r]);
-        d[p] = s;
-        double g = M.logNormal ? pt.nu[r] : 1.0;
-        double jv = g * s + (p < M.nsig ? pt.dR[p] * pt.m[r] * v[p] : 0.0);
-        jvr[p] = jv;
-        if (rowActive(b, p)) jva += jv;
-        else jvz += jv;
+    const double* __restrict dc = dcol.data();
+    std::vector<double> d(static_cast<size_t>(M.nproc) * K), jvr(static_cast<size_t>(M.nproc) * K);
+    auto pass = [&](const auto* __restrict ci, const auto* __restrict cv) {
+      for (long b = binSplit_[t]; b < binSplit_[t + 1]; b++) {
+        long r0 = b * M.nproc;
+        double jva[K], jvz[K];
+        for (int j = 0; j < K; j++) jva[j] = jvz[j] = 0;
+        for (int p = 0; p < M.nproc; p++) {
+          long r = r0 + p;
+          const long k0 = rp[r], len = rp[r + 1] - rp[r];
+          double s0[K], s1[K], s2[K], s3[K];
+          for (int j = 0; j < K; j++) s0[j] = s1[j] = s2[j] = s3[j] = 0;
+          long k = 0;
+          for (; k + 4 <= len; k += 4) {
+            const double v0 = static_cast<double>(cv[k0 + k]), v1 = static_cast<double>(cv[k0 + k + 1]);
+            const double v2 = static_cast<double>(cv[k0 + k + 2]), v3 = static_cast<double>(cv[k0 + k + 3]);
+            const double* x0 = dc + static_cast<size_t>(ci[k0 + k]) * K;
+            const double* x1 = dc + static_cast<size_t>(ci[k0 + k + 1]) * K;
+            const double* x2 = dc + static_cast<size_t>(ci[k0 + k + 2]) * K;
+            const double* x3 = dc + static_cast<size_t>(ci[k0 + k + 3]) * K;
+            for (int j = 0; j < K; j++) {
+              s0[j] = std::fma(v0, x0[j], s0[j]);
+              s1[j] = std::fma(v1, x1[j], s1[j]);
+              s2[j] = std::fma(v2, x2[j], s2[j]);
+              s3[j] = std::fma(v3, x3[j], s3[j]);
+            }
+          }
+          for (; k < len; k++) {
+            const double vk = static_cast<double>(cv[k0 + k]);
+            const double* xk = dc + static_cast<size_t>(ci[k0 + k]) * K;
+            for (int j = 0; j < K; j++) s0[j] = std::fma(vk, xk[j], s0[j]);
+          }
+          const double g = M.logNormal ? pt.nu[r] : 1.0;
+          const bool act = rowActive(b, p);
+          for (int j = 0; j < K; j++) {
+            double s = (s0[j] + s1[j]) + (s2[j] + s3[j]);
+            d[p * K + j] = s;
+            double jv = g * s + (p < M.nsig ? pt.dR[p] * pt.m[r] * v[static_cast<size_t>(j) * n + p] : 0.0);
+            jvr[p * K + j] = jv;
+            if (act) jva[j] += jv;
+            else jvz[j] += jv;
+          }
+        }
+        double ua[K], uz[K];
+        for (int j = 0; j < K; j++) {
+          ua[j] = pt.c[b] * jva[j] + pt.caz[b] * jvz[j];
+          uz[j] = pt.caz[b] * jva[j] + pt.czz[b] * jvz[j];
+        }
+        for (int p = 0; p < M.nproc; p++) {
+          long r = r0 + p;
+          const bool act = rowActive(b, p);
+          const double wb = act ? pt.w[b] : pt.wz[b];
+          double u[K];
+          for (int j = 0; j < K; j++) {
+            double cj = act ? ua[j] : uz[j];
+            u[j] = M.logNormal ? pt.nu[r] * cj + wb * jvr[p * K + j] : cj;
+            if (p < M.nsig) op[p * K + j] += pt.m[r] * (cj + (M.logNormal ? wb * d[p * K + j] : 0.0));
+          }
+          for (long k = rp[r]; k < rp[r + 1]; k++) {
+            const double vk = static_cast<double>(cv[k]);
+            double* o = oc + static_cast<size_t>(ci[k]) * K;
+            for (int j = 0; j < K; j++) o[j] = std::fma(u[j], vk, o[j]);
+          }
+        }
       }
-      const double ua = pt.c[b] * jva + pt.caz[b] * jvz, uz = pt.caz[b] * jva + pt.czz[b] * jvz;
-      for (int p = 0; p < M.nproc; p++) {
-        long r = r0 + p;
-        const bool act = rowActive(b, p);
-        double cj = act ? ua : uz, wb = act ? pt.w[b] : pt.wz[b];
-        double u = M.logNormal ? pt.nu[r] * cj + wb * jvr[p] : cj;
-        for (long k = rp[r]; k < rp[r + 1]; k++) oc[ci[k]] += u * static_cast<double>(cv[k]);
-        if (p < M.nsig) op[p] += pt.m[r] * (cj + (M.logNormal ? wb * d[p] : 0.0));
-      }
-    }
     };
     withLogk(pass);
   });
-  for (int q = 0; q < M.nsig; q++) {
-    double s = 0;
-    for (int t = 0; t < threads_; t++) s += scratchPoi_[t][q];
-    out[q] = pt.dR[q] * s + pt.d2R[q] * v[q] * pt.poiWm[q];
-  }
-  for (int s = 0; s < M.nsyst; s++) {
-    double o = 0, oh = 0;
-    for (int t = 0; t < threads_; t++) {
-      o += scratchCols_[t][s];
-      if (!M.symmetric) oh += scratchCols_[t][M.nsyst + s];
+  for (int j = 0; j < K; j++) {
+    const double* vj = v + static_cast<size_t>(j) * n;
+    double* oj = out + static_cast<size_t>(j) * n;
+    for (int q = 0; q < M.nsig; q++) {
+      double s = 0;
+      for (int t = 0; t < threads_; t++) s += scratchPoiK_[t][q * K + j];
+      oj[q] = pt.dR[q] * s + pt.d2R[q] * vj[q] * pt.poiWm[q];
     }
-    double vs = v[M.nsig + s];
-    double r = o + M.cw[s] * vs;
-    if (!M.symmetric) r += pt.kappa[s] * oh + pt.eps[s] * pt.ltwg[M.nsyst + s] * vs;
-    out[M.nsig + s] = r;
+    for (int s = 0; s < M.nsyst; s++) {
+      double o = 0, oh = 0;
+      for (int t = 0; t < threads_; t++) {
+        o += scratchColsK_[t][static_cast<size_t>(s) * K + j];
+        if (!M.symmetric) oh += scratchColsK_[t][static_cast<size_t>(M.nsyst + s) * K + j];
+      }
+      double vs = vj[M.nsig + s];
+      double r = o + M.cw[s] * vs;
+      if (!M.symmetric) r += pt.kappa[s] * oh + pt.eps[s] * pt.ltwg[M.nsyst + s] * vs;
+      oj[M.nsig + s] = r;
+    }
+  }
+}
+
+#pragma GCC pop_options
+
+void Evaluator::hvpBatch(const double* x, const double* v, int k, double* out) {
+  if (k < 0) throw std::invalid_argument("hvpBatch: negative k");
+  if (k == 0) return;
+  evalPoint(x, true);
+  const size_t n = static_cast<size_t>(nparams());
+  // Passes of 16, 8, 4, 2, 1 vectors (compile-time K keeps the inner loops unrolled and vectorised).
+  for (int j = 0; j < k;) {
+    const int left = k - j;
+    const double* vj = v + j * n;
+    double* oj = out + j * n;
+    if (left >= 16) { hvpChunk<16>(vj, oj); j += 16; }
+    else if (left >= 8) { hvpChunk<8>(vj, oj); j += 8; }
+    else if (left >= 4) { hvpChunk<4>(vj, oj); j += 4; }
+    else if (left >= 2) { hvpChunk<2>(vj, oj); j += 2; }
+    else { hvpChunk<1>(vj, oj); j += 1; }
   }
 }
 

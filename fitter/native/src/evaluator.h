@@ -53,6 +53,10 @@ class Evaluator {
   double nll(const double* x);
   double valueAndGradient(const double* x, double* grad);
   void hvp(const double* x, const double* v, double* out);
+  /// k products H(x) v_j in passes of up to kMaxHvpBatch vectors over log κ; v and out row-major [k, n].
+  /// Per vector the same float64 operations in the same order as hvp(), so bit-identical to k hvp() calls.
+  void hvpBatch(const double* x, const double* v, int k, double* out);
+  static constexpr int kMaxHvpBatch = 16;
   void hessian(const double* x, double* h);  // n×n row-major, symmetric
   void yields(const double* x, double* out);  // [nbinsFull*nproc]
   void yieldVariances(const double* x, const double* cov, double* perRow, double* perBin);
@@ -77,6 +81,8 @@ class Evaluator {
   };
   void setParams(const double* x, Point& pt) const;
   void evalPoint(const double* x, bool wantGrad);
+  template <int K>
+  void hvpChunk(const double* v, double* out);
   void forwardRows(const Point& pt, long r0, long r1, double* nu, double* m) const;
   template <class Index, class Value>
   void forwardRowsT(const Point& pt, long r0, long r1, double* nu, double* m, const Index* ci, const Value* cv) const;
@@ -113,6 +119,7 @@ class Evaluator {
   std::vector<uint8_t> split_;  // [nbins] bins with both β-scaled and unscaled rows (BB only)
   std::vector<long> binSplit_;  // balanced bin ranges per thread (by non-zeros)
   std::vector<std::vector<double>> scratchCols_, scratchPoi_;
+  std::vector<std::vector<double>> scratchColsK_, scratchPoiK_;  // hvpBatch: [ncols][K], [nsig][K] per thread
 };
 
 }  // namespace fitter
