@@ -99,7 +99,7 @@ const out = {
   iterations: r.iterations,
   hvps: r.hvps,
   errorMethod: r.errorMethod,
-  errorSummary: r.errors ?? null,
+  errorSummary: r.krylov?.summary ?? null,
   timing: r.timing,
   peakRssMB: rssMB(),
   nparams: r.parameters.length,
