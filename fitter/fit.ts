@@ -98,6 +98,8 @@ export interface FitOptions {
    * earlier best fit makes a re-run with other error options cost one convergence check
    */
   start?: Float64Array;
+  /** the same by parameter name in reported units (μ for POIs), e.g. an earlier fit's values; every parameter needed */
+  startValues?: ReadonlyMap<string, number>;
 }
 
 function seconds(t0: number): number {
@@ -223,6 +225,15 @@ export function sessionOptions(opts: FitOptions): SessionOptions {
   };
 }
 
+/** A full minimiser-coordinate point from values by name (reported units); every parameter needed. */
+function startFromValues(session: FitSession, values: ReadonlyMap<string, number>): Float64Array {
+  return Float64Array.from(session.names, (name, i) => {
+    const v = values.get(name);
+    if (v === undefined) throw new UserError(`start values: no value for parameter ${name}`);
+    return session.toInternal(i, v);
+  });
+}
+
 /**
  * The global fit in an open session: minimise from the prefit point → covariance → results. Sets
  * session.best, so post-fit methods can start from it.
@@ -246,8 +257,9 @@ export async function fitInSession(session: FitSession, opts: FitOptions, backen
 
   const errorMethod = resolveErrorMethod(session, opts);
   if (opts.start) checkLength("fit", "start", opts.start, n);
+  const start = opts.start ?? (opts.startValues ? startFromValues(session, opts.startValues) : x0);
   const best = await session.minimize({
-    start: opts.start ?? x0,
+    start,
     errors: errorMethod === "dense" ? "covariance" : "none",
     keepHessian: errorMethod === "dense" && opts.impacts === true,
     float32Backend: backend !== "native" ? backend : undefined,

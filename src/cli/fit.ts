@@ -12,6 +12,7 @@ import { UserError, runCli } from "../errors.js";
 import { checkOutputs } from "../outputPath.js";
 import { gitHash, packageRoot, packageVersion } from "../packageInfo.js";
 import { readTensor } from "../tensor/TensorReader.js";
+import { readStartValues } from "./startValues.js";
 import { FIT_BACKENDS, fit, type FitBackend } from "../../fitter/fit.js";
 import { planErrorMethod } from "../../fitter/krylovErrors/memoryPlan.js";
 import { formatFitSummary } from "../../fitter/results.js";
@@ -58,6 +59,7 @@ interface FitCliOptions extends ToyCliOptions {
   probes?: string;
   memoryLimit?: string;
   sparseHessian: boolean;
+  startFrom?: string;
 }
 
 /** commander collector: a repeatable option's values in order */
@@ -158,7 +160,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
   const outArg = o.output ?? join("outputs", basename(input, extname(input)));
   const outDir = resolve(outArg);
   const outFiles = [RESULTS_HDF5, RESULTS_JSON, ...(o.html ? ["report.html", "report.log"] : []), ...(o.toys !== undefined ? ["toys.hdf5", "toys.checkpoint.json"] : [])];
-  checkOutputs([{ path: outArg, kind: "folder", label: o.output !== undefined ? "-o" : "output folder", files: outFiles }], [input]);
+  checkOutputs([{ path: outArg, kind: "folder", label: o.output !== undefined ? "-o" : "output folder", files: outFiles }], [input, ...(o.startFrom !== undefined ? [o.startFrom] : [])]);
 
   // --- toys and refit impacts: options checked before anything is read; --submit stops here
   const toyPlan = planToys(o);
@@ -185,6 +187,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
 
   const model = await readTensor(input);
   const loadSeconds = (performance.now() - tStart) / 1000;
+  const startValues = o.startFrom !== undefined ? readStartValues(o.startFrom, [...model.signals, ...model.systs]) : undefined;
   // dense or Krylov errors, decided here so that conflicting options fail before the fit
   let errorMethod: "dense" | "krylov" = "krylov";
   if (o.hessian !== false) {
@@ -218,6 +221,7 @@ async function runFit(input: string, o: FitCliOptions, argv: string[]): Promise<
     errorMethod,
     krylov: { exactFor: o.errorsFor, probes, ...(memoryLimitGb !== undefined ? { sparseMemoryLimit: memoryLimitGb * 2 ** 30 } : {}) },
     sparseHessian: o.sparseHessian !== false,
+    ...(startValues ? { startValues } : {}),
     postfit: {
       scan: o.scan,
       scanPoints: positiveInt("--scan-points", o.scanPoints),
@@ -320,6 +324,7 @@ export async function main(argv: string[]): Promise<void> {
       .option("--correlation", "also store the correlation matrix in fitresults.hdf5 (float64 n×n; by default readers derive it from the covariance)")
       .option("--no-hessian", "no dense Hessian or covariance (automatic when the dense matrices would not fit in memory): errors, correlations of the POIs/NOIs and impacts from a sparse Cholesky factor of the probed Hessian when it fits (every error exact), else from CG solves with other errors exact (--errors-for) or estimated")
       .option("--no-sparse-hessian", "with --no-hessian: CG solves only, no probed sparse Hessian and factor")
+      .option("--start-from <fitresults.json>", "start the minimiser at an earlier fit's parameter values (same model): a re-run with other error options costs one convergence check")
       .option("--errors-for <list|regex>", "with Krylov errors: parameters whose error is computed exactly (one CG solve each; all when the fit has ≤ 500 free parameters)")
       .option("--probes <n>", "with Krylov errors: random probes of the stochastic variance estimate (default 32; 0: none)")
       .option("--memory-limit <GiB>", "memory the dense covariance path may use before switching to Krylov errors, and the sparse factor after it (default 70% of the free memory)")
