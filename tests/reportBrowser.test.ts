@@ -38,6 +38,8 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     };
     for (const p of json.parameters) if (keys.minos[p.name]) p.minos = keys.minos[p.name];
     for (const k of ["scans", "scans2d", "contours", "limits", "significance", "refit_impacts", "toys"]) json[k] = keys[k];
+    // a nested diagnostic (as the Krylov errors' summary is): a nested table and a list, not JSON text
+    json.diagnostic_demo = { method: "sparse-cholesky", notes: ["first note", "second note"], impacts: { note: "inner note" } };
     fs.writeFileSync(path.join(withPost, "fitresults.json"), JSON.stringify(json));
     await buildReport(withPost);
     browser = await launchChromium();
@@ -178,6 +180,9 @@ describe.skipIf(!HAS_CHROMIUM)("report in headless chromium", () => {
     }
     expect(await p.page.textContent("#significance")).toContain("0.8600");
     expect(await p.page.textContent("#overview")).toContain("1.210");
+    expect(await p.page.$$eval("#overview table.kv table.kv th", (t) => t.map((x) => x.textContent))).toEqual(expect.arrayContaining(["method", "notes", "impacts", "note"]));
+    expect(await p.page.$$eval("#overview ul.notes li", (t) => t.map((x) => x.textContent))).toEqual(["first note", "second note"]);
+    expect(await p.page.textContent("#overview")).not.toContain('{"method"');
     const types = await p.page.$$eval("#np-type option", (o) => o.map((x) => (x as HTMLOptionElement).value));
     expect(types).toEqual(["hessian", "global", "refit"]);
     await p.page.selectOption("#np-type", "refit");

@@ -59,7 +59,8 @@ function option(value, label, selected) {
 }
 function kvTable(rows) {
   var t = el("table", { cls: "kv" });
-  rows.forEach(function (r) { t.appendChild(el("tr", null, el("th", { text: r[0] }), el("td", { text: r[1] }))); });
+  // a value is text, or a DOM node (a nested table or list)
+  rows.forEach(function (r) { t.appendChild(el("tr", null, el("th", { text: r[0] }), typeof r[1] === "object" && r[1] !== null ? el("td", null, r[1]) : el("td", { text: r[1] }))); });
   return t;
 }
 function dataTable(head, rows, nameCols) {

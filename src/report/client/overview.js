@@ -22,6 +22,18 @@ app.appendChild(header);
 app.appendChild(el("main"));
 
 // ---------- overview ----------
+/** A JSON value for the overview: scalars as text, lists of text as a list, objects as a nested table. */
+function valueNode(v) {
+  if (v === null || typeof v !== "object") return isNum(v) ? fmt(v, 6) : String(v);
+  if (Array.isArray(v)) {
+    if (!v.every(function (x) { return x === null || typeof x !== "object"; })) return JSON.stringify(v);
+    var ul = el("ul", { cls: "notes" });
+    v.forEach(function (x) { ul.appendChild(el("li", { text: isNum(x) ? fmt(x, 6) : String(x) })); });
+    return ul;
+  }
+  return kvTable(Object.keys(v).map(function (k) { return [k, valueNode(v[k])]; }));
+}
+
 function overview() {
   var s = section("overview", "Fit overview");
   var grid = el("div", { cls: "grid" });
@@ -39,8 +51,7 @@ function overview() {
   Object.keys(S).forEach(function (k) {
     if (shown[k]) return;
     var v = S[k];
-    if (v === null || typeof v !== "object") rows.push([k, isNum(v) ? fmt(v, 6) : String(v)]);
-    else rows.push([k, JSON.stringify(v)]);
+    rows.push([k, valueNode(v)]);
   });
   if (S.engine) rows.push(["engine", Object.keys(S.engine).map(function (k) { return k + " " + S.engine[k]; }).join(", ")]);
   grid.appendChild(el("div", { cls: "card" }, el("h3", { text: "Minimum and goodness of fit" }), kvTable(rows)));
